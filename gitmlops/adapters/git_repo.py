@@ -1,0 +1,166 @@
+"""All git access of gitmlops goes through this module (GitPython underneath).
+
+Functions accept a path or a :class:`GitRepo`; nothing else in gitmlops imports ``git``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+from gitmlops.errors import ExternalError, GitMLOpsError, NotAGitRepoError
+
+
+class GitRepo:
+    """A git work tree, opened once and shared by the library."""
+
+    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+        start = Path(path).resolve()
+        if not start.exists():
+            raise NotAGitRepoError(str(path))
+        top = _rev_parse_toplevel(start)
+        if top is None:
+            raise NotAGitRepoError(str(start))
+        self.root = Path(top)
+
+    @cached_property
+    def repo(self):  # type: ignore[no-untyped-def]
+        """The GitPython ``Repo`` (imported lazily)."""
+        import git
+
+        return git.Repo(self.root)
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def git(self, *args: str, check: bool = True, input: str | None = None) -> str:
+        """Run ``git ARGS`` in the work tree and return stdout (stripped of the final newline)."""
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            input=input,
+            env=_git_env(),
+        )
+        if check and proc.returncode != 0:
+            raise ExternalError(
+                f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}",
+            )
+        return proc.stdout.rstrip("\n")
+
+    # -- questions ----------------------------------------------------------------------------
+    def head_commit(self) -> str | None:
+        """The full SHA of HEAD, or None in a repo with no commits yet."""
+        out = self.git("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+        return out or None
+
+    def resolve_commit(self, rev: str) -> str:
+        """The full SHA a revision names; a clear error when it names nothing."""
+        if rev.startswith("-"):
+            raise GitMLOpsError(f"invalid revision {rev!r}", "a revision cannot start with '-'")
+        out = self.git("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+        if not out:
+            raise GitMLOpsError(
+                f"revision {rev!r} does not resolve to a commit",
+                "check the name with `git log --oneline`, or `git fetch` it first",
+            )
+        return out
+
+    def relpath(self, path: str | os.PathLike[str]) -> str:
+        """``path`` relative to the work tree root (POSIX form); error if it lies outside."""
+        full = Path(path)
+        if not full.is_absolute():
+            full = Path.cwd() / full
+        full = Path(os.path.normpath(full))
+        try:
+            rel = full.relative_to(self.root)
+        except ValueError:
+            raise GitMLOpsError(
+                f"{path} is outside the repository {self.root}",
+                "move or copy the file into the repository first",
+            ) from None
+        return rel.as_posix()
+
+    def is_tracked(self, relpath: str) -> bool:
+        """Whether git tracks ``relpath`` (a file, or any file under a folder)."""
+        return bool(self.git("ls-files", "--", relpath))
+
+    def is_ignored(self, relpath: str) -> bool:
+        """Whether ``relpath`` is ignored by .gitignore rules."""
+        proc = subprocess.run(
+            ["git", "check-ignore", "-q", "--", relpath], cwd=self.root, env=_git_env()
+        )
+        return proc.returncode == 0
+
+    def dirty_paths(self, paths: Sequence[str] = ()) -> list[str]:
+        """Paths with uncommitted changes (staged, unstaged or untracked), optionally limited."""
+        out = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        result = []
+        for entry in out.split("\0"):
+            if len(entry) > 3:
+                result.append(entry[3:])
+        return result
+
+    def file_at(self, rev: str, relpath: str) -> str | None:
+        """The text of ``relpath`` at ``rev``, or None if it does not exist there."""
+        proc = subprocess.run(
+            ["git", "show", f"{rev}:{relpath}"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            env=_git_env(),
+        )
+        return proc.stdout if proc.returncode == 0 else None
+
+    # -- changes ------------------------------------------------------------------------------
+    def add(self, paths: Iterable[str]) -> None:
+        """Stage ``paths`` (relative to the root)."""
+        paths = [p for p in paths if (self.root / p).exists()]
+        if paths:
+            self.git("add", "--", *paths)
+
+    def commit(self, message: str, paths: Sequence[str] | None = None) -> str:
+        """Commit staged changes (or only ``paths``) and return the new SHA."""
+        args = ["commit", "-q", "-m", message]
+        if paths:
+            args += ["--", *paths]
+        self.git(*args)
+        return self.git("rev-parse", "HEAD")
+
+    def set_config(self, key: str, value: str) -> None:
+        """Set a repo-local git config value."""
+        self.git("config", "--local", key, value)
+
+    def get_config(self, key: str) -> str | None:
+        """A git config value, or None."""
+        out = self.git("config", "--get", key, check=False)
+        return out or None
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    return env
+
+
+def _rev_parse_toplevel(path: Path) -> str | None:
+    cwd = path if path.is_dir() else path.parent
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=_git_env(),
+    )
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None
+
+
+def open_repo(path: str | os.PathLike[str] | GitRepo = ".") -> GitRepo:
+    """A :class:`GitRepo` for a path, or the repo itself when given one."""
+    if isinstance(path, GitRepo):
+        return path
+    return GitRepo(path)

@@ -1,0 +1,125 @@
+"""The Hydra config tree under conf/: compose it (with overrides) into a plain dict.
+
+Composition uses Hydra's compose API, the same one DVC uses for `dvc exp run -S`, so both agree.
+Errors (unknown key, malformed override, unknown group option, YAML syntax) become
+:class:`~gitmlops.errors.ConfigError` with the offending override or file named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gitmlops.errors import ConfigError
+
+CONF_DIR = "conf"
+CONFIG_NAME = "config"
+
+
+def conf_dir(root: str | Path) -> Path:
+    """The config folder of a project; a clear error when it is missing."""
+    path = Path(root) / CONF_DIR
+    if not (path / f"{CONFIG_NAME}.yaml").is_file():
+        raise ConfigError(
+            f"no Hydra config found: {path / (CONFIG_NAME + '.yaml')} is missing",
+            "run `gitmlops init` to create conf/ (or `gitmlops init --force` to restore it)",
+        )
+    return path
+
+
+def _check_yaml_files(path: Path) -> None:
+    """Parse every YAML file of the tree so syntax errors name their file and line."""
+    import yaml
+
+    for file in sorted(path.rglob("*.yaml")):
+        try:
+            yaml.safe_load(file.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(
+                f"YAML syntax error in {file}{where}: {problem}",
+                "fix the file; `python -c 'import yaml,sys; yaml.safe_load(open(sys.argv[1]))' FILE` "
+                "checks it",
+            ) from None
+
+
+def validate_overrides(overrides: Sequence[str], allow_sweep: bool = False) -> list[Any]:
+    """Parse Hydra override strings; a malformed one raises ConfigError naming it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            (override,) = parser.parse_overrides([text])
+        except HydraException as exc:
+            raise ConfigError(
+                f"malformed override {text!r}: {str(exc).splitlines()[0]}",
+                "write overrides as key=value (e.g. train.max_depth=6) or group=option (model=xgb_large)",
+            ) from None
+        if override.is_sweep_override() and not allow_sweep:
+            raise ConfigError(
+                f"override {text!r} is a sweep (several values)",
+                "use `gitmlops run --sweep ...` to run one experiment per value",
+            )
+        parsed.append(override)
+    return parsed
+
+
+def compose(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Compose conf/ with ``overrides`` and return the resolved config as plain data."""
+    path = conf_dir(root).resolve()
+    validate_overrides(overrides)
+    _check_yaml_files(path)
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir=str(path), version_base=None):
+            cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+            OmegaConf.resolve(cfg)
+            data = OmegaConf.to_container(cfg, resolve=True)
+    except MissingConfigException as exc:
+        options = ", ".join(getattr(exc, "options", None) or [])
+        raise ConfigError(
+            f"unknown config option: {str(exc).splitlines()[0]}",
+            f"available options: {options}" if options else "list the files in conf/<group>/",
+        ) from None
+    except (HydraException, OmegaConfBaseException) as exc:
+        message = " ".join(str(exc).split())
+        hint = "check the key against conf/ (`gitmlops pipeline show` lists what is composed)"
+        if "not in struct" in message or "Could not override" in message or "Key '" in message:
+            hint = "to add a new key use +key=value; to change an existing key check its spelling in conf/"
+        raise ConfigError(f"cannot compose conf/: {message}", hint) from None
+    if not isinstance(data, dict):
+        raise ConfigError("conf/config.yaml must compose to a mapping")
+    return data
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """A stable hash of a params dict (sorted JSON, sha256)."""
+    blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_params(root: str | Path) -> dict[str, Any]:
+    """params.yaml of a project (the last composed config)."""
+    import yaml
+
+    path = Path(root) / "params.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing", "run `gitmlops pipeline sync` or `gitmlops run`")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a mapping")
+    return data
