@@ -72,9 +72,45 @@ def validate_overrides(overrides: Sequence[str], allow_sweep: bool = False) -> l
     return parsed
 
 
+CACHE_FILE = Path(".dvc") / "tmp" / "gitmlops-compose.json"
+
+
+def _cache_key(path: Path, overrides: Sequence[str]) -> str:
+    """A digest of every file under conf/ and the overrides (what composition depends on)."""
+    from gitmlops import __version__
+
+    digest = hashlib.sha256(f"{__version__}\0{json.dumps(list(overrides))}".encode())
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(b"\0" + file.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def compose(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Compose conf/ with ``overrides`` and return the resolved config as plain data."""
+    """Compose conf/ with ``overrides`` and return the resolved config as plain data.
+
+    Results are memoised in .dvc/tmp/ keyed by the bytes of every file under conf/ and the
+    overrides, so an unchanged tree is not composed again (Hydra's import alone costs more than a
+    no-op `dvc repro` can afford). Any change to conf/ composes afresh.
+    """
     path = conf_dir(root).resolve()
+    cache = Path(root) / CACHE_FILE
+    key = _cache_key(path, overrides)
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key and isinstance(cached.get("config"), dict):
+            return cached["config"]
+    except (OSError, ValueError):
+        pass
+    data = _compose(path, overrides)
+    if cache.parent.is_dir():
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "config": data}))
+        tmp.replace(cache)
+    return data
+
+
+def _compose(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
     validate_overrides(overrides)
     _check_yaml_files(path)
 

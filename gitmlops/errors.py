@@ -114,3 +114,14 @@ class GitHubError(GitMLOpsError):
     """Errors talking to the GitHub REST API."""
 
     exit_code = EXIT_EXTERNAL
+
+
+# -- appended by the CI-bots pillar (gitmlops/github.py) ---------------------------------------------
+
+
+class GitHubAPIError(GitHubError):
+    """A GitHub API call failed; ``status`` is the HTTP status (0 when the API was unreachable)."""
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status

@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("gitmlops.cli.data", "data", "Version data with DVC: add, status, push, pull."),
     "pipeline": ("gitmlops.cli.pipeline", "pipeline", "Render dvc.yaml from conf/ and inspect it."),
     "run": ("gitmlops.cli.pipeline", "run", "Compose the config and run the pipeline (or a sweep)."),
-    "exp": ("gitmlops.cli.pipeline", "exp", "Compare DVC experiments: show, diff."),
+    "exp": ("gitmlops.cli.experiments", "exp", "Compare DVC experiments: show, diff."),
     "registry": ("gitmlops.cli.registry", "registry", "Model registry on git tags (GTO-compatible)."),
     "monitor": ("gitmlops.cli.monitor", "monitor", "Data profiles in git, drift and constraints."),
     "serve": ("gitmlops.cli.serve", "serve", "Serve a registered model over HTTP (LitServe)."),

@@ -1,0 +1,73 @@
+"""`gitmlops report` and `gitmlops comment`: the pull-request bot (thin layer over the library)."""
+
+from __future__ import annotations
+
+import click
+
+from gitmlops.cli.output import emit, json_option
+
+
+@click.command("comment")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--target",
+    default="auto",
+    show_default=True,
+    help="auto (this run's pull request: from the event, else looked up from the commit), "
+    "pr/N, issue/N or commit/SHA.",
+)
+@click.option(
+    "--id",
+    "comment_id",
+    default="gitmlops-report",
+    show_default=True,
+    help="Name of the sticky comment: a second run with the same id edits it instead of adding one.",
+)
+@click.option(
+    "--token-env",
+    default="GITHUB_TOKEN",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable that holds the token (the token itself is never an argument).",
+)
+@click.option(
+    "--full-report-url",
+    default=None,
+    metavar="URL",
+    help="Where the full report lives, linked when it is truncated (default: this workflow run).",
+)
+@json_option
+@click.pass_context
+def comment(
+    ctx: click.Context, file: str, target: str, comment_id: str, token_env: str,
+    full_report_url: str | None, as_json: bool,
+) -> None:
+    """Post FILE (Markdown) as a sticky comment on a pull request, issue or commit."""
+    from gitmlops.cli import repo_path
+    from gitmlops.github import comment_from_file
+
+    result = comment_from_file(
+        file,
+        comment_id=comment_id,
+        target=target,
+        token_env=token_env,
+        full_report_url=full_report_url,
+        fallback_sha=_head_sha(repo_path(ctx)),
+    )
+    emit(result, as_json, _render_comment)
+
+
+def _head_sha(path: str) -> str | None:
+    """HEAD of the repository, used to find the pull request outside GitHub Actions."""
+    from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.errors import GitMLOpsError
+
+    try:
+        return open_repo(path).head_commit()
+    except GitMLOpsError:
+        return None
+
+
+def _render_comment(result) -> str:  # type: ignore[no-untyped-def]
+    note = " (truncated to GitHub's limit)" if result.truncated else ""
+    return f"{result.action} comment {result.id} on {result.target}{note}: {result.url or '-'}"

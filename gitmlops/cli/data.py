@@ -1,0 +1,79 @@
+"""`gitmlops data add|status|push|pull`."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from gitmlops.cli import repo_path
+from gitmlops.cli.output import emit, json_option, table
+
+
+def _resolve(ctx: click.Context, paths: tuple[str, ...]) -> list[str]:
+    base = repo_path(ctx)
+    return [p if os.path.isabs(p) else os.path.abspath(os.path.join(base, p)) for p in paths]
+
+
+@click.group()
+def data() -> None:
+    """Version data with DVC: add, status, push, pull."""
+
+
+@data.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--no-check", is_flag=True, help="Track the data even if it fails the data.constraints checks.")
+@json_option
+@click.pass_context
+def add(ctx: click.Context, paths: tuple[str, ...], no_check: bool, as_json: bool) -> None:
+    """Track files or folders with DVC and stage their .dvc files in git."""
+    from gitmlops.data import add as do_add
+
+    result = do_add(repo_path(ctx), _resolve(ctx, paths), check=not no_check)
+    emit(result, as_json, lambda r: "\n".join(f"tracking {p} ({f})" for p, f in zip(r.paths, r.dvc_files, strict=False))
+         + "\nNext: `git commit`, then `gitmlops data push`")
+
+
+@data.command()
+@click.option("--no-remote", is_flag=True, help="Do not ask the remote what it has (faster, offline).")
+@json_option
+@click.pass_context
+def status(ctx: click.Context, no_remote: bool, as_json: bool) -> None:
+    """Show tracked data: changed in the work tree? pushed to the remote?"""
+    from gitmlops.data import status as do_status
+
+    result = do_status(repo_path(ctx), remote=not no_remote)
+
+    def render(r: object) -> str:
+        if not result.tracked:
+            return "no data tracked yet: `gitmlops data add PATH`"
+        rows = [
+            (t.path, t.state, "-" if no_remote else ("yes" if t.in_remote else "no"), t.size, (t.md5 or "")[:12])
+            for t in result.tracked
+        ]
+        return table(["path", "state", "in remote", "bytes", "md5"], rows) + f"\nremote: {result.remote or '-'}"
+
+    emit({"remote": result.remote, "clean": result.clean, "tracked": result.tracked}, as_json, render)
+
+
+@data.command()
+@click.argument("targets", nargs=-1)
+@click.pass_context
+def push(ctx: click.Context, targets: tuple[str, ...]) -> None:
+    """Push data and pipeline outputs to the default DVC remote."""
+    from gitmlops.data import push as do_push
+
+    count = do_push(repo_path(ctx), list(targets))
+    click.echo(f"{count} file(s) pushed" if count else "everything is already in the remote")
+
+
+@data.command()
+@click.argument("targets", nargs=-1)
+@click.pass_context
+def pull(ctx: click.Context, targets: tuple[str, ...]) -> None:
+    """Pull data and pipeline outputs from the default DVC remote."""
+    from gitmlops.data import pull as do_pull
+
+    stats = do_pull(repo_path(ctx), list(targets))
+    fetched = stats.get("fetched", 0)
+    click.echo(f"{fetched} file(s) fetched" if fetched else "everything is up to date")

@@ -1,0 +1,140 @@
+"""`gitmlops pipeline sync|show`, `gitmlops run`, `gitmlops exp show|diff`."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from gitmlops.cli import repo_path
+from gitmlops.cli.output import emit, json_option, table
+
+
+@click.group()
+def pipeline() -> None:
+    """Render dvc.yaml from conf/ and inspect it."""
+
+
+@pipeline.command()
+@click.argument("overrides", nargs=-1)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if dvc.yaml or params.yaml is stale.")
+@click.option("--force", is_flag=True, help="Replace a dvc.yaml that gitmlops did not generate.")
+@click.pass_context
+def sync(ctx: click.Context, overrides: tuple[str, ...], check: bool, force: bool) -> None:
+    """Compose conf/ (with OVERRIDES) and write params.yaml and dvc.yaml."""
+    from gitmlops.errors import CheckFailed
+    from gitmlops.pipeline import sync as do_sync
+
+    result = do_sync(repo_path(ctx), overrides, check=check, force=force)
+    if check:
+        if result.stale:
+            raise CheckFailed(
+                f"stale: {', '.join(result.stale)} no longer match conf/",
+                "run `gitmlops pipeline sync` and commit the result",
+            )
+        click.echo("dvc.yaml and params.yaml are up to date")
+        return
+    click.echo("\n".join(f"wrote {p}" for p in result.written) or "dvc.yaml and params.yaml are up to date")
+
+
+@pipeline.command()
+@json_option
+@click.pass_context
+def show(ctx: click.Context, as_json: bool) -> None:
+    """Show stages, their deps and outs, and which are stale."""
+    from gitmlops.pipeline import show as do_show
+
+    view = do_show(repo_path(ctx))
+
+    def render(v: object) -> str:
+        rows = [(s.name, "stale" if s.stale else "up to date", ", ".join(s.deps), ", ".join(s.outs + s.metrics)) for s in view.stages]
+        text = table(["stage", "status", "deps", "outs"], rows)
+        if not view.in_sync:
+            text += f"\n{', '.join(view.stale_files)} differ from conf/: run `gitmlops pipeline sync`"
+        return text
+
+    emit(view, as_json, render)
+
+
+class _Progress:
+    """Prints one line per stage with its time; quiet when stdout is not a terminal and --quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.current: str | None = None
+        self.started = 0.0
+
+    def _finish(self) -> None:
+        if self.current:
+            click.secho(f"  done {self.current} ({time.perf_counter() - self.started:.1f}s)", fg="green", err=True)
+            self.current = None
+
+    def __call__(self, event: str, name: str, detail: str) -> None:
+        if self.quiet:
+            return
+        if event in ("start", "cached", "skip"):
+            self._finish()
+        if event == "start":
+            self.current, self.started = name, time.perf_counter()
+            click.secho(f"> running stage {name}", fg="cyan", err=True)
+        elif event == "cached":
+            click.secho(f"> {name}: restored from the run cache", fg="cyan", err=True)
+        elif event == "skip":
+            click.echo(f"> {name}: up to date", err=True)
+        elif event == "log" and detail:
+            click.echo(f"  dvc: {detail}", err=True)
+
+    def close(self) -> None:
+        self._finish()
+
+
+@click.command()
+@click.argument("overrides", nargs=-1)
+@click.option("--force", is_flag=True, help="Run every stage even if nothing changed.")
+@click.option("--stage", help="Run only this stage (and what it needs).")
+@click.option("--sweep", is_flag=True, help="Treat OVERRIDES as a grid (key=a,b,c) and run one DVC experiment per point.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Sweep: experiments run in parallel.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@json_option
+@click.pass_context
+def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str | None, sweep: bool, jobs: int,
+        quiet: bool, as_json: bool) -> None:
+    """Compose the config with OVERRIDES (Hydra syntax), sync dvc.yaml and reproduce with DVC.
+
+    \b
+    Examples:
+      gitmlops run
+      gitmlops run train.max_depth=6 model=xgb_large
+      gitmlops run data.path=data/mine.csv data.target=label
+      gitmlops run --sweep 'train.max_depth=3,5,7' 'train.eta=0.1,0.3' --jobs 2
+    """
+    progress = _Progress(quiet or as_json)
+    if sweep:
+        from gitmlops.errors import UsageError
+        from gitmlops.pipeline.experiments import sweep as do_sweep
+
+        if stage or force:
+            raise UsageError("--stage and --force do not apply to --sweep")
+        result = do_sweep(repo_path(ctx), overrides, jobs=jobs, callback=progress)
+        progress.close()
+        from gitmlops.cli.experiments import render_experiments
+
+        emit(result, as_json, lambda r: f"ran {len(result.points)} experiment(s)\n" + render_experiments(result.experiments, "table"))
+        return
+    from gitmlops.pipeline import run as do_run
+
+    result = do_run(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
+    progress.close()
+    sys.stdout.flush()
+
+    def render(r: object) -> str:
+        lines = []
+        if not result.ran:
+            lines.append("nothing changed: all stages are up to date")
+        if result.metrics:
+            lines.append(table(["metric", "value"], sorted(result.metrics.items())))
+        return "\n".join(lines)
+
+    emit(result, as_json, render)
+

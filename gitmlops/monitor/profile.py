@@ -1,0 +1,257 @@
+"""Profile data with whylogs in chunks, in parallel worker processes, and file the result.
+
+whylogs logs on one core; its profiles merge exactly. So chunks of rows are profiled in worker
+processes and their profiles merged here: throughput scales with cores, and memory holds only the
+chunks in flight (about two per worker), whatever the size of the data.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitmlops.errors import MonitorError
+from gitmlops.monitor import layout, sketches, source
+from gitmlops.monitor.summary import summarize, summary_json
+
+#: The key of the whole-data profile (no segmentation).
+ALL = ""
+
+
+def profile_dataframe(df: Any) -> Any:
+    """Profile a pandas DataFrame with whylogs; returns a ``DatasetProfileView``."""
+    return sketches.profile_dataframe(df)
+
+
+def _profile_chunk(frame: Any, segment: str | None) -> dict[str, bytes]:
+    """Worker: profile one chunk (per segment value) and return whylogs' bytes, which pickle small."""
+    if segment is None:
+        return {ALL: sketches.view_to_bytes(sketches.profile_dataframe(frame))}
+    out = {}
+    for value, group in frame.groupby(segment, dropna=False, sort=True):
+        key = layout.segment_dirname(segment, value)
+        out[key] = sketches.view_to_bytes(sketches.profile_dataframe(group))
+    return out
+
+
+def _in_process(frame: Any, segment: str | None) -> dict[str, Any]:
+    if segment is None:
+        return {ALL: sketches.profile_dataframe(frame)}
+    return {
+        layout.segment_dirname(segment, value): sketches.profile_dataframe(group)
+        for value, group in frame.groupby(segment, dropna=False, sort=True)
+    }
+
+
+@dataclass
+class ProfiledData:
+    """Profiles of one data path: ``views[""]`` for the whole data, or one per segment folder name."""
+
+    views: dict[str, Any]
+    rows: int
+    chunks: int
+    jobs: int
+    seconds: float
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _merge_into(acc: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, view in part.items():
+        acc[key] = view if key not in acc else acc[key].merge(view)
+
+
+def _check_segment(frame: Any, segment: str | None) -> None:
+    if segment is not None and segment not in frame.columns:
+        raise MonitorError(
+            f"segment column {segment!r} is not in the data",
+            f"columns are: {', '.join(map(str, frame.columns[:20]))}",
+        )
+
+
+def profile_data(
+    path: str | os.PathLike[str],
+    chunk_size: int = 100_000,
+    jobs: int = 0,
+    segment: str | None = None,
+) -> ProfiledData:
+    """Profile a CSV/Parquet file or folder chunk by chunk (``jobs`` workers; 0 = all cores)."""
+    started = time.perf_counter()
+    chunks: Iterator[Any] = source.iter_chunks(path, chunk_size)
+    first = next(chunks, None)
+    if first is None:
+        raise MonitorError(f"{path} has no rows to profile", "check the file (only a header, or empty)")
+    _check_segment(first, segment)
+    second = next(chunks, None)
+    workers = jobs or available_cores()
+    acc: dict[str, Any] = {}
+    if second is None or workers <= 1:
+        count = rows = 0
+        for frame in _chain(first, second, chunks):
+            _merge_into(acc, _in_process(frame, segment))
+            count += 1
+            rows += len(frame)
+        return ProfiledData(acc, rows, count, 1, time.perf_counter() - started)
+    count, rows = _profile_parallel(_chain(first, second, chunks), segment, workers, acc)
+    return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
+
+
+def _chain(first: Any, second: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    if second is not None:
+        yield second
+        yield from rest
+
+
+def _profile_parallel(frames: Iterator[Any], segment: str | None, workers: int, acc: dict[str, Any]) -> tuple[int, int]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork shares the already imported whylogs/pandas with the workers (no re-import per worker).
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pending: deque[Any] = deque()
+    count = rows = 0
+
+    def drain_one() -> None:
+        parts = pending.popleft().result()
+        _merge_into(acc, {k: sketches.view_from_bytes(v, "worker profile") for k, v in parts.items()})
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
+        try:
+            for frame in frames:
+                if segment is not None:
+                    _check_segment(frame, segment)
+                # Two chunks per worker in flight keeps them busy while bounding memory.
+                while len(pending) >= 2 * workers:
+                    drain_one()
+                pending.append(pool.submit(_profile_chunk, frame, segment))
+                count += 1
+                rows += len(frame)
+            while pending:
+                drain_one()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return count, rows
+
+
+def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> Path:
+    """Write ``view`` in whylogs' binary format to ``path_bin`` and its JSON summary next to it.
+
+    Both files appear together or not at all (written to temporary names, then renamed). Returns the
+    path of the summary.
+    """
+    target = Path(path_bin)
+    if target.suffix != ".bin":
+        raise MonitorError(f"a profile path must end in .bin, got {target}")
+    summary_path = target.with_suffix(".json")
+    blob = sketches.view_to_bytes(view)
+    text = summary_json(summarize(view, meta))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    try:
+        for data, final in ((blob, target), (text.encode(), summary_path)):
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{final.name}.", suffix=".tmp")
+            written.append(tmp)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        os.replace(written[0], target)
+        os.replace(written[1], summary_path)
+    finally:
+        for tmp in written:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return summary_path
+
+
+def profile_path(root: str | os.PathLike[str], dataset: str, profiles_dir: str = "monitoring") -> Path:
+    """A new ``<root>/<profiles_dir>/<dataset>/<UTC timestamp>.bin`` (not yet written)."""
+    layout.check_dataset_name(dataset.split("/", maxsplit=1)[0])
+    return layout.new_profile_path(layout.dataset_dir(Path(root), profiles_dir, dataset))
+
+
+@dataclass
+class FiledProfile:
+    """One profile written into the layout."""
+
+    dataset: str
+    path: str
+    summary: str
+    rows: int
+    columns: int
+    segment: str | None = None
+
+
+@dataclass
+class ProfileResult:
+    """What `monitor profile` did."""
+
+    source: str
+    rows: int
+    chunks: int
+    jobs: int
+    seconds: float
+    profiles: list[FiledProfile] = field(default_factory=list)
+
+
+def _display(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def file_views(root: Path, dataset: str, views: dict[str, Any], profiles_dir: str,
+               meta: dict[str, Any]) -> list[FiledProfile]:
+    """Write profiles (whole data or per segment) into the layout; returns what was written."""
+    filed = []
+    for key in sorted(views):
+        name = dataset if key == ALL else f"{dataset}/{key}"
+        target = profile_path(root, name, profiles_dir)
+        extra = dict(meta, dataset=name)
+        if key != ALL:
+            extra["segment"] = key
+        summary_path = write_profile(views[key], target, extra)
+        columns = views[key].get_columns()
+        rows = max((c.get_metric("counts").n.value for c in columns.values() if c.get_metric("counts")), default=0)
+        filed.append(FiledProfile(name, _display(root, target), _display(root, summary_path), int(rows),
+                                  len(columns), None if key == ALL else key))
+    return filed
+
+
+def profile(
+    repo: Any,
+    path: str | os.PathLike[str],
+    name: str | None = None,
+    chunk_size: int | None = None,
+    segment: str | None = None,
+    jobs: int | None = None,
+) -> ProfileResult:
+    """Profile a data file or folder and file it as ``monitoring/<name>/<UTC timestamp>.bin`` + .json."""
+    from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.monitor.settings import load_settings
+
+    root = open_repo(repo).root
+    settings = load_settings(root)
+    data = Path(path)
+    if not data.is_absolute():
+        data = Path(getattr(repo, "root", repo)) / data
+    dataset = layout.check_dataset_name(name) if name else layout.dataset_name_for(data)
+    size = settings.chunk_size if chunk_size is None else chunk_size
+    profiled = profile_data(data, size, settings.jobs if jobs is None else jobs, segment)
+    filed = file_views(root, dataset, profiled.views, settings.profiles_dir, {"source": _display(root, data)})
+    return ProfileResult(_display(root, data), profiled.rows, profiled.chunks, profiled.jobs,
+                         round(profiled.seconds, 3), filed)

@@ -1,0 +1,176 @@
+"""A stable, diff-friendly JSON summary of a whylogs profile, and its text form (textconv, show).
+
+The binary profile does not diff (KLL sketches are randomized and carry timestamps); the summary does:
+fixed key order, columns sorted by name, exact statistics rounded to 6 significant digits and sketch
+estimates (quantiles, cardinality) to 4, so re-profiling the same data changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+SUMMARY_FORMAT = 1
+TYPE_KEYS = ("integral", "fractional", "boolean", "string", "object")
+QUANTILES = (("q01", 0.01), ("q05", 0.05), ("q25", 0.25), ("q50", 0.5), ("q75", 0.75), ("q95", 0.95),
+             ("q99", 0.99))
+TOP_ITEMS = 10
+
+
+def sig(value: Any, digits: int = 6) -> float | int | None:
+    """``value`` rounded to ``digits`` significant digits (None for missing, NaN and infinities)."""
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    if value == 0:
+        return 0
+    rounded = round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    return int(rounded) if rounded == int(rounded) and abs(rounded) < 2**53 else rounded
+
+
+def type_counts(column: Any) -> dict[str, int]:
+    """Counts of non-null values per whylogs type."""
+    metric = column.get_metric("types")
+    summary = metric.to_summary_dict() if metric is not None else {}
+    return {key: int(summary.get(key, 0) or 0) for key in TYPE_KEYS}
+
+
+def column_kind(column: Any) -> str:
+    """'numeric', 'categorical' or 'empty' (only nulls), from the column's type counts."""
+    types = type_counts(column)
+    numbers = types["integral"] + types["fractional"]
+    others = types["string"] + types["boolean"] + types["object"]
+    if numbers == 0 and others == 0:
+        return "empty"
+    return "numeric" if numbers >= others else "categorical"
+
+
+def counts(column: Any) -> tuple[int, int]:
+    """(rows, nulls) of a column; NaN counts as null."""
+    metric = column.get_metric("counts")
+    if metric is None:
+        return 0, 0
+    summary = metric.to_summary_dict()
+    return int(summary.get("n", 0) or 0), int(summary.get("null", 0) or 0)
+
+
+def kll(column: Any) -> Any:
+    """The column's KLL sketch, or None when it holds no numbers."""
+    metric = column.get_metric("distribution")
+    if metric is None:
+        return None
+    sketch = metric.kll.value
+    return None if sketch.is_empty() else sketch
+
+
+def frequent_items(column: Any) -> list[tuple[str, float]]:
+    """(value, estimated count) of the frequent-items sketch, most frequent first."""
+    metric = column.get_metric("frequent_items")
+    if metric is None:
+        return []
+    items = metric.to_summary_dict().get("frequent_strings") or []
+    return sorted(((str(i.value), float(i.est)) for i in items), key=lambda p: (-p[1], p[0]))
+
+
+def cardinality(column: Any) -> float | None:
+    """The HLL estimate of distinct values."""
+    metric = column.get_metric("cardinality")
+    if metric is None:
+        return None
+    return float(metric.hll.value.get_estimate())
+
+
+def summarize_column(column: Any) -> dict[str, Any]:
+    """The summary of one column (see docs/monitoring.md for the shape)."""
+    n, nulls = counts(column)
+    entry: dict[str, Any] = {
+        "kind": column_kind(column),
+        "count": n,
+        "null_count": nulls,
+        "null_fraction": sig(nulls / n if n else 0.0, 4),
+        "types": type_counts(column),
+        "mean": None,
+        "stddev": None,
+        "min": None,
+        "max": None,
+        "quantiles": None,
+        "cardinality": sig(cardinality(column), 4),
+        "top": [],
+    }
+    sketch = kll(column)
+    if sketch is not None:
+        dist = column.get_metric("distribution")
+        entry["mean"] = sig(dist.avg)
+        entry["stddev"] = sig(dist.stddev)
+        entry["min"] = sig(sketch.get_min_value())
+        entry["max"] = sig(sketch.get_max_value())
+        values = sketch.get_quantiles([q for _, q in QUANTILES])
+        entry["quantiles"] = {name: sig(v, 4) for (name, _), v in zip(QUANTILES, values, strict=True)}
+    entry["top"] = [{"value": v, "count": int(round(c))} for v, c in frequent_items(column)[:TOP_ITEMS]]
+    return entry
+
+
+def summarize(view: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stable summary of a ``DatasetProfileView``: profile-level facts and one entry per column."""
+    columns = {name: summarize_column(col) for name, col in sorted(view.get_columns().items())}
+    rows = max((c["count"] for c in columns.values()), default=0)
+    head: dict[str, Any] = {"format": SUMMARY_FORMAT, "rows": rows, "columns": len(columns)}
+    for key, value in sorted((meta or {}).items()):
+        head[key] = value
+    return {"profile": head, "columns": columns}
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """The summary as committed next to the profile: indented, key order as built, final newline."""
+    return json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    """Line-per-fact text of a summary: what `git diff` shows through the textconv driver."""
+    head = summary["profile"]
+    lines = [f"whylogs profile: {head['rows']} rows, {head['columns']} columns"]
+    for key in sorted(k for k in head if k not in {"format", "rows", "columns"}):
+        lines.append(f"{key}: {head[key]}")
+    for name, col in summary["columns"].items():
+        lines.append("")
+        lines.append(f"column {json.dumps(name, ensure_ascii=False)} ({col['kind']})")
+        lines.append(f"  count: {col['count']}")
+        lines.append(f"  nulls: {col['null_count']} ({_fmt(col['null_fraction'])})")
+        types = ", ".join(f"{k} {v}" for k, v in col["types"].items() if v)
+        lines.append(f"  types: {types or '-'}")
+        if col["mean"] is not None:
+            lines.append(f"  mean: {_fmt(col['mean'])}  stddev: {_fmt(col['stddev'])}")
+            lines.append(f"  min: {_fmt(col['min'])}  max: {_fmt(col['max'])}")
+            quantiles = col["quantiles"] or {}
+            lines.append("  quantiles: " + " ".join(f"{k}={_fmt(v)}" for k, v in quantiles.items()))
+        lines.append(f"  distinct (est.): {_fmt(col['cardinality'])}")
+        if col["top"]:
+            top = ", ".join(f"{json.dumps(t['value'], ensure_ascii=False)}: {t['count']}" for t in col["top"])
+            lines.append(f"  top: {top}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """Table rows for `monitor show`: one per column."""
+    rows = []
+    for name, col in summary["columns"].items():
+        top = col["top"][0]["value"] if col["top"] and col["kind"] == "categorical" else None
+        quantiles = col["quantiles"] or {}
+        rows.append([name, col["kind"], col["count"], col["null_fraction"], col["mean"], col["stddev"],
+                     col["min"], quantiles.get("q50"), col["max"], col["cardinality"], top])
+    return rows
+
+
+SUMMARY_HEADERS = ["column", "kind", "count", "null_frac", "mean", "stddev", "min", "median", "max",
+                   "distinct", "top"]

@@ -1,0 +1,174 @@
+"""Tabular data handling shared by the built-in stages and serving: reading data, inferring the
+task, the feature schema saved next to the model, and turning rows into XGBoost inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gitmlops.errors import DataError
+
+SCHEMA_FORMAT = 1
+DATA_SUFFIXES = (".csv", ".parquet", ".pq")
+# An integer-valued target with at most this many distinct values is treated as class labels.
+MAX_CLASSES_FOR_INTEGER_TARGET = 20
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """The data files at ``path``: the file itself, or the CSV/Parquet files of a folder, sorted."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() not in DATA_SUFFIXES:
+            raise DataError(f"{path}: unsupported file type", "use a .csv or .parquet file")
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+        if not files:
+            raise DataError(f"{path} holds no .csv or .parquet files")
+        return files
+    raise DataError(f"data file {path} does not exist", "run `gitmlops data pull`, or check data.path")
+
+
+def read_table(path: str | Path) -> Any:
+    """Read a CSV/Parquet file or a folder of them into one DataFrame."""
+    import pandas as pd
+
+    frames = []
+    for file in data_files(path):
+        try:
+            if file.suffix.lower() == ".csv":
+                frames.append(pd.read_csv(file))
+            else:
+                frames.append(pd.read_parquet(file))
+        except (ValueError, OSError, pd.errors.ParserError) as exc:
+            raise DataError(f"cannot read {file}: {exc}") from None
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if df.empty:
+        raise DataError(f"{path} has no rows")
+    return df
+
+
+def infer_task(target: Any, objective: str = "auto") -> tuple[str, str]:
+    """(task, objective) for a target column: binary, multiclass or regression."""
+    import pandas as pd
+
+    if objective and objective != "auto":
+        prefix = objective.split(":", maxsplit=1)[0]
+        task = {"binary": "binary", "multi": "multiclass"}.get(prefix, "regression")
+        return task, objective
+    values = target.dropna()
+    if values.empty:
+        raise DataError(f"target column {target.name!r} has no values")
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    n_unique = values.nunique()
+    if numeric:
+        integral = bool((values == values.round()).all())
+        if not (integral and n_unique <= MAX_CLASSES_FOR_INTEGER_TARGET):
+            return "regression", "reg:squarederror"
+    if n_unique < 2:
+        raise DataError(
+            f"target column {target.name!r} has a single value ({values.iloc[0]!r})",
+            "a classifier needs at least two classes; check data.target",
+        )
+    if n_unique == 2:
+        return "binary", "binary:logistic"
+    return "multiclass", "multi:softprob"
+
+
+def _native(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def build_schema(df: Any, target: str, objective: str = "auto") -> dict[str, Any]:
+    """The feature schema of a training frame (features in column order, target, task, classes)."""
+    import pandas as pd
+
+    task, objective = infer_task(df[target], objective)
+    features = []
+    for name in df.columns:
+        if name == target:
+            continue
+        col = df[name]
+        entry: dict[str, Any] = {"name": str(name), "nullable": bool(col.isna().any())}
+        if pd.api.types.is_bool_dtype(col):
+            entry["type"] = "bool"
+        elif pd.api.types.is_integer_dtype(col):
+            entry["type"] = "int"
+        elif pd.api.types.is_float_dtype(col):
+            entry["type"] = "float"
+        elif isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
+            entry["type"] = "category"
+            entry["categories"] = sorted(str(v) for v in col.dropna().unique())
+        else:
+            raise DataError(
+                f"column {name!r} has unsupported type {col.dtype}",
+                "convert it to a number or a string, or list it in data.drop_columns",
+            )
+        features.append(entry)
+    if not features:
+        raise DataError("the data has no feature columns besides the target")
+    classes = None
+    if task != "regression":
+        classes = sorted((_native(v) for v in df[target].dropna().unique()), key=lambda v: (str(type(v)), v))
+    return {
+        "format": SCHEMA_FORMAT,
+        "task": task,
+        "objective": objective,
+        "target": target,
+        "classes": classes,
+        "features": features,
+    }
+
+
+def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
+    """The model's input frame: schema columns in order, categories coded as at training."""
+    import pandas as pd
+
+    missing = [f["name"] for f in schema["features"] if f["name"] not in df.columns]
+    if missing:
+        raise DataError(f"the data lacks feature columns: {', '.join(missing)}")
+    out = {}
+    for feature in schema["features"]:
+        col = df[feature["name"]]
+        if feature["type"] == "category":
+            values = col.where(col.isna(), col.astype(str))
+            out[feature["name"]] = pd.Categorical(values, categories=feature["categories"])
+        else:
+            out[feature["name"]] = pd.to_numeric(col, errors="coerce").astype("float64")
+    return pd.DataFrame(out, index=df.index)
+
+
+def encode_target(series: Any, schema: dict[str, Any]) -> Any:
+    """Target values as XGBoost labels (class index for classifiers)."""
+    import numpy as np
+
+    if schema["task"] == "regression":
+        return series.astype("float64").to_numpy()
+    index = {str(c): i for i, c in enumerate(schema["classes"])}
+    try:
+        return np.array([index[str(_native(v))] for v in series], dtype="float64")
+    except KeyError as exc:
+        raise DataError(f"target value {exc.args[0]!r} was not seen in training") from None
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON with stable key order and a final newline (diff-friendly, deterministic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file written by :func:`write_json`."""
+    return json.loads(Path(path).read_text())
+
+
+def load_params(path: str | Path) -> dict[str, Any]:
+    """The composed config a stage runs with (params.yaml)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} not found", "run stages through `gitmlops run` or `dvc repro`")
+    return yaml.safe_load(path.read_text()) or {}

@@ -1,0 +1,57 @@
+"""Stage `prepare`: read ``data.path``, check the target, split into train and test Parquet files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gitmlops.errors import DataError
+from gitmlops.stages.features import infer_task, load_params, read_table
+
+
+def prepare(params_path: str | Path = "params.yaml") -> str:
+    """Write ``paths.prepared``/train.parquet and test.parquet; return a one-line summary."""
+    import numpy as np
+
+    params = load_params(params_path)
+    data = params.get("data", {})
+    out_dir = Path(params.get("paths", {}).get("prepared", "data/prepared"))
+    target = data.get("target")
+    if not target:
+        raise DataError("data.target is not set", "set it in conf/data/ or pass data.target=COLUMN")
+    df = read_table(data.get("path", ""))
+    if target not in df.columns:
+        raise DataError(
+            f"target column {target!r} is not in the data",
+            f"columns are: {', '.join(map(str, df.columns))}; pass data.target=COLUMN",
+        )
+    drop = [c for c in data.get("drop_columns") or [] if c != target]
+    unknown = [c for c in drop if c not in df.columns]
+    if unknown:
+        raise DataError(f"data.drop_columns names unknown columns: {', '.join(unknown)}")
+    df = df.drop(columns=drop)
+    df = df[df[target].notna()].reset_index(drop=True)
+    test_size = float(data.get("test_size", 0.2))
+    if not 0.0 < test_size < 1.0:
+        raise DataError(f"data.test_size must be between 0 and 1, not {test_size}")
+    task, _ = infer_task(df[target], params.get("model", {}).get("objective", "auto"))
+
+    rng = np.random.default_rng(int(data.get("split_seed", 42)))
+    # Stratify classification targets so that every class appears in both sets.
+    groups = [np.arange(len(df))] if task == "regression" else [
+        np.flatnonzero((df[target] == value).to_numpy()) for value in sorted(df[target].unique(), key=str)
+    ]
+    test_idx = []
+    for rows in groups:
+        shuffled = rng.permutation(rows)
+        n_test = max(1, round(len(rows) * test_size)) if len(rows) > 1 else 0
+        test_idx.extend(shuffled[:n_test].tolist())
+    test_mask = np.zeros(len(df), dtype=bool)
+    test_mask[test_idx] = True
+    train_df, test_df = df[~test_mask], df[test_mask]
+    if train_df.empty or test_df.empty:
+        raise DataError(f"too few rows ({len(df)}) to split into train and test sets")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_df.to_parquet(out_dir / "train.parquet", index=False)
+    test_df.to_parquet(out_dir / "test.parquet", index=False)
+    return f"prepare: {len(train_df)} train rows, {len(test_df)} test rows ({task}) -> {out_dir}"
