@@ -125,3 +125,10 @@ class GitHubAPIError(GitHubError):
     def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
         super().__init__(message, hint)
         self.status = status
+
+
+# -- appended by the registry pillar (gitmlops/registry/) ----------------------------------------------
+
+
+class PushRejected(ExternalError):
+    """A remote refused an atomic push because its refs moved on: fetch and retry."""
