@@ -309,7 +309,7 @@ class DvcRepo:
 
     def exp_diff(self, a: str | None, b: str | None) -> dict[str, Any]:
         """``dvc exp diff --json A B``."""
-        args = ["exp", "diff", "--json", "--all"]
+        args = ["exp", "diff", "--json"]
         args += [r for r in (a, b) if r]
         out = self.cli(*args).stdout.strip()
         return json.loads(out) if out else {}
