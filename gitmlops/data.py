@@ -178,7 +178,10 @@ def push(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None
 
 
 def pull(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None = None) -> dict[str, Any]:
-    """Pull tracked data and pipeline outputs from the default remote into the work tree."""
+    """Pull tracked data and pipeline outputs from the default remote into the work tree.
+
+    Without targets, outputs of stages that never ran (nothing recorded in dvc.lock) are skipped.
+    """
     git = open_repo(repo)
     with _dvc(git) as dvc:
-        return dvc.pull(targets or [])
+        return dvc.pull(targets or [], allow_missing=not targets)

@@ -59,6 +59,15 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def dvc(cwd: Path, *args: str) -> str:
+    """Run the real DVC CLI in ``cwd`` and return stdout."""
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def init_git(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")

@@ -44,6 +44,12 @@ def stage_env() -> dict[str, str]:
     return {"PATH": path}
 
 
+def _stage_name(addressing: object) -> str:
+    """'path/to/dvc.yaml:train' -> 'train' (DVC addresses stages relative to the cwd)."""
+    text = str(addressing)
+    return text.rsplit(":", 1)[-1] if ".yaml:" in text else text
+
+
 class _Capture(logging.Handler):
     """Turns DVC's log records into progress events (and keeps DVC quiet)."""
 
@@ -61,12 +67,14 @@ class _Capture(logging.Handler):
         self.messages.append(text)
         if self.callback is None:
             return
+        name = _stage_name(args[0]) if args else ""
         if msg.startswith("Running stage") and args:
-            self.callback("start", str(args[0]), "")
+            self.callback("start", name, "")
         elif "didn't change, skipping" in msg and args:
-            self.callback("skip", str(args[0]), "")
+            if not name.endswith(".dvc"):  # data sources tracked by .dvc files are not stages
+                self.callback("skip", name, "")
         elif "is cached - skipping run" in msg and args:
-            self.callback("cached", str(args[0]), "")
+            self.callback("cached", name, "")
         elif record.levelno >= logging.WARNING:
             self.callback("log", "", text)
 
@@ -180,7 +188,7 @@ class DvcRepo:
             if not getattr(stage, "cmd", None):
                 continue
             for out in stage.outs:
-                result[os.path.relpath(out.fs_path, self.root)] = stage.addressing
+                result[os.path.relpath(out.fs_path, self.root)] = stage.name
         return result
 
     def push(self, targets: Sequence[str] = (), jobs: int | None = None) -> int:
@@ -193,13 +201,16 @@ class DvcRepo:
         except DvcException as exc:
             raise _dvc_error(exc, "push") from exc
 
-    def pull(self, targets: Sequence[str] = (), jobs: int | None = None) -> dict[str, Any]:
-        """Pull data from the default remote and check it out."""
+    def pull(self, targets: Sequence[str] = (), jobs: int | None = None, allow_missing: bool = False) -> dict[str, Any]:
+        """Pull data from the default remote and check it out.
+
+        ``allow_missing`` skips outputs that were never produced (no dvc.lock entry) instead of failing.
+        """
         from dvc.exceptions import DvcException
 
         try:
             with quiet_dvc():
-                return dict(self.repo.pull(targets=list(targets) or None, jobs=jobs))
+                return dict(self.repo.pull(targets=list(targets) or None, jobs=jobs, allow_missing=allow_missing))
         except DvcException as exc:
             raise _dvc_error(exc, "pull") from exc
 
@@ -277,7 +288,7 @@ class DvcRepo:
             raise StageFailedError(f"{exc}: {cause}") from exc
         except DvcException as exc:
             raise _dvc_error(exc, "run the pipeline") from exc
-        return [s.addressing for s in stages]
+        return [s.name for s in stages]
 
     # -- experiments (through the DVC CLI) ----------------------------------------------------
     def cli(self, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess[str]:
@@ -318,3 +329,140 @@ class DvcRepo:
 def _interrupted(exc: Exception) -> bool:
     text = str(exc)
     return "-2" in text.rsplit("exited with", maxsplit=1)[-1] or "130" in text.rsplit("exited with", maxsplit=1)[-1]
+
+
+# -- registry: content-addressed objects in the cache and the remote (added by the registry pillar) --
+
+
+def _odb_error(exc: Exception, remote: str | None) -> GitMLOpsError:
+    from dvc.exceptions import NoRemoteError
+
+    if isinstance(exc, NoRemoteError):
+        return DataError(
+            "no DVC remote is configured" + (f" named {remote!r}" if remote else ""),
+            "add one with `dvc remote add -d NAME URL` (gitmlops init sets up a local one)",
+        )
+    return ExternalError(f"DVC remote {remote or '(default)'} failed: {exc}")
+
+
+def _remote_odb(dvc: DvcRepo, hash_name: str, remote: str | None) -> Any:
+    from dvc.exceptions import DvcException
+
+    try:
+        with quiet_dvc():
+            return dvc.repo.cloud.get_remote_odb(name=remote, command="push", hash_name=hash_name)
+    except DvcException as exc:
+        raise _odb_error(exc, remote) from exc
+
+
+def _cache_odb(dvc: DvcRepo, hash_name: str) -> Any:
+    return dvc.repo.cache.legacy if hash_name == "md5-dos2unix" else dvc.repo.cache.local
+
+
+def missing_in_remote(
+    dvc: DvcRepo, objects: Sequence[tuple[str, str]], remote: str | None = None
+) -> list[str]:
+    """The md5s among ``objects`` ((md5, hash name) pairs) that the DVC remote does not have."""
+    missing = []
+    for md5, hash_name in objects:
+        odb = _remote_odb(dvc, hash_name, remote)
+        try:
+            present = odb.exists(md5)
+        except Exception as exc:  # any filesystem error of a remote is an external failure
+            raise _odb_error(exc, remote) from exc
+        if not present:
+            missing.append(md5)
+    return missing
+
+
+def fetch_object(
+    dvc: DvcRepo, md5: str, hash_name: str, dest: str | os.PathLike[str], remote: str | None = None
+) -> str:
+    """Copy the object ``md5`` to ``dest`` from the local cache, else from the DVC remote.
+
+    Returns where it came from ("cache" or "remote"); DataError when neither has it. The caller
+    verifies the bytes.
+    """
+    import shutil
+
+    cache = _cache_odb(dvc, hash_name)
+    cached = cache.oid_to_path(md5)
+    if os.path.isfile(cached):
+        shutil.copyfile(cached, dest)
+        return "cache"
+    odb = _remote_odb(dvc, hash_name, remote)
+    try:
+        if not odb.exists(md5):
+            raise DataError(
+                f"object {md5} is neither in the DVC cache nor in the remote",
+                "push it from a clone that has it: `gitmlops data push` (or `dvc push`)",
+            )
+        with quiet_dvc():
+            odb.fs.get_file(odb.oid_to_path(md5), os.fspath(dest))
+    except GitMLOpsError:
+        raise
+    except Exception as exc:  # any filesystem error of a remote is an external failure
+        raise _odb_error(exc, remote) from exc
+    return "remote"
+
+
+# -- pull-request report: DVC files as data, and outputs at a revision (added by the CI-bots pillar) --
+
+
+def _out_entry(out: Any, wdir: str = "") -> dict[str, Any] | None:
+    if not isinstance(out, dict) or not isinstance(out.get("path"), str):
+        return None
+    path = os.path.normpath(os.path.join(wdir, out["path"])) if wdir else out["path"]
+    return {
+        "path": path.replace(os.sep, "/"),
+        "md5": out.get("md5") or out.get("etag") or out.get("checksum"),
+        "size": out.get("size"),
+        "nfiles": out.get("nfiles"),
+    }
+
+
+def parse_dvcfile(text: str | None, dvcfile: str = "") -> list[dict[str, Any]]:
+    """The outputs a ``.dvc`` file's text records (path relative to the repo root, md5, size, nfiles)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        return []
+    wdir = os.path.dirname(dvcfile)
+    outs = doc.get("outs") if isinstance(doc, dict) else None
+    return [e for e in (_out_entry(o, wdir) for o in outs or []) if e]
+
+
+def parse_lock(text: str | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``dvc.lock`` text as stage -> {"deps": [...], "outs": [...]} entries (see :func:`parse_dvcfile`)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        return {}
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    result: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for name, stage in (stages or {}).items():
+        if not isinstance(stage, dict):
+            continue
+        result[str(name)] = {
+            key: [e for e in (_out_entry(o) for o in stage.get(key) or []) if e] for key in ("deps", "outs")
+        }
+    return result
+
+
+def read_at(root: str | os.PathLike[str], relpath: str, rev: str) -> bytes:
+    """The bytes of the DVC-tracked ``relpath`` as of git revision ``rev`` (local cache, else remote)."""
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    try:
+        with quiet_dvc():
+            return bytes(dvc.api.read(relpath, repo=os.fspath(root), rev=rev, mode="rb"))
+    except (DvcException, FileNotFoundError, OSError) as exc:
+        raise DataError(
+            f"cannot read {relpath} as of {rev[:12]} through DVC: {exc}",
+            "run `gitmlops data pull` (or `dvc pull`) so the cache or the remote has it",
+        ) from None
