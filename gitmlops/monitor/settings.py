@@ -49,6 +49,8 @@ class DriftConfig:
     jensen_shannon: Thresholds = Thresholds(drift=0.1, possible=0.07)
     null_fraction: Thresholds = Thresholds(drift=0.1, possible=0.05)
     dataset_drift_share: float = 0.5
+    noise_factor: float = 4.0
+    noise_chance: float = 0.001
     columns: dict[str, ColumnOverride] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,6 +62,8 @@ class DriftConfig:
             "jensen_shannon": vars(self.jensen_shannon),
             "null_fraction": vars(self.null_fraction),
             "dataset_drift_share": self.dataset_drift_share,
+            "noise_factor": self.noise_factor,
+            "noise_chance": self.noise_chance,
             "columns": {k: {f: v for f, v in vars(o).items() if v not in (None, False)}
                         for k, o in sorted(self.columns.items())},
         }
@@ -106,7 +110,7 @@ def drift_config(raw: dict[str, Any] | None) -> DriftConfig:
     raw = dict(raw or {})
     base = DriftConfig()
     known = {"small_sample_rows", "p_value", "wasserstein", "jensen_shannon", "null_fraction",
-             "dataset_drift_share", "columns"}
+             "dataset_drift_share", "noise_factor", "noise_chance", "columns"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(
@@ -136,6 +140,8 @@ def drift_config(raw: dict[str, Any] | None) -> DriftConfig:
         null_fraction=_thresholds(raw.get("null_fraction"), base.null_fraction, "monitor.drift.null_fraction"),
         dataset_drift_share=_number(raw.get("dataset_drift_share", base.dataset_drift_share),
                                     "monitor.drift.dataset_drift_share", 0.0, 1.0),
+        noise_factor=_number(raw.get("noise_factor", base.noise_factor), "monitor.drift.noise_factor"),
+        noise_chance=_number(raw.get("noise_chance", base.noise_chance), "monitor.drift.noise_chance", 1e-12, 0.5),
         columns=columns,
     )
 

@@ -27,7 +27,7 @@ def sig(value: Any, digits: int = 6) -> float | int | None:
         return None
     if value == 0:
         return 0
-    rounded = round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    rounded = round(value, digits - 1 - math.floor(math.log10(abs(value))))
     return int(rounded) if rounded == int(rounded) and abs(rounded) < 2**53 else rounded
 
 
@@ -109,7 +109,7 @@ def summarize_column(column: Any) -> dict[str, Any]:
         entry["max"] = sig(sketch.get_max_value())
         values = sketch.get_quantiles([q for _, q in QUANTILES])
         entry["quantiles"] = {name: sig(v, 4) for (name, _), v in zip(QUANTILES, values, strict=True)}
-    entry["top"] = [{"value": v, "count": int(round(c))} for v, c in frequent_items(column)[:TOP_ITEMS]]
+    entry["top"] = [{"value": v, "count": round(c)} for v, c in frequent_items(column)[:TOP_ITEMS]]
     return entry
 
 

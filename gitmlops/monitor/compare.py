@@ -1,0 +1,39 @@
+"""`monitor diff`: resolve reference and target, compare them, decide whether to fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gitmlops.errors import UsageError
+from gitmlops.monitor.drift import DriftReport, diff
+from gitmlops.monitor.resolve import default_reference, resolve_profile
+from gitmlops.monitor.settings import monitor_settings, project_config
+
+
+def compare(repo: Any, target: str | None, reference: str | None = None) -> DriftReport:
+    """Drift of ``target`` against ``reference`` (default: the training data's reference profile).
+
+    Both may be a .bin profile, a data file or folder, a dataset name, or (reference) ``model#stage``.
+    Thresholds come from the `monitor` config group of the project.
+    """
+    root = Path(getattr(repo, "root", repo))
+    if not target:
+        raise UsageError("no --target given", "pass --target PROFILE.bin, DATA.csv or a dataset name")
+    config = project_config(root)
+    settings = monitor_settings(config)
+    ref_spec = reference or default_reference(root, config)
+    ref = resolve_profile(root, ref_spec, settings, "reference")
+    tgt = resolve_profile(root, target, settings, "target")
+    return diff(ref.view, tgt.view, settings.drift, reference_label=ref.label, target_label=tgt.label)
+
+
+def show(repo: Any, spec: str) -> dict[str, Any]:
+    """The summary of one profile (a .bin, a dataset's latest, or data profiled on the fly)."""
+    from gitmlops.monitor.summary import summarize
+
+    root = Path(getattr(repo, "root", repo))
+    config = project_config(root)
+    found = resolve_profile(root, spec, monitor_settings(config), "profile")
+    summary = summarize(found.view, {"source": found.label})
+    return summary
