@@ -164,3 +164,42 @@ def open_repo(path: str | os.PathLike[str] | GitRepo = ".") -> GitRepo:
     if isinstance(path, GitRepo):
         return path
     return GitRepo(path)
+
+
+# -- pull-request report: bases, changed paths, commit times (added by the CI-bots pillar) ---------
+
+
+def default_branch_ref(git: GitRepo) -> str | None:
+    """The default branch as a ref: origin/HEAD's target, else origin/main, origin/master, main, master."""
+    target = git.git("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD", check=False)
+    candidates = [target] if target else []
+    candidates += ["origin/main", "origin/master", "main", "master"]
+    for ref in candidates:
+        if git.git("rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False):
+            return ref
+    return None
+
+
+def merge_base(git: GitRepo, a: str, b: str = "HEAD") -> str | None:
+    """The best common ancestor of two revisions, or None when they share no history."""
+    return git.git("merge-base", a, b, check=False) or None
+
+
+def commit_timestamp(git: GitRepo, rev: str) -> int:
+    """The committer time of ``rev`` (seconds since the epoch)."""
+    return int(git.git("show", "-s", "--format=%ct", f"{rev}^{{commit}}"))
+
+
+def files_at(git: GitRepo, rev: str, suffix: str = "") -> list[str]:
+    """Paths of the files tracked at ``rev`` (ending in ``suffix`` when given)."""
+    out = git.git("ls-tree", "-r", "-z", "--name-only", f"{rev}^{{commit}}")
+    return sorted(p for p in out.split("\0") if p and p.endswith(suffix))
+
+
+def changed_since(git: GitRepo, rev: str, paths: Sequence[str] = ()) -> list[str]:
+    """Paths that differ between ``rev`` and the work tree (committed or not, untracked included)."""
+    out = git.git("diff", "--name-only", "-z", rev, "--", *paths)
+    changed = {p for p in out.split("\0") if p}
+    untracked = git.git("ls-files", "-z", "--others", "--exclude-standard", "--", *paths)
+    changed.update(p for p in untracked.split("\0") if p)
+    return sorted(changed)

@@ -71,3 +71,30 @@ def _head_sha(path: str) -> str | None:
 def _render_comment(result) -> str:  # type: ignore[no-untyped-def]
     note = " (truncated to GitHub's limit)" if result.truncated else ""
     return f"{result.action} comment {result.id} on {result.target}{note}: {result.url or '-'}"
+
+
+@click.command("report")
+@click.option("--base", default=None, metavar="REV",
+              help="Compare with REV (default: the merge-base with the default branch).")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True,
+              help="Markdown for a comment, or JSON for other bots.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
+              help="Write the report to FILE instead of printing it.")
+@click.option("--no-drift", is_flag=True, help="Skip the drift section (it profiles the new data).")
+@click.pass_context
+def report(ctx: click.Context, base: str | None, fmt: str, output: str | None, no_drift: bool) -> None:
+    """Write the pull-request report: params, metrics, data, drift and registry events since BASE."""
+    import json
+
+    from gitmlops.cli import repo_path
+    from gitmlops.cli.output import to_jsonable
+    from gitmlops.report import collect, render_markdown
+
+    result = collect(repo_path(ctx), base=base, drift=not no_drift)
+    text = json.dumps(to_jsonable(result), indent=2) + "\n" if fmt == "json" else render_markdown(result)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    click.echo(f"wrote {output} ({len(text):,} characters; base {result.base_sha[:12]})")

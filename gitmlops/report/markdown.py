@@ -1,0 +1,187 @@
+"""Render a :class:`Report` as GitHub-flavoured Markdown.
+
+Everything taken from data (keys, values, paths, column names, tag authors) goes through
+:func:`escape`, so a column named ``a|b`` cannot break a table and a value like ``@team`` or
+``<img src=x>`` cannot ping anyone or inject HTML. Numbers go through :func:`number` so every
+section rounds the same way. Tables longer than :data:`COLLAPSE_ROWS` rows fold into ``<details>``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from gitmlops.report.collect import Report, Section
+
+COLLAPSE_ROWS = 10
+MAX_CELL = 200
+# Markdown punctuation that can start emphasis, code, links, tables, strikethrough or headings.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "@": "&#64;"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+VERDICT_ICON = {"drift": "🔴 drift", "possible_drift": "🟡 possible drift", "no_drift": "🟢 no drift"}
+
+
+def escape(value: Any, limit: int = MAX_CELL) -> str:
+    """Text safe inside a Markdown table cell: one line, HTML and Markdown punctuation neutralised."""
+    text = value if isinstance(value, str) else str(value)
+    text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ")
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = "".join(_HTML.get(ch, ch) for ch in text)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def number(value: Any) -> str:
+    """One rounding rule for the whole report: 4 significant digits, no float noise."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value == 0:
+            return "0"
+        if abs(value) >= 1e6 or abs(value) < 1e-4:
+            return f"{value:.3e}"
+        return f"{value:.4g}" if abs(value) >= 1 else f"{value:.4f}".rstrip("0").rstrip(".")
+    return escape(value)
+
+
+def signed(value: float | None, percent: bool = False) -> str:
+    """A delta with its sign (``+0.0123``, ``-4.5%``); ``–`` when unknown."""
+    if value is None:
+        return "–"
+    if percent:
+        return f"{value * 100:+.1f}%"
+    text = number(value)
+    return text if text.startswith("-") or value == 0 else f"+{text}"
+
+
+def cell(value: Any) -> str:
+    """A table cell for any value: numbers rounded, text escaped, containers as compact text."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return number(value)
+    if isinstance(value, (list, dict)):
+        import json
+
+        return escape(json.dumps(value, sort_keys=True, default=str))
+    return escape(value)
+
+
+def size(value: int | None) -> str:
+    """A byte count, human-readable."""
+    if value is None:
+        return "–"
+    size_f = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(size_f) < 1024 or unit == "GB":
+            return f"{size_f:.0f} {unit}" if unit == "B" else f"{size_f:.1f} {unit}"
+        size_f /= 1024
+    return f"{size_f:.1f} TB"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (cells must already be escaped)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fold(title: str, body: str, rows: int) -> str:
+    """``body`` under a ``###`` heading, inside ``<details>`` when it has more than COLLAPSE_ROWS rows."""
+    if rows > COLLAPSE_ROWS:
+        return f"### {title}\n\n<details><summary>{rows} rows</summary>\n\n{body}\n\n</details>"
+    return f"### {title}\n\n{body}"
+
+
+def _params(report: Report) -> str:
+    if not report.params:
+        return "### Params\n\nNo parameter changed."
+    rows = [[escape(p.key), p.status, cell(p.base), cell(p.current)] for p in report.params]
+    return fold(f"Params ({len(rows)} changed)", table(["key", "change", "base", "now"], rows), len(rows))
+
+
+def _metrics(report: Report) -> str:
+    title = f"Metrics (`{escape(report.metrics_path)}`)"
+    if not report.metrics:
+        return f"### {title}\n\nNo metrics at the base or now."
+    rows = [[escape(m.key), cell(m.base), cell(m.current), signed(m.delta), signed(m.relative, percent=True)]
+            for m in report.metrics]
+    return fold(title, table(["metric", "base", "now", "Δ", "Δ %"], rows), len(rows))
+
+
+def _data(report: Report) -> str:
+    if not report.data:
+        return "### Data\n\nNo DVC-tracked data, stage input or output changed."
+    rows = []
+    for d in report.data:
+        files = "–" if d.base_files is None and d.current_files is None else f"{number(d.base_files)} → {number(d.current_files)}"
+        rows.append([escape(d.path), d.kind, d.status, f"{size(d.base_size)} → {size(d.current_size)}", files,
+                     number(d.rows)])
+    return fold(f"Data ({len(rows)} changed)", table(["path", "kind", "change", "size", "files", "rows"], rows), len(rows))
+
+
+def _unavailable(title: str, section: Section) -> str:
+    return f"### {title}\n\n_{escape(section.reason or 'unavailable')}_"
+
+
+def _drift(report: Report) -> str:
+    section = report.drift
+    if not section.available:
+        return _unavailable("Drift", section)
+    if not section.items:
+        return f"### Drift\n\n{escape(section.reason or 'nothing to compare')}"
+    rows = [[escape(i["target"]), VERDICT_ICON.get(i["verdict"], escape(i["verdict"])),
+             f"{i['drifted']} drift, {i['possible']} possible / {i['compared']}", number(i.get("rows"))]
+            for i in section.items]
+    body = table(["new data", "verdict", "columns", "rows"], rows)
+    if section.markdown:
+        # The monitor's own report is rendered (and escaped) by gitmlops.monitor; keep it folded.
+        body += f"\n\n<details><summary>Column details</summary>\n\n{section.markdown}\n\n</details>"
+    return f"### Drift: {VERDICT_ICON.get(section.verdict or '', '')}\n\n{body}"
+
+
+def _registry(report: Report) -> str:
+    section = report.registry
+    if not section.available:
+        return _unavailable("Registry", section)
+    if not section.items:
+        return "### Registry\n\nNo registry events since the base."
+    rows = [[cell(e.get("created_at")), escape(e.get("name") or ""), escape(e.get("event") or ""),
+             cell(e.get("version")), cell(e.get("stage")), f"`{escape(str(e.get('commit') or '')[:7])}`",
+             cell(e.get("author"))] for e in section.items]
+    return fold(f"Registry ({len(rows)} events since the base)",
+                table(["when", "artifact", "event", "version", "stage", "commit", "by"], rows), len(rows))
+
+
+def summary(report: Report) -> str:
+    """One line a reviewer reads first."""
+    parts = [f"{len(report.params)} param(s) changed"]
+    moved = [m for m in report.metrics if m.changed]
+    if moved:
+        first = moved[0]
+        parts.append(f"{len(moved)} metric(s) moved ({escape(first.key)} {signed(first.delta)})")
+    else:
+        parts.append("metrics unchanged")
+    parts.append(f"{len(report.data)} data change(s)")
+    if report.drift.available and report.drift.verdict:
+        parts.append(VERDICT_ICON.get(report.drift.verdict, escape(report.drift.verdict)))
+    if report.registry.available and report.registry.items:
+        parts.append(f"{len(report.registry.items)} registry event(s)")
+    return " · ".join(parts)
+
+
+def render(report: Report) -> str:
+    """The whole report as Markdown."""
+    head = report.head_sha[:7] if report.head_sha else "(no commit)"
+    dirty = " + uncommitted changes" if report.dirty else ""
+    header = (f"## gitmlops report\n\nBase `{report.base_sha[:7]}` ({escape(report.base_rev)}) → "
+              f"`{head}`{dirty}\n\n**{summary(report)}**")
+    sections = [header, _params(report), _metrics(report), _data(report), _drift(report), _registry(report)]
+    return "\n\n".join(sections) + "\n"
