@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import git, invoke
-from github_fake import REPOSITORY, TOKEN, FakeGitHub
 
 from gitmlops.github import (
     MAX_BODY_CHARS,
@@ -19,6 +17,8 @@ from gitmlops.github import (
     parse_target,
     scrub,
 )
+from tests.conftest import git, invoke
+from tests.github_fake import REPOSITORY, TOKEN, FakeGitHub
 
 MARK = "<!-- gitmlops-comment: gitmlops-report -->"
 

@@ -18,7 +18,7 @@ from gitmlops.report.collect import Report, Section
 COLLAPSE_ROWS = 10
 MAX_CELL = 200
 # Markdown punctuation that can start emphasis, code, links, tables, strikethrough or headings.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+_MD_SPECIAL = frozenset("\\`*_[]|~#!")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "@": "&#64;"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 VERDICT_ICON = {"drift": "🔴 drift", "possible_drift": "🟡 possible drift", "no_drift": "🟢 no drift"}
@@ -30,8 +30,8 @@ def escape(value: Any, limit: int = MAX_CELL) -> str:
     text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ")
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    text = "".join(_HTML.get(ch, ch) for ch in text)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    # One pass, so the entities written for HTML are not themselves escaped as Markdown.
+    return "".join(_HTML.get(ch) or (f"\\{ch}" if ch in _MD_SPECIAL else ch) for ch in text)
 
 
 def number(value: Any) -> str:
