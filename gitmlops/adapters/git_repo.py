@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from gitmlops.errors import ExternalError, GitMLOpsError, NotAGitRepoError
+from gitmlops.errors import ExternalError, GitMLOpsError, NotAGitRepoError, PushRejected
 
 
 class GitRepo:
@@ -138,6 +139,120 @@ class GitRepo:
         out = self.git("config", "--get", key, check=False)
         return out or None
 
+    # -- registry: annotated tags, refs and atomic pushes (added by the registry pillar) --------
+    def annotated_tags(self, with_messages: bool = False, patterns: Sequence[str] = ("refs/tags",)) -> list[TagRecord]:
+        """Every annotated tag under ``patterns`` in ONE ``git for-each-ref`` pass (lightweight tags
+        are skipped); messages are read only when asked for."""
+        fields = [
+            "%(refname:lstrip=2)",
+            "%(objecttype)",
+            "%(objectname)",
+            "%(*objectname)",
+            "%(*objecttype)",
+            "%(taggerdate:unix)",
+            "%(taggername)",
+            "%(taggeremail:trim)",
+        ]
+        if with_messages:
+            fields.append("%(contents)")
+        # NUL ends every field, so "\0\n" ends every record: tag messages cannot contain NUL.
+        fmt = "%00".join(fields) + "%00"
+        out = self.git_bytes("for-each-ref", f"--format={fmt}", *patterns).decode("utf-8", "replace")
+        records = []
+        for chunk in out.split("\0\n"):
+            if not chunk:
+                continue
+            parts = chunk.split("\0")
+            if len(parts) < 8 or parts[1] != "tag" or parts[4] != "commit":
+                continue
+            records.append(
+                TagRecord(
+                    name=parts[0],
+                    object=parts[2],
+                    commit=parts[3],
+                    timestamp=int(parts[5] or 0),
+                    tagger=parts[6],
+                    tagger_email=parts[7],
+                    message=parts[8] if with_messages and len(parts) > 8 else None,
+                )
+            )
+        return records
+
+    def git_bytes(self, *args: str, input: bytes | None = None) -> bytes:
+        """Run ``git ARGS`` and return raw stdout (for output that may not be text-safe)."""
+        proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, input=input, env=_git_env())
+        if proc.returncode != 0:
+            raise ExternalError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout
+
+    def create_tag(self, name: str, commit: str, message: str) -> str:
+        """Create annotated tag ``name`` on ``commit`` with ``message`` kept verbatim; returns the
+        tag object id. Fails (ExternalError) if the tag exists."""
+        self.git("tag", "-a", "--cleanup=verbatim", "-F", "-", "--", name, commit, input=message)
+        return self.git("rev-parse", "--verify", f"refs/tags/{name}")
+
+    def delete_tag(self, name: str) -> None:
+        """Delete local tag ``name`` (no error if it is already gone)."""
+        self.git("update-ref", "-d", f"refs/tags/{name}", check=False)
+
+    def exists_at(self, rev: str, relpath: str) -> bool:
+        """Whether ``relpath`` exists (as a file or folder) at ``rev``."""
+        proc = subprocess.run(
+            ["git", "cat-file", "-e", f"{rev}:{relpath}"], cwd=self.root, capture_output=True, env=_git_env()
+        )
+        return proc.returncode == 0
+
+    def ref_value(self, ref: str) -> str | None:
+        """The object id a full ref name points to, or None."""
+        out = self.git("rev-parse", "--verify", "-q", ref, check=False)
+        return out or None
+
+    def set_ref(self, ref: str, value: str) -> None:
+        """Point full ref name ``ref`` at object ``value``."""
+        self.git("update-ref", ref, value)
+
+    def remote_url(self, remote: str) -> str | None:
+        """The URL of git remote ``remote``, or None if there is no such remote."""
+        out = self.git("remote", "get-url", "--", remote, check=False)
+        return out or None
+
+    def fetch_refs(self, remote: str, refspecs: Sequence[str]) -> None:
+        """``git fetch REMOTE REFSPECS`` (no tag auto-following); ExternalError when it fails."""
+        proc = subprocess.run(
+            ["git", "fetch", "--quiet", "--no-tags", "--", remote, *refspecs],
+            cwd=self.root, capture_output=True, text=True, env=_git_env(),
+        )
+        if proc.returncode != 0:
+            raise ExternalError(
+                f"git fetch {remote} failed: {proc.stderr.strip()}",
+                f"check that remote {remote!r} is reachable and that no local tag conflicts with it",
+            )
+
+    def push_atomic(self, remote: str, refspecs: Sequence[str], leases: dict[str, str | None] | None = None) -> None:
+        """Push ``refspecs`` to ``remote`` all-or-nothing (``git push --atomic``).
+
+        ``leases`` maps a remote ref to the value it must still have (None: must not exist); the remote
+        checks it under its ref lock, which makes the push a compare-and-swap. Raises
+        :class:`PushRejected` when the remote refused because it moved on (retry after fetching), and
+        ExternalError for any other failure (unreachable remote, hook declined, ...).
+        """
+        args = ["push", "--atomic", "--porcelain", "--no-verify"]
+        args += [f"--force-with-lease={ref}:{value or ''}" for ref, value in (leases or {}).items()]
+        proc = subprocess.run(
+            ["git", *args, "--", remote, *refspecs], cwd=self.root, capture_output=True, text=True, env=_git_env()
+        )
+        if proc.returncode == 0:
+            return
+        rejected = [line for line in proc.stdout.splitlines() if line.startswith("!")]
+        detail = "; ".join(rejected) or proc.stderr.strip()
+        moved_on = ("stale info", "already exists", "fetch first", "non-fast-forward")
+        if any(reason in line for line in rejected for reason in moved_on):
+            raise PushRejected(f"remote {remote!r} refused the push: {detail}")
+        raise ExternalError(
+            f"git push to {remote!r} failed: {detail or proc.stderr.strip()}",
+            "nothing was pushed (the push is atomic); fix the remote or its hooks and retry",
+        )
+
 
 def _git_env() -> dict[str, str]:
     env = dict(os.environ)
@@ -164,6 +279,22 @@ def open_repo(path: str | os.PathLike[str] | GitRepo = ".") -> GitRepo:
     if isinstance(path, GitRepo):
         return path
     return GitRepo(path)
+
+
+# -- registry (added by the registry pillar) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagRecord:
+    """One annotated tag as ``git for-each-ref`` reports it."""
+
+    name: str
+    object: str
+    commit: str
+    timestamp: int
+    tagger: str
+    tagger_email: str
+    message: str | None = None
 
 
 # -- pull-request report: bases, changed paths, commit times (added by the CI-bots pillar) ---------

@@ -1,0 +1,182 @@
+"""`gitmlops registry register|promote|deprecate|show|history|resolve|get|check-ref`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gitmlops.cli import repo_path
+from gitmlops.cli.output import emit, json_option, table
+
+_push = click.option("--push", is_flag=True, help="Push the tag to the git remote (atomically).")
+_remote = click.option("--remote", default="origin", show_default=True, help="Git remote to push to.")
+_message = click.option("-m", "--message", help="A note added to the tag message after GTO's wording.")
+
+
+def _written(result: Any) -> str:
+    event = result.event
+    where = f"; pushed to {result.remote}" if result.pushed else "; push it with --push or `git push origin TAG`"
+    what = {
+        "register": f"registered {event.name}@{event.version}",
+        "assign": f"{event.name}@{event.version} is now in stage {event.stage}",
+        "unassign": f"{event.name}@{event.version} left stage {event.stage}",
+        "deregister": f"deregistered {event.name}@{event.version}",
+        "deprecate": f"deprecated {event.name}",
+    }.get(event.kind, event.kind)
+    return f"{what} (tag {event.tag} on {event.commit[:8]}){where}"
+
+
+@click.group()
+def registry() -> None:
+    """Model registry on git tags (GTO-compatible)."""
+
+
+@registry.command()
+@click.argument("name")
+@click.option("--ref", default="HEAD", show_default=True, help="Commit to register.")
+@click.option("--version", "version", help="Version to register, e.g. v1.2.0.")
+@click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Bump this part of the greatest version.")
+@click.option("--force", is_flag=True, help="Allow a version lower than the greatest one.")
+@_message
+@_push
+@_remote
+@json_option
+@click.pass_context
+def register(ctx: click.Context, name: str, ref: str, version: str | None, bump: str | None, force: bool,
+             message: str | None, push: bool, remote: str, as_json: bool) -> None:
+    """Register a new version of artifact NAME at commit --ref."""
+    from gitmlops.registry import register as do_register
+
+    result = do_register(repo_path(ctx), name, ref=ref, version=version, bump=bump, message=message,
+                         force=force, push=push, remote=remote)
+    emit(result, as_json, _written)
+
+
+@registry.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--stage", required=True, help="Stage to assign (see registry.stages in conf/).")
+@click.option("--force", is_flag=True, help="Record the assignment even if VERSION is already in STAGE.")
+@_message
+@_push
+@_remote
+@json_option
+@click.pass_context
+def promote(ctx: click.Context, name: str, version: str, stage: str, force: bool, message: str | None,
+            push: bool, remote: str, as_json: bool) -> None:
+    """Assign STAGE to VERSION (vX.Y.Z, latest or greatest) of NAME."""
+    from gitmlops.registry import promote as do_promote
+
+    result = do_promote(repo_path(ctx), name, version, stage, message=message, force=force, push=push,
+                        remote=remote)
+    emit(result, as_json, _written)
+
+
+@registry.command()
+@click.argument("name")
+@click.argument("version", required=False)
+@click.option("--stage", help="Unassign this stage (from VERSION, default its current version).")
+@_message
+@_push
+@_remote
+@json_option
+@click.pass_context
+def deprecate(ctx: click.Context, name: str, version: str | None, stage: str | None, message: str | None,
+              push: bool, remote: str, as_json: bool) -> None:
+    """Deprecate artifact NAME, deregister its VERSION, or unassign --stage."""
+    from gitmlops.registry import deprecate as do_deprecate
+
+    result = do_deprecate(repo_path(ctx), name, version=version, stage=stage, message=message, push=push,
+                          remote=remote)
+    emit(result, as_json, _written)
+
+
+@registry.command()
+@click.argument("name", required=False)
+@json_option
+@click.pass_context
+def show(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Per artifact: latest version and the version in each stage (with NAME: every version)."""
+    from gitmlops.registry.api import show as do_show
+    from gitmlops.registry.api import versions
+
+    if name is not None:
+        found = versions(repo_path(ctx), name)
+        emit({"name": name, "versions": found}, as_json, lambda _: table(
+            ["version", "commit", "registered", "active", "stages"],
+            [(v.version, v.commit[:8], v.registered_at, "yes" if v.active else "no", ", ".join(v.stages))
+             for v in found],
+        ))
+        return
+    result = do_show(repo_path(ctx))
+
+    def render(r: Any) -> str:
+        if not r.artifacts:
+            return "no registry tags yet: `gitmlops registry register NAME`"
+        rows = []
+        for artifact in r.to_dict()["artifacts"]:
+            rows.append([artifact["name"] + (" (deprecated)" if artifact["deprecated"] else ""),
+                         artifact["latest"], *artifact["stages"].values()])
+        return table(["name", "latest", *(f"#{s}" for s in r.stages)], rows)
+
+    emit(result, as_json, render)
+
+
+@registry.command()
+@click.argument("name")
+@json_option
+@click.pass_context
+def history(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Every event of NAME in order (stage events by counter)."""
+    from gitmlops.registry import history as do_history
+
+    events = do_history(repo_path(ctx), name)
+    emit(events, as_json, lambda _: table(
+        ["#", "event", "version", "stage", "created", "author", "tag"],
+        [(e.counter, e.kind, e.version, e.stage, e.created_at, e.author, e.tag) for e in events],
+    ))
+
+
+@registry.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+def resolve(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Resolve NAME@vX.Y.Z, NAME@latest, NAME@greatest or NAME#STAGE to one version."""
+    from gitmlops.registry import resolve as do_resolve
+
+    result = do_resolve(repo_path(ctx), ref)
+    emit(result, as_json, lambda r: "\n".join(
+        f"{k}: {v}" for k, v in (("name", r.name), ("version", r.version), ("stage", r.stage), ("tag", r.tag),
+                                 ("commit", r.commit), ("path", r.path), ("md5", r.md5))
+        if v is not None
+    ))
+
+
+@registry.command()
+@click.argument("ref")
+@click.option("-o", "--output", type=click.Path(), help="Where to write the file (default: its name, here).")
+@click.option("--force", is_flag=True, help="Overwrite an existing different file.")
+@click.pass_context
+def get(ctx: click.Context, ref: str, output: str | None, force: bool) -> None:
+    """Fetch the artifact file of REF through DVC (cache or remote), checking its md5."""
+    from gitmlops.registry import get as do_get
+
+    click.echo(str(do_get(repo_path(ctx), ref, output=output, force=force)))
+
+
+@registry.command("check-ref")
+@click.argument("tag")
+@json_option
+@click.pass_context
+def check_ref(ctx: click.Context, tag: str, as_json: bool) -> None:
+    """What registry event git tag TAG records (empty for other tags; for CI on tag pushes)."""
+    from gitmlops.registry import check_ref as do_check_ref
+
+    event = do_check_ref(repo_path(ctx), tag)
+    if as_json:
+        emit(event.to_dict() if event else {}, True, str)
+    elif event is not None:
+        click.echo(f"{event.kind} {event.name}" + (f"@{event.version}" if event.version else "")
+                   + (f" #{event.stage}" if event.stage else "") + f" ({event.tag} on {event.commit[:8]})")
