@@ -325,6 +325,21 @@ class DvcRepo:
         out = self.cli(*args).stdout.strip()
         return json.loads(out) if out else {}
 
+    # -- monitoring (appended for gitmlops.monitor) -------------------------------------------
+    def read_bytes_at(self, path: str, rev: str | None = None) -> bytes:
+        """The bytes of a DVC- or git-tracked file at revision ``rev`` (from the cache or remote)."""
+        import dvc.api
+        from dvc.exceptions import DvcException
+
+        try:
+            with quiet_dvc(), dvc.api.open(path, repo=str(self.root), rev=rev, mode="rb") as handle:
+                return bytes(handle.read())
+        except (DvcException, OSError) as exc:
+            raise DataError(
+                f"cannot read {path} at {rev or 'the work tree'}: {' '.join(str(exc).split())[:300]}",
+                "check that the file was tracked and pushed at that commit (`gitmlops data push`)",
+            ) from exc
+
 
 def _interrupted(exc: Exception) -> bool:
     text = str(exc)
