@@ -227,3 +227,22 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(repo: Path, setup: str | 
     assert message in result.output
     assert "Traceback" not in result.output
     assert files_under(repo) == before
+
+
+@pytest.mark.slow
+def test_registry_reference_reads_the_registered_reference_profile(trained_repo: Path) -> None:
+    from gitmlops.registry import register
+
+    register(trained_repo, "model")
+    params = yaml.safe_load((trained_repo / "params.yaml").read_text())
+    data = params["data"]["path"]
+    reference = trained_repo / params["paths"]["reference_profile"]
+    assert reference.is_file()
+    reference.unlink()  # read at the registered commit through DVC, not from the work tree
+    result = invoke(trained_repo, "monitor", "diff", "-r", "model@latest", "-t", data, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["reference"].startswith("model@latest (")
+    assert report["compared"] > 0
+    missing = invoke(trained_repo, "monitor", "diff", "-r", "nomodel#prod", "-t", data)
+    assert missing.exit_code == 2 and "nomodel" in missing.output
