@@ -1,0 +1,96 @@
+"""`gitmlops serve` and `gitmlops deploy bundle` (docs/serving.md)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from gitmlops.cli.output import emit, json_option
+from gitmlops.errors import UsageError
+
+
+def _api_key(var: str | None) -> str | None:
+    if not var:
+        return None
+    key = os.environ.get(var)
+    if not key:
+        raise UsageError(
+            f"--api-key-env {var}: that environment variable is unset or empty",
+            f"export {var}=<secret> before starting the server",
+        )
+    return key
+
+
+@click.command("serve")
+@click.argument("ref")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: 127.0.0.1, 0.0.0.0 or ::.")
+@click.option("--port", type=click.IntRange(1024, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Inference worker processes (and as many HTTP server processes).")
+@click.option("--max-batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Most requests one model call takes.")
+@click.option("--batch-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds a worker waits for a batch to fill (0: take what is queued).")
+@click.option("--max-rows", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Most records per request (more: 413).")
+@click.option("--max-body-bytes", type=click.IntRange(min=1024), default=10 * 1024 * 1024, show_default=True,
+              help="Largest request body (larger: 413).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds a request may wait for the model (then 504).")
+@click.option("--api-key-env", metavar="VAR",
+              help="Require the key held by environment variable VAR on every route but /health.")
+@click.option("--profile-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write whylogs profiles of requests and predictions into DIR.")
+@click.option("--profile-rows", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Write a profile every N rows ...")
+@click.option("--profile-seconds", type=click.FloatRange(min=0.05), default=60.0, show_default=True,
+              help="... or every T seconds, whichever comes first.")
+@click.pass_context
+def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
+    """Serve REF over HTTP with LitServe: NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
+
+    POST /predict {"records": [{...}]}; GET /health, /info, /metrics. Ctrl-C stops it.
+    """
+    import tempfile
+
+    from gitmlops.cli import repo_path
+    from gitmlops.serve import prepare
+    from gitmlops.serve import serve as run_server
+    from gitmlops.serve.server import ServeOptions
+
+    options = ServeOptions(api_key=_api_key(opts.pop("api_key_env")), **opts)
+    with tempfile.TemporaryDirectory(prefix="gitmlops-serve-") as workdir:
+        from pathlib import Path
+
+        bundle = prepare(repo_path(ctx), ref, options, Path(workdir) / "model")
+        auth = ", API key required" if options.api_key else ""
+        click.echo(
+            f"serving {bundle.info.label} (md5 {bundle.info.md5}) at http://{options.host}:{options.port}"
+            f" with {options.workers} worker(s){auth}; Ctrl-C stops"
+        )
+        run_server(bundle, options)
+
+
+@click.group("deploy")
+def deploy() -> None:
+    """Build deployable bundles of registered models."""
+
+
+def _render_bundle(result: Any) -> str:
+    return f"bundle of {result.model} (md5 {result.md5}) written to {result.path}: {len(result.files)} files"
+
+
+@deploy.command("bundle")
+@click.argument("ref")
+@click.option("-o", "--output", required=True, type=click.Path(), metavar="DIR", help="Folder to write.")
+@click.option("--force", is_flag=True, help="Replace DIR if it exists.")
+@json_option
+@click.pass_context
+def bundle(ctx: click.Context, ref: str, output: str, force: bool, as_json: bool) -> None:
+    """Write a self-contained serving folder for REF: model, schema, app, pinned requirements, Dockerfile."""
+    from gitmlops.cli import repo_path
+    from gitmlops.serve.bundle import build_bundle
+
+    emit(build_bundle(repo_path(ctx), ref, output, force=force), as_json, _render_bundle)

@@ -1,0 +1,145 @@
+"""`gitmlops deploy bundle`: a self-contained folder that serves one model version anywhere.
+
+Layout::
+
+    model.ubj, schema.json, metadata.json   the model, its feature schema, where it came from
+    gitmlops_serve/                         the serving runtime (RUNTIME_MODULES, copied verbatim)
+    serve_app.py                            `python serve_app.py --port 8000`
+    requirements.txt                        pinned to the versions this bundle was built and tested with
+    Dockerfile                              python:<same minor>-slim, non-root, HEALTHCHECK on /health
+
+It needs no git repository, no DVC and no gitmlops: the runtime modules import only each other,
+the standard library and the pinned packages.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+from gitmlops.errors import ServeError
+from gitmlops.serve.model import METADATA_FILE, MODEL_FILE, SCHEMA_FILE
+from gitmlops.serve.source import open_bundle
+
+APP_FILE = "serve_app.py"
+PACKAGE = "gitmlops_serve"
+RUNTIME_MODULES = (
+    "schema.py",
+    "model.py",
+    "metrics.py",
+    "transport.py",
+    "loop.py",
+    "api.py",
+    "profiling.py",
+    "server.py",
+    "entry.py",
+)
+#: Distributions the runtime imports, pinned in requirements.txt at the versions installed here.
+REQUIREMENTS = (
+    "litserve",
+    "fastapi",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "pyzmq",
+    "orjson",
+    "numpy",
+    "xgboost",
+    "pandas",
+    "whylogs",
+)
+
+APP_TEMPLATE = '''"""Serve the model of this bundle: python serve_app.py [--host 0.0.0.0] [--port 8000] [--help]."""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+if __name__ == "__main__":  # LitServe's workers re-import this file; only the parent serves
+    from gitmlops_serve.entry import main
+
+    sys.exit(main(HERE))
+'''
+
+DOCKERFILE_TEMPLATE = """# Built by `gitmlops deploy bundle` for {label} (md5 {md5}).
+FROM python:{python}-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 WHYLOGS_NO_ANALYTICS=True
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN useradd --system --no-create-home app
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \\
+  CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"
+CMD ["python", "serve_app.py", "--host", "0.0.0.0", "--port", "8000"]
+"""
+
+
+@dataclass
+class BundleResult:
+    """What `deploy bundle` wrote (the `--json` shape, docs/serving.md)."""
+
+    path: str
+    model: str
+    md5: str
+    files: list[str] = field(default_factory=list)
+
+
+def requirements() -> str:
+    """requirements.txt: the runtime's distributions pinned to the installed versions."""
+    lines = [f"# Pinned by `gitmlops deploy bundle` (Python {sys.version_info.major}.{sys.version_info.minor})."]
+    for name in REQUIREMENTS:
+        try:
+            lines.append(f"{name}=={importlib_metadata.version(name)}")
+        except importlib_metadata.PackageNotFoundError:
+            raise ServeError(
+                f"cannot pin {name}: it is not installed here",
+                f"install it (`pip install {name}`) so the bundle can be pinned to a tested version",
+            ) from None
+    return "\n".join(lines) + "\n"
+
+
+def build_bundle(repo: str, ref: str, output: str | Path, force: bool = False) -> BundleResult:
+    """Write the bundle of ``ref`` into ``output`` (atomically: all files or none)."""
+    out = Path(output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise ServeError(f"{out} already exists and is not empty", "pass --force to replace it, or -o NEW_DIR")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        fetch_dir = staging / ".fetch"
+        bundle = open_bundle(repo, ref, fetch_dir)
+        shutil.copyfile(bundle.model_file, staging / MODEL_FILE)
+        shutil.copyfile(bundle.root / SCHEMA_FILE, staging / SCHEMA_FILE)
+        info = bundle.info.to_dict()
+        (staging / METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        shutil.rmtree(fetch_dir, ignore_errors=True)
+        package = staging / PACKAGE
+        package.mkdir()
+        here = Path(__file__).parent
+        for name in RUNTIME_MODULES:
+            shutil.copyfile(here / name, package / name)
+        (package / "__init__.py").write_text('"""Serving runtime copied from gitmlops.serve by `gitmlops deploy bundle`."""\n')
+        (staging / APP_FILE).write_text(APP_TEMPLATE)
+        (staging / "requirements.txt").write_text(requirements())
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        (staging / "Dockerfile").write_text(
+            DOCKERFILE_TEMPLATE.format(label=bundle.info.label, md5=bundle.info.md5, python=python)
+        )
+        files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+        if out.exists():
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return BundleResult(path=str(out), model=bundle.info.label, md5=bundle.info.md5 or "", files=files)

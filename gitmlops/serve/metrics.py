@@ -1,0 +1,124 @@
+"""Server metrics in shared memory, rendered in the Prometheus text format for GET /metrics.
+
+Every API server process writes only its own slot of one shared array (no locks on the request
+path); /metrics sums the slots, so any process answers for the whole server.
+
+Runtime module: carried by deploy bundles (stdlib only).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from bisect import bisect_left
+from collections.abc import Sequence
+from typing import Any
+
+ROUTES = ("/predict", "/info", "/metrics", "/health", "other")
+STATUSES = (200, 400, 401, 404, 405, 413, 422, 500, 503, 504)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+_N_COUNTS = len(ROUTES) * (len(STATUSES) + 1)  # +1: any other status
+_LAT = _N_COUNTS  # latency: one count per bucket, +Inf, then sum
+_BATCH = _LAT + len(LATENCY_BUCKETS) + 2  # batch sizes: same layout
+_ROWS = _BATCH + len(BATCH_BUCKETS) + 2
+_SLOT = _ROWS + 1
+
+_ROUTE_INDEX = {r: i for i, r in enumerate(ROUTES)}
+_STATUS_INDEX = {s: i for i, s in enumerate(STATUSES)}
+
+
+class ServerMetrics:
+    """Counters and histograms for ``slots`` API server processes."""
+
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = max(1, slots)
+        self._data: Any = multiprocessing.RawArray("d", self.slots * _SLOT)
+        self._base = 0
+
+    def bind(self, slot: int) -> None:
+        """Write to slot ``slot`` from now on (each API server process binds its own)."""
+        self._base = (slot % self.slots) * _SLOT
+
+    def request(self, route: str, status: int, seconds: float | None = None) -> None:
+        """Count one answered request; ``seconds`` (predict only) feeds the latency histogram."""
+        data, base = self._data, self._base
+        r = _ROUTE_INDEX.get(route, len(ROUTES) - 1)
+        s = _STATUS_INDEX.get(status, len(STATUSES))
+        data[base + r * (len(STATUSES) + 1) + s] += 1
+        if seconds is not None:
+            data[base + _LAT + bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            data[base + _LAT + len(LATENCY_BUCKETS) + 1] += seconds
+
+    def batch(self, size: int, rows: int) -> None:
+        """Record one model call over ``size`` requests holding ``rows`` rows."""
+        data, base = self._data, self._base
+        data[base + _BATCH + bisect_left(BATCH_BUCKETS, size)] += 1
+        data[base + _BATCH + len(BATCH_BUCKETS) + 1] += size
+        data[base + _ROWS] += rows
+
+    def snapshot(self) -> list[float]:
+        """The sum over all slots (one flat list, layout as above)."""
+        total = [0.0] * _SLOT
+        data = self._data
+        for slot in range(self.slots):
+            base = slot * _SLOT
+            for i in range(_SLOT):
+                total[i] += data[base + i]
+        return total
+
+
+def _labels(pairs: dict[str, str]) -> str:
+    if not pairs:
+        return ""
+    esc = {k: v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k, v in pairs.items()}
+    return "{" + ",".join(f'{k}="{v}"' for k, v in esc.items()) + "}"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _histogram(lines: list[str], name: str, buckets: Sequence[float], values: Sequence[float]) -> None:
+    cumulative = 0.0
+    for bound, count in zip(buckets, values, strict=False):
+        cumulative += count
+        lines.append(f'{name}_bucket{{le="{_num(bound)}"}} {_num(cumulative)}')
+    cumulative += values[len(buckets)]
+    lines.append(f'{name}_bucket{{le="+Inf"}} {_num(cumulative)}')
+    lines.append(f"{name}_sum {_num(values[len(buckets) + 1])}")
+    lines.append(f"{name}_count {_num(cumulative)}")
+
+
+def render(snapshot: Sequence[float], model: dict[str, str]) -> str:
+    """The Prometheus text exposition (format 0.0.4) of a snapshot."""
+    lines = [
+        "# HELP gitmlops_model_info The model this server serves.",
+        "# TYPE gitmlops_model_info gauge",
+        f"gitmlops_model_info{_labels(model)} 1",
+        "# HELP gitmlops_requests_total Requests answered, by route and HTTP status.",
+        "# TYPE gitmlops_requests_total counter",
+    ]
+    width = len(STATUSES) + 1
+    for r, route in enumerate(ROUTES):
+        for s in range(width):
+            count = snapshot[r * width + s]
+            if count or (route == "/predict" and s == 0):
+                status = str(STATUSES[s]) if s < len(STATUSES) else "other"
+                lines.append(f'gitmlops_requests_total{{route="{route}",status="{status}"}} {_num(count)}')
+    lines += [
+        "# HELP gitmlops_request_duration_seconds Time to answer POST /predict, parsing included.",
+        "# TYPE gitmlops_request_duration_seconds histogram",
+    ]
+    _histogram(lines, "gitmlops_request_duration_seconds", LATENCY_BUCKETS, snapshot[_LAT:_BATCH])
+    lines += [
+        "# HELP gitmlops_batch_size Requests per model call.",
+        "# TYPE gitmlops_batch_size histogram",
+    ]
+    _histogram(lines, "gitmlops_batch_size", BATCH_BUCKETS, snapshot[_BATCH:_ROWS])
+    lines += [
+        "# HELP gitmlops_rows_total Rows predicted.",
+        "# TYPE gitmlops_rows_total counter",
+        f"gitmlops_rows_total {_num(snapshot[_ROWS])}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,353 @@
+"""The feature schema saved at training, request validation against it, and the response shape.
+
+Pure functions: no I/O, no server. This module (like every module of ``gitmlops.serve`` that a
+deploy bundle carries, see ``bundle.RUNTIME_MODULES``) imports only the standard library, numpy
+and orjson, plus its siblings through relative imports, so a bundle runs without gitmlops.
+
+Request: ``{"records": [{feature: value, ...}, ...]}``. Response:
+``{"predictions": [...], "model": "NAME@vX.Y.Z"}`` where each prediction is
+
+- binary: ``{"label": <class>, "probability": <P(classes[1])>}`` (label = classes[1] when p >= 0.5)
+- multiclass: ``{"label": <class>, "probabilities": {"<class>": p, ...}}``
+- regression: ``{"value": <number>}``
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+TASKS = ("binary", "multiclass", "regression")
+FEATURE_TYPES = ("int", "float", "bool", "category")
+_MAX_LISTED_CATEGORIES = 10
+
+
+class SchemaError(Exception):
+    """schema.json is missing fields or has values this server cannot use."""
+
+
+class RequestError(Exception):
+    """A request the server refuses: HTTP ``status``, a message, and the offending ``field``."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+    def body(self) -> bytes:
+        """The JSON error body: ``{"detail": message, "field": field-or-null}``."""
+        return orjson.dumps({"detail": self.message, "field": self.field})
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column: its name, type, whether null is allowed, and (categories) the levels."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    categories: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ModelSchema:
+    """The content of ``schema.json`` (format 1), features in training column order."""
+
+    task: str
+    objective: str
+    target: str | None
+    classes: tuple[Any, ...] | None
+    features: tuple[Feature, ...]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelSchema:
+        """Build from the parsed JSON; :class:`SchemaError` names what is wrong."""
+        if not isinstance(data, dict):
+            raise SchemaError("schema.json must hold a JSON object")
+        if data.get("format") != 1:
+            raise SchemaError(f"unsupported schema format {data.get('format')!r} (expected 1)")
+        task = data.get("task")
+        if task not in TASKS:
+            raise SchemaError(f"unknown task {task!r} (expected one of {', '.join(TASKS)})")
+        classes = data.get("classes")
+        if task == "regression":
+            classes = None
+        elif not isinstance(classes, list) or len(classes) < 2:
+            raise SchemaError(f"a {task} model needs a list of at least 2 classes, got {classes!r}")
+        raw_features = data.get("features")
+        if not isinstance(raw_features, list) or not raw_features:
+            raise SchemaError("schema.json has no features")
+        features = []
+        seen: set[str] = set()
+        for i, item in enumerate(raw_features):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise SchemaError(f"features[{i}] needs a string 'name'")
+            name, ftype = item["name"], item.get("type")
+            if ftype not in FEATURE_TYPES:
+                raise SchemaError(f"feature {name!r} has unknown type {ftype!r}")
+            if name in seen:
+                raise SchemaError(f"feature {name!r} appears twice")
+            seen.add(name)
+            categories = None
+            if ftype == "category":
+                cats = item.get("categories")
+                if not isinstance(cats, list) or not cats:
+                    raise SchemaError(f"category feature {name!r} needs a non-empty 'categories' list")
+                categories = tuple(cats)
+            features.append(Feature(name, ftype, bool(item.get("nullable", True)), categories))
+        return cls(
+            task=task,
+            objective=str(data.get("objective", "")),
+            target=data.get("target"),
+            classes=tuple(classes) if classes is not None else None,
+            features=tuple(features),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema in its JSON form (as served by /info)."""
+        features = []
+        for f in self.features:
+            item: dict[str, Any] = {"name": f.name, "type": f.type, "nullable": f.nullable}
+            if f.categories is not None:
+                item["categories"] = list(f.categories)
+            features.append(item)
+        return {
+            "format": 1,
+            "task": self.task,
+            "objective": self.objective,
+            "target": self.target,
+            "classes": list(self.classes) if self.classes is not None else None,
+            "features": features,
+        }
+
+    @property
+    def names(self) -> list[str]:
+        """Feature names in training column order."""
+        return [f.name for f in self.features]
+
+
+class _NonFinite:
+    """Stands for a NaN/Infinity literal found by the lenient parser, so the error names the field."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _Invalid(Exception):
+    """Raised by a converter; the caller adds the field path."""
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        first_error = str(exc)
+    # orjson rejects NaN/Infinity (they are not JSON); find out whether that was the reason so the
+    # error can name the field instead of a character offset.
+    try:
+        return json.loads(body, parse_constant=_NonFinite)
+    except (ValueError, UnicodeDecodeError):
+        raise RequestError(400, f"request body is not valid JSON: {first_error}") from None
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, _NonFinite):
+        return value.text
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _int(value: Any) -> float:
+    kind = type(value)
+    if kind is int:
+        return float(value)
+    if kind is float and value.is_integer():
+        return value
+    raise _Invalid(f"expected an integer, got {_describe(value) if kind is not float else value}")
+
+
+def _float(value: Any) -> float:
+    kind = type(value)
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _Invalid(f"{value} is not allowed")
+    if kind is int:
+        return float(value)
+    raise _Invalid(f"expected a number, got {_describe(value)}")
+
+
+def _bool(value: Any) -> float:
+    if value is True:
+        return 1.0
+    if value is False:
+        return 0.0
+    raise _Invalid(f"expected true or false, got {_describe(value)}")
+
+
+def _category(feature: Feature) -> Callable[[Any], float]:
+    # Codes are the positions in the training categories: the same codes pd.Categorical(values,
+    # categories=feature.categories) gives, which is what the booster was trained on.
+    categories = feature.categories or ()
+    codes = {c: float(i) for i, c in enumerate(categories) if not isinstance(c, bool)}
+    shown = ", ".join(json.dumps(c) for c in categories[:_MAX_LISTED_CATEGORIES])
+    if len(categories) > _MAX_LISTED_CATEGORIES:
+        shown += f", ... ({len(categories)} in all)"
+
+    def convert(value: Any) -> float:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            code = codes.get(value)
+            if code is not None:
+                return code
+            raise _Invalid(f"{json.dumps(value)} is not a training category (one of: {shown})")
+        raise _Invalid(f"expected a category (one of: {shown}), got {_describe(value)}")
+
+    return convert
+
+
+class RequestParser:
+    """Turns a raw request body into the float32 matrix the booster takes (or a RequestError)."""
+
+    def __init__(self, schema: ModelSchema, max_rows: int) -> None:
+        self.schema = schema
+        self.max_rows = max_rows
+        self.names = schema.names
+        self.expected = frozenset(self.names)
+        self._converters: list[tuple[str, bool, Callable[[Any], float]]] = []
+        for f in schema.features:
+            if f.type == "category":
+                conv = _category(f)
+            else:
+                conv = {"int": _int, "float": _float, "bool": _bool}[f.type]
+            self._converters.append((f.name, f.nullable, conv))
+
+    def parse(self, body: bytes) -> np.ndarray:
+        """Validate ``body`` and return a (rows, features) float32 matrix, NaN for null."""
+        if not body:
+            raise RequestError(400, 'request body is empty; send {"records": [{...}, ...]}')
+        return self.records_matrix(_loads(body))
+
+    def records_matrix(self, payload: Any) -> np.ndarray:
+        """Validate a parsed payload (``{"records": [...]}``) and return the matrix."""
+        if not isinstance(payload, dict):
+            raise RequestError(400, f'expected a JSON object {{"records": [...]}}, got {_describe(payload)}')
+        if payload.keys() != {"records"}:
+            extra = sorted(k for k in payload if k != "records")
+            if extra:
+                raise RequestError(400, f"unknown top-level key {extra[0]!r}; only 'records' is accepted", extra[0])
+            raise RequestError(400, "missing 'records' (a list of feature objects)", "records")
+        records = payload["records"]
+        if not isinstance(records, list):
+            raise RequestError(400, f"'records' must be a list of objects, got {_describe(records)}", "records")
+        if not records:
+            raise RequestError(422, "'records' is empty; send at least one record", "records")
+        if len(records) > self.max_rows:
+            raise RequestError(
+                413, f"too many records: {len(records)} > {self.max_rows} per request; split the request", "records"
+            )
+        rows = [self._row(i, record) for i, record in enumerate(records)]
+        return np.array(rows, dtype=np.float32)
+
+    def _row(self, i: int, record: Any) -> list[float]:
+        if not isinstance(record, dict):
+            raise RequestError(422, f"records[{i}] must be an object, got {_describe(record)}", f"records[{i}]")
+        if record.keys() != self.expected:
+            self._key_error(i, record)
+        row = []
+        for name, nullable, convert in self._converters:
+            value = record[name]
+            if value is None:
+                if not nullable:
+                    raise RequestError(422, f"records[{i}].{name}: null is not allowed (not nullable)", f"records[{i}].{name}")
+                row.append(math.nan)
+                continue
+            try:
+                row.append(convert(value))
+            except _Invalid as exc:
+                detail = str(exc)
+                if isinstance(value, _NonFinite):
+                    detail = f"{value.text} is not allowed" + (
+                        "; send null for a missing value" if nullable else " (not nullable)"
+                    )
+                raise RequestError(422, f"records[{i}].{name}: {detail}", f"records[{i}].{name}") from None
+        return row
+
+    def _key_error(self, i: int, record: dict[str, Any]) -> None:
+        missing = [n for n in self.names if n not in record]
+        if missing:
+            raise RequestError(
+                422, f"records[{i}]: missing feature {missing[0]!r}", f"records[{i}].{missing[0]}"
+            )
+        extra = sorted(str(k) for k in record if k not in self.expected)
+        raise RequestError(
+            422,
+            f"records[{i}]: unknown feature {extra[0]!r} (the model takes: {', '.join(self.names)})",
+            f"records[{i}].{extra[0]}",
+        )
+
+
+def _jsonable_class(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+class PredictionEncoder:
+    """Turns raw booster output for one request into the JSON-ready prediction list."""
+
+    def __init__(self, schema: ModelSchema) -> None:
+        self.task = schema.task
+        self.classes = [_jsonable_class(c) for c in schema.classes or ()]
+        self.class_keys = [str(c) for c in self.classes]
+
+    def encode(self, raw: np.ndarray) -> list[dict[str, Any]]:
+        """Predictions for the rows of ``raw`` (1-d for binary/regression/softmax, 2-d for softprob)."""
+        if self.task == "regression":
+            return [{"value": v} for v in raw.astype(np.float64).tolist()]
+        if self.task == "binary":
+            positive, negative = self.classes[1], self.classes[0]
+            return [
+                {"label": positive if p >= 0.5 else negative, "probability": p}
+                for p in raw.astype(np.float64).tolist()
+            ]
+        if raw.ndim == 1:  # multi:softmax gives class indices only
+            return [{"label": self.classes[int(k)], "probabilities": None} for k in raw.tolist()]
+        keys, classes = self.class_keys, self.classes
+        out = []
+        for probs in raw.astype(np.float64).tolist():
+            best = max(range(len(probs)), key=probs.__getitem__)
+            out.append({"label": classes[best], "probabilities": dict(zip(keys, probs, strict=True))})
+        return out
+
+
+def matrix_to_columns(schema: ModelSchema, matrix: np.ndarray) -> dict[str, list[Any]]:
+    """The feature values of a validated matrix back in their JSON types (for profiling)."""
+    columns: dict[str, list[Any]] = {}
+    for j, f in enumerate(schema.features):
+        col = matrix[:, j].astype(np.float64)
+        if f.type == "category":
+            cats: Sequence[Any] = f.categories or ()
+            columns[f.name] = [None if math.isnan(v) else cats[int(v)] for v in col.tolist()]
+        elif f.type == "bool":
+            columns[f.name] = [None if math.isnan(v) else bool(v) for v in col.tolist()]
+        elif f.type == "int":
+            columns[f.name] = [None if math.isnan(v) else int(v) for v in col.tolist()]
+        else:
+            columns[f.name] = [None if math.isnan(v) else v for v in col.tolist()]
+    return columns
