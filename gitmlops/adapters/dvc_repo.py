@@ -119,9 +119,20 @@ class DvcRepo:
         if self._repo is None:
             from dvc.repo import Repo
 
-            with quiet_dvc():
+            with self._session():
                 self._repo = Repo(str(self.root))
         return self._repo
+
+    @contextlib.contextmanager
+    def _session(self, callback: ProgressCallback | None = None) -> Iterator[_Capture]:
+        """Run DVC from the repo root (DVC resolves paths and targets against the cwd), quietly."""
+        old = os.getcwd()
+        os.chdir(self.root)
+        try:
+            with quiet_dvc(callback) as capture:
+                yield capture
+        finally:
+            os.chdir(old)
 
     def close(self) -> None:
         """Release DVC's locks and caches."""
@@ -175,7 +186,7 @@ class DvcRepo:
         from dvc.exceptions import DvcException
 
         try:
-            with quiet_dvc():
+            with self._session():
                 stages = self.repo.add([str(self.root / t) for t in targets])
         except DvcException as exc:
             raise DataError(f"DVC refused to track {', '.join(targets)}: {exc}") from exc
@@ -196,7 +207,7 @@ class DvcRepo:
         from dvc.exceptions import DvcException
 
         try:
-            with quiet_dvc():
+            with self._session():
                 return int(self.repo.push(targets=list(targets) or None, jobs=jobs))
         except DvcException as exc:
             raise _dvc_error(exc, "push") from exc
@@ -209,7 +220,7 @@ class DvcRepo:
         from dvc.exceptions import DvcException
 
         try:
-            with quiet_dvc():
+            with self._session():
                 return dict(self.repo.pull(targets=list(targets) or None, jobs=jobs, allow_missing=allow_missing))
         except DvcException as exc:
             raise _dvc_error(exc, "pull") from exc
@@ -219,7 +230,7 @@ class DvcRepo:
         from dvc.exceptions import DvcException
 
         try:
-            with quiet_dvc():
+            with self._session():
                 return dict(
                     self.repo.data_status(granular=False, not_in_remote=not_in_remote, remote_refresh=True)
                 )
@@ -251,7 +262,7 @@ class DvcRepo:
         from dvc.exceptions import DvcException
 
         try:
-            with quiet_dvc():
+            with self._session():
                 return dict(self.repo.status())
         except DvcException as exc:
             raise _dvc_error(exc, "compute the pipeline status") from exc
@@ -268,9 +279,9 @@ class DvcRepo:
         from dvc.stage.exceptions import StageCmdFailedError
 
         try:
-            with quiet_dvc(callback):
+            with self._session(callback):
                 stages = self.repo.reproduce(
-                    targets=list(targets) or None,
+                    targets=[f"dvc.yaml:{t}" for t in targets] or None,
                     force=force,
                     single_item=single_item,
                     run_env=stage_env(),
@@ -288,7 +299,7 @@ class DvcRepo:
             raise StageFailedError(f"{exc}: {cause}") from exc
         except DvcException as exc:
             raise _dvc_error(exc, "run the pipeline") from exc
-        return [s.name for s in stages]
+        return [s.name for s in stages if getattr(s, "name", None)]
 
     # -- experiments (through the DVC CLI) ----------------------------------------------------
     def cli(self, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess[str]:
@@ -315,7 +326,7 @@ class DvcRepo:
         """Experiments of HEAD (DVC's ``dvc.api.exp_show`` rows)."""
         import dvc.api
 
-        with quiet_dvc():
+        with self._session():
             return list(dvc.api.exp_show(repo=str(self.root), num=-1 if all_commits else 1))
 
     def exp_diff(self, a: str | None, b: str | None) -> dict[str, Any]:
@@ -421,7 +432,7 @@ def fetch_object(
     return "remote"
 
 
-# -- pull-request report: DVC files as data, and outputs at a revision (added by the CI-bots pillar) --
+# -- pull-request report: .dvc files and dvc.lock read as data (added by the CI-bots pillar) -----------
 
 
 def _out_entry(out: Any, wdir: str = "") -> dict[str, Any] | None:
@@ -467,17 +478,3 @@ def parse_lock(text: str | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
         }
     return result
 
-
-def read_at(root: str | os.PathLike[str], relpath: str, rev: str) -> bytes:
-    """The bytes of the DVC-tracked ``relpath`` as of git revision ``rev`` (local cache, else remote)."""
-    import dvc.api
-    from dvc.exceptions import DvcException
-
-    try:
-        with quiet_dvc():
-            return bytes(dvc.api.read(relpath, repo=os.fspath(root), rev=rev, mode="rb"))
-    except (DvcException, FileNotFoundError, OSError) as exc:
-        raise DataError(
-            f"cannot read {relpath} as of {rev[:12]} through DVC: {exc}",
-            "run `gitmlops data pull` (or `dvc pull`) so the cache or the remote has it",
-        ) from None
