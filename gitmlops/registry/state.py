@@ -182,8 +182,12 @@ def build_artifact(name: str, events: Iterable[Event]) -> ArtifactState:
             state = versions.setdefault(event.version, VersionState(version=event.version, commit=event.commit))
             state.deregistered = True
         result.append(event)
-        # GTO: the artifact is deprecated while its most recent event is a deprecation.
-        deprecated = event.kind == DEPRECATE
+        # Deprecated until a later registration revives it (GTO: while its latest event is a
+        # deprecation; stage events cannot follow one here, as promote refuses deprecated artifacts).
+        if event.kind == DEPRECATE:
+            deprecated = True
+        elif event.kind in (REGISTER, CREATE):
+            deprecated = False
     stages: dict[str, str | None] = {}
     holding: dict[str, list[str]] = {}
     for stage, holders in assigned.items():
