@@ -1,0 +1,258 @@
+"""Unit tests of the pure serving pieces: schema, request validation, response shape, metrics text."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gitmlops.serve.bundle import RUNTIME_MODULES
+from gitmlops.serve.metrics import ServerMetrics, render
+from gitmlops.serve.model import BundleError, load_booster, load_bundle
+from gitmlops.serve.schema import (
+    ModelSchema,
+    PredictionEncoder,
+    RequestError,
+    RequestParser,
+    SchemaError,
+    matrix_to_columns,
+)
+from tests.serve_fixtures import PLANS, feature_frame, make_bundle, sample_records
+
+SCHEMA = {
+    "format": 1,
+    "task": "binary",
+    "objective": "binary:logistic",
+    "target": "churned",
+    "classes": [0, 1],
+    "features": [
+        {"name": "tenure_months", "type": "int", "nullable": False},
+        {"name": "monthly_charges", "type": "float", "nullable": True},
+        {"name": "plan", "type": "category", "nullable": False, "categories": PLANS},
+        {"name": "has_partner", "type": "bool", "nullable": False},
+    ],
+}
+GOOD = {"tenure_months": 3, "monthly_charges": 45.5, "plan": "pro", "has_partner": True}
+
+
+def parser(max_rows: int = 100) -> RequestParser:
+    return RequestParser(ModelSchema.from_dict(SCHEMA), max_rows)
+
+
+def body(records: object) -> bytes:
+    return json.dumps({"records": records}).encode()
+
+
+def refused(raw: bytes, max_rows: int = 100) -> RequestError:
+    with pytest.raises(RequestError) as info:
+        parser(max_rows).parse(raw)
+    return info.value
+
+
+def test_valid_records_become_the_training_matrix() -> None:
+    rows = [GOOD, {**GOOD, "monthly_charges": None, "plan": "basic", "has_partner": False, "tenure_months": 7.0}]
+    matrix = parser().parse(body(rows))
+    assert matrix.dtype == np.float32
+    assert matrix.shape == (2, 4)
+    assert matrix[0].tolist() == [3.0, 45.5, 2.0, 1.0]
+    assert matrix[1, 0] == 7.0 and math.isnan(matrix[1, 1]) and matrix[1, 2] == 0.0 and matrix[1, 3] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "field", "words"),
+    [
+        (b"", 400, None, "empty"),
+        (b"{not json", 400, None, "not valid JSON"),
+        (b"[1, 2]", 400, None, "JSON object"),
+        (b'{"rows": []}', 400, "rows", "unknown top-level key"),
+        (b"{}", 400, "records", "missing 'records'"),
+        (b'{"records": {}}', 400, "records", "must be a list"),
+        (b'{"records": []}', 422, "records", "empty"),
+        (body([1]), 422, "records[0]", "must be an object"),
+        (body([{k: v for k, v in GOOD.items() if k != "plan"}]), 422, "records[0].plan", "missing feature 'plan'"),
+        (body([{**GOOD, "zip": "10115"}]), 422, "records[0].zip", "unknown feature 'zip'"),
+        (body([GOOD, {**GOOD, "tenure_months": "3"}]), 422, "records[1].tenure_months", "expected an integer"),
+        (body([{**GOOD, "tenure_months": 3.5}]), 422, "records[0].tenure_months", "expected an integer"),
+        (body([{**GOOD, "tenure_months": True}]), 422, "records[0].tenure_months", "expected an integer"),
+        (body([{**GOOD, "tenure_months": None}]), 422, "records[0].tenure_months", "not nullable"),
+        (body([{**GOOD, "monthly_charges": "high"}]), 422, "records[0].monthly_charges", "expected a number"),
+        (body([{**GOOD, "has_partner": 1}]), 422, "records[0].has_partner", "expected true or false"),
+        (body([{**GOOD, "plan": "gold"}]), 422, "records[0].plan", "not a training category"),
+        (body([{**GOOD, "plan": 2}]), 422, "records[0].plan", "not a training category"),
+        (body([{**GOOD, "plan": ["pro"]}]), 422, "records[0].plan", "expected a category"),
+        (b'{"records": [{"tenure_months": 3, "monthly_charges": NaN, "plan": "pro", "has_partner": true}]}',
+         422, "records[0].monthly_charges", "NaN is not allowed; send null"),
+        (b'{"records": [{"tenure_months": Infinity, "monthly_charges": 1, "plan": "pro", "has_partner": true}]}',
+         422, "records[0].tenure_months", "Infinity is not allowed (not nullable)"),
+        (b'{"records": [{"tenure_months": 1, "monthly_charges": 1e999, "plan": "pro", "has_partner": true}]}',
+         422, "records[0].monthly_charges", "not allowed"),
+    ],
+)
+def test_bad_requests_name_the_field(raw: bytes, status: int, field: str | None, words: str) -> None:
+    error = refused(raw)
+    assert error.status == status
+    assert error.field == field
+    assert words in error.message
+    assert json.loads(error.body()) == {"detail": error.message, "field": field}
+
+
+def test_too_many_rows_is_413() -> None:
+    error = refused(body([GOOD] * 11), max_rows=10)
+    assert error.status == 413 and "11 > 10" in error.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_any_json_is_either_a_matrix_or_a_request_error(payload: object) -> None:
+    p = parser()
+    for candidate in (payload, {"records": payload}, {"records": [payload]}):
+        try:
+            matrix = p.parse(json.dumps(candidate).encode())
+        except RequestError as exc:
+            assert 400 <= exc.status < 500
+        else:
+            assert matrix.shape[1] == 4
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"format": 2}, "unsupported schema format"),
+        ({"task": "ranking"}, "unknown task"),
+        ({"classes": [1]}, "at least 2 classes"),
+        ({"features": []}, "no features"),
+        ({"features": [{"name": "a", "type": "text"}]}, "unknown type"),
+        ({"features": [{"name": "a", "type": "category"}]}, "non-empty 'categories'"),
+        ({"features": [{"name": "a", "type": "int"}, {"name": "a", "type": "int"}]}, "appears twice"),
+    ],
+)
+def test_bad_schemas_are_refused(change: dict[str, object], words: str) -> None:
+    with pytest.raises(SchemaError, match=words):
+        ModelSchema.from_dict({**SCHEMA, **change})
+
+
+def test_schema_round_trips() -> None:
+    assert ModelSchema.from_dict(SCHEMA).to_dict() == {**SCHEMA, "features": SCHEMA["features"]}
+
+
+def test_response_shapes() -> None:
+    binary = PredictionEncoder(ModelSchema.from_dict(SCHEMA))
+    assert binary.encode(np.array([0.25, 0.5], dtype=np.float32)) == [
+        {"label": 0, "probability": 0.25},
+        {"label": 1, "probability": 0.5},
+    ]
+    multi = PredictionEncoder(ModelSchema.from_dict({**SCHEMA, "task": "multiclass", "classes": ["a", "b", "c"]}))
+    out = multi.encode(np.array([[0.25, 0.5, 0.25]], dtype=np.float32))
+    assert out == [{"label": "b", "probabilities": {"a": 0.25, "b": 0.5, "c": 0.25}}]
+    reg = PredictionEncoder(ModelSchema.from_dict({**SCHEMA, "task": "regression", "classes": None}))
+    assert reg.encode(np.array([1.5], dtype=np.float32)) == [{"value": 1.5}]
+
+
+def test_matrix_to_columns_restores_json_values() -> None:
+    schema = ModelSchema.from_dict(SCHEMA)
+    rows = [GOOD, {**GOOD, "monthly_charges": None}]
+    cols = matrix_to_columns(schema, parser().parse(body(rows)))
+    assert cols == {
+        "tenure_months": [3, 3],
+        "monthly_charges": [45.5, None],
+        "plan": ["pro", "pro"],
+        "has_partner": [True, True],
+    }
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_served_matrix_predicts_like_the_pandas_training_frame(tmp_path: Path, task: str) -> None:
+    """Category codes from the schema give the same predictions as pd.Categorical at training."""
+    import pandas as pd
+    import xgboost as xgb
+
+    bundle = load_bundle(make_bundle(tmp_path / "m", task=task))
+    booster = load_booster(bundle.model_file, bundle.info.md5)
+    records = sample_records(50)
+    served = booster.inplace_predict(
+        RequestParser(bundle.schema, 100).parse(body(records)), validate_features=False
+    )
+    frame = feature_frame(pd.DataFrame(records), bundle.schema.to_dict())
+    expected = booster.predict(xgb.DMatrix(frame, enable_categorical=True))
+    np.testing.assert_allclose(served, expected, rtol=1e-6)
+
+
+def test_tampered_model_is_refused(tmp_path: Path) -> None:
+    folder = make_bundle(tmp_path / "m")
+    good = load_bundle(folder)
+    (folder / "model.ubj").write_bytes((folder / "model.ubj").read_bytes() + b"x")
+    with pytest.raises(BundleError, match="md5 mismatch"):
+        load_bundle(folder, expected_md5=good.info.md5)
+    with pytest.raises(BundleError, match="md5 mismatch"):
+        load_booster(folder / "model.ubj", good.info.md5)
+
+
+def test_bundle_folder_errors(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="not a model folder"):
+        load_bundle(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BundleError, match="no model file"):
+        load_bundle(tmp_path / "empty")
+    folder = make_bundle(tmp_path / "m")
+    (folder / "schema.json").write_text("{")
+    with pytest.raises(BundleError, match="cannot read"):
+        load_bundle(folder)
+    (folder / "schema.json").unlink()
+    with pytest.raises(BundleError, match="no feature schema"):
+        load_bundle(folder)
+    (folder / "schema.json").write_text(json.dumps(SCHEMA))
+    (folder / "model.ubj").write_bytes(b"not a model")
+    with pytest.raises(BundleError, match="not a loadable XGBoost model"):
+        load_booster(folder / "model.ubj", None)
+
+
+def test_metrics_render_prometheus_text() -> None:
+    metrics = ServerMetrics(slots=2)
+    metrics.bind(0)
+    metrics.request("/predict", 200, 0.0007)
+    metrics.request("/predict", 422, 0.0001)
+    metrics.bind(1)
+    metrics.request("/predict", 200, 0.02)
+    metrics.request("/info", 401)
+    metrics.request("/nope", 418)
+    metrics.batch(3, 30)
+    text = render(metrics.snapshot(), {"name": 'churn "x"', "version": "v1.0.0", "md5": "abc"})
+    lines = text.splitlines()
+    assert 'gitmlops_model_info{name="churn \\"x\\"",version="v1.0.0",md5="abc"} 1' in lines
+    assert 'gitmlops_requests_total{route="/predict",status="200"} 2' in lines
+    assert 'gitmlops_requests_total{route="/predict",status="422"} 1' in lines
+    assert 'gitmlops_requests_total{route="/info",status="401"} 1' in lines
+    assert 'gitmlops_requests_total{route="other",status="other"} 1' in lines
+    assert 'gitmlops_request_duration_seconds_bucket{le="0.0005"} 1' in lines
+    assert 'gitmlops_request_duration_seconds_bucket{le="0.001"} 2' in lines
+    assert 'gitmlops_request_duration_seconds_bucket{le="+Inf"} 3' in lines
+    assert "gitmlops_request_duration_seconds_count 3" in lines
+    assert 'gitmlops_batch_size_bucket{le="2"} 0' in lines
+    assert 'gitmlops_batch_size_bucket{le="4"} 1' in lines
+    assert "gitmlops_batch_size_sum 3" in lines
+    assert "gitmlops_rows_total 30" in lines
+
+
+def test_runtime_modules_import_no_gitmlops_outside_the_package() -> None:
+    """A deploy bundle carries these files alone: only relative or optional gitmlops imports."""
+    here = Path(__file__).parents[1] / "gitmlops" / "serve"
+    for name in RUNTIME_MODULES:
+        tree = ast.parse((here / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("gitmlops"):
+                # Allowed only inside a try/except ImportError (profiling uses gitmlops.monitor if present).
+                assert name == "profiling.py", f"{name} imports {node.module}"
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("gitmlops") for a in node.names), name

