@@ -52,7 +52,7 @@ def expand_grid(overrides: Sequence[str]) -> list[list[str]]:
                 values = list(override.sweep_string_iterator())
             else:
                 raise ConfigError(
-                    f"override {text!r}: only lists of values (a,b,c) can be swept here",
+                    f"override {text!r}: only lists of values (a,b,c) or range(start,stop) can be swept here",
                     "write the values out: key=1,2,3",
                 )
             axes.append([f"{key}={v}" for v in values])
