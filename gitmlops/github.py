@@ -403,6 +403,20 @@ def build_body(text: str, comment_id: str, full_report_url: str | None = None) -
     return head + cut + note, True
 
 
+def check_head(client: GitHubClient, target: Target, sha: str) -> None:
+    """Raise unless pull request ``target``'s head commit is ``sha`` (guards artifacts from PR runs)."""
+    if target.kind != "pr":
+        raise UsageError("--expect-head applies to pull requests only", "use it with --target pr/N")
+    client.permission_hint = "give the job `permissions: pull-requests: read`"
+    pull, _ = client.send("GET", f"repos/{client.settings.repository}/pulls/{target.number}")
+    head = ((pull or {}).get("head") or {}).get("sha") if isinstance(pull, dict) else None
+    if not isinstance(head, str) or head.lower() != sha.strip().lower():
+        raise GitHubError(
+            f"pull request #{target.number} is at {str(head)[:12]}, not at the reported commit {sha.strip()[:12]}",
+            "the report is stale (the PR moved on) or does not belong to this PR; nothing was posted",
+        )
+
+
 def comment_path(repository: str, target: Target) -> tuple[str, str]:
     """(list/create path, update path prefix) of the comments of ``target``."""
     if target.kind == "commit":
@@ -427,8 +441,12 @@ def post_comment(
     target: Target | None = None,
     full_report_url: str | None = None,
     fallback_sha: str | None = None,
+    expect_head: str | None = None,
 ) -> CommentResult:
-    """Create or update the sticky comment ``comment_id`` on ``target`` (None: this run's PR)."""
+    """Create or update the sticky comment ``comment_id`` on ``target`` (None: this run's PR).
+
+    ``expect_head``: refuse unless the pull request's head is this commit (the report's commit).
+    """
     if not text.strip():
         raise UsageError("the report is empty; refusing to post an empty comment",
                          "check the step that writes the report (gitmlops report --output FILE)")
@@ -436,6 +454,8 @@ def post_comment(
     body, truncated = build_body(text, comment_id, full_report_url or client.settings.run_url)
     if target is None:
         target = resolve_target(client, fallback_sha)
+    if expect_head:
+        check_head(client, target, expect_head)
     client.permission_hint = PERMISSION_HINTS[target.kind]
     list_path, update_prefix = comment_path(client.settings.repository, target)
     attempt = 0
@@ -478,6 +498,7 @@ def comment_from_file(
     token_env: str = "GITHUB_TOKEN",
     full_report_url: str | None = None,
     fallback_sha: str | None = None,
+    expect_head: str | None = None,
     env: dict[str, str] | None = None,
 ) -> CommentResult:
     """Post the Markdown file ``path`` as the sticky comment ``comment_id`` (the `comment` command)."""
@@ -497,5 +518,6 @@ def comment_from_file(
     settings = Settings.from_env(token_env, env)
     client = GitHubClient(settings)
     return post_comment(
-        client, text, comment_id, target=parsed, full_report_url=full_report_url, fallback_sha=fallback_sha
+        client, text, comment_id, target=parsed, full_report_url=full_report_url, fallback_sha=fallback_sha,
+        expect_head=expect_head,
     )

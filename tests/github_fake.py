@@ -5,7 +5,7 @@ It implements the endpoints gitmlops uses, with GitHub's pagination (``per_page`
 
 - ``GET/POST /repos/{owner}/{repo}/issues/{n}/comments``, ``PATCH /repos/{owner}/{repo}/issues/comments/{id}``
 - ``GET/POST /repos/{owner}/{repo}/commits/{sha}/comments``, ``PATCH /repos/{owner}/{repo}/comments/{id}``
-- ``GET /repos/{owner}/{repo}/commits/{sha}/pulls``
+- ``GET /repos/{owner}/{repo}/commits/{sha}/pulls``, ``GET /repos/{owner}/{repo}/pulls/{n}`` (head sha)
 
 Failures are scripted with :meth:`FakeGitHub.fail` (status, headers, HTML body, a number of times, and
 whether the request still takes effect, like a POST that succeeds but answers 502).
@@ -68,6 +68,7 @@ class FakeGitHub:
         self.repository = repository
         self.threads: dict[str, list[dict[str, Any]]] = {}
         self.pulls: dict[str, list[dict[str, Any]]] = {}
+        self.heads: dict[int, str] = {}
         self.failures: list[Failure] = []
         self.requests: list[Request] = []
         self._next_id = 1000
@@ -97,8 +98,9 @@ class FakeGitHub:
         return thread
 
     def add_pull(self, sha: str, number: int, state: str = "open") -> None:
-        """Make ``GET commits/{sha}/pulls`` list pull request ``number`` (and create its thread)."""
+        """Make pull request ``number`` have head ``sha`` (``commits/{sha}/pulls``, ``pulls/{n}``, thread)."""
         self.pulls.setdefault(sha, []).append({"number": number, "state": state})
+        self.heads[number] = sha
         self.add_thread("pr", number)
 
     def fail(self, method: str, path_re: str, status: int, **kwargs: Any) -> Failure:
@@ -190,6 +192,11 @@ class FakeGitHub:
             return self._thread_call(method, self._thread_key("issue", m.group(1)), path, query, body)
         if m := re.fullmatch(r"commits/([0-9a-f]{7,40})/comments", rest):
             return self._thread_call(method, self._thread_key("commit", m.group(1)), path, query, body, create=True)
+        if (m := re.fullmatch(r"pulls/(\d+)", rest)) and method == "GET":
+            number = int(m.group(1))
+            if number not in self.heads:
+                return 404, {"message": "Not Found"}, {}
+            return 200, {"number": number, "state": "open", "head": {"sha": self.heads[number]}}, {}
         if (m := re.fullmatch(r"commits/([0-9a-f]{7,40})/pulls", rest)) and method == "GET":
             return 200, list(self.pulls.get(m.group(1), [])), {}
         if (m := re.fullmatch(r"(?:issues/)?comments/(\d+)", rest)) and method == "PATCH":

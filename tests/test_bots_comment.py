@@ -306,3 +306,14 @@ def test_retry_wait_without_headers_backs_off_and_is_capped(gh_env: FakeGitHub) 
     gh_env.fail("GET", r"/comments$", 502, times=3)
     assert list(client.paginate(f"repos/{REPOSITORY}/issues/1/comments")) == []
     assert waits == [0.01, 0.02, 0.03]
+
+
+def test_expect_head_guards_the_target(git_repo: Path, gh_env: FakeGitHub, report: Path) -> None:
+    gh_env.add_pull("a" * 40, 8)
+    wrong = _comment(git_repo, str(report), "--target", "pr/8", "--expect-head", "b" * 40)
+    assert wrong.exit_code == 3
+    assert "not at the reported commit" in wrong.output
+    assert gh_env.comments("pr", 8) == []
+    right = _comment(git_repo, str(report), "--target", "pr/8", "--expect-head", "a" * 40)
+    assert right.exit_code == 0, right.output
+    assert len(gh_env.comments("pr", 8)) == 1

@@ -36,11 +36,17 @@ from gitmlops.cli.output import emit, json_option
     metavar="URL",
     help="Where the full report lives, linked when it is truncated (default: this workflow run).",
 )
+@click.option(
+    "--expect-head",
+    default=None,
+    metavar="SHA",
+    help="Post only if the pull request's head is SHA (use in workflow_run jobs).",
+)
 @json_option
 @click.pass_context
 def comment(
     ctx: click.Context, file: str, target: str, comment_id: str, token_env: str,
-    full_report_url: str | None, as_json: bool,
+    full_report_url: str | None, expect_head: str | None, as_json: bool,
 ) -> None:
     """Post FILE (Markdown) as a sticky comment on a pull request, issue or commit."""
     from gitmlops.cli import repo_path
@@ -53,6 +59,7 @@ def comment(
         token_env=token_env,
         full_report_url=full_report_url,
         fallback_sha=_head_sha(repo_path(ctx)),
+        expect_head=expect_head,
     )
     emit(result, as_json, _render_comment)
 
