@@ -145,7 +145,8 @@ def test_refs() -> None:
 def test_messages_start_with_gto_wording_and_carry_metadata() -> None:
     text = compose_message(gto_wording(REGISTER, "model", version="v1.0.0"), "retrained", {"commit": "abc"})
     assert text.startswith("Registering artifact model version v1.0.0\n\nretrained\n\n")
-    assert parse_metadata(text) == {"schema": 1, "commit": "abc"}
+    metadata = parse_metadata(text)
+    assert metadata is not None and metadata.pop("id") and metadata == {"schema": 1, "commit": "abc"}
     assert note_of(text) == "Registering artifact model version v1.0.0\n\nretrained"
     assert parse_metadata("Registering artifact model version v1.0.0") is None
     assert parse_metadata("x\n\ngitmlops-metadata:\n{broken") is None

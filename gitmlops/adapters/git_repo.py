@@ -245,7 +245,9 @@ class GitRepo:
             return
         rejected = [line for line in proc.stdout.splitlines() if line.startswith("!")]
         detail = "; ".join(rejected) or proc.stderr.strip()
-        moved_on = ("stale info", "already exists", "fetch first", "non-fast-forward")
+        # Lost races: the lease or the remote's own old-value check under its ref lock failed.
+        moved_on = ("stale info", "already exists", "fetch first", "non-fast-forward",
+                    "atomic transaction failed", "cannot lock ref", "incorrect old value")
         if any(reason in line for line in rejected for reason in moved_on):
             raise PushRejected(f"remote {remote!r} refused the push: {detail}")
         raise ExternalError(
