@@ -16,11 +16,26 @@ from gitmlops.errors import DataError, NotADvcRepoError
 
 @dataclass
 class AddResult:
-    """Paths tracked and the .dvc files written."""
+    """Paths tracked, the .dvc files written, constraint checks run and profiles filed."""
 
     paths: list[str]
     dvc_files: list[str]
     checks: list[Any] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+
+
+TABULAR = (".csv", ".parquet", ".pq")
+
+
+def _is_tabular(path: Path) -> bool:
+    if path.is_file():
+        return path.suffix.lower() in TABULAR
+    return path.is_dir() and any(p.suffix.lower() in TABULAR for p in path.rglob("*") if p.is_file())
+
+
+def _failures(outcome: Any) -> str:
+    failed = [r for r in getattr(outcome, "results", []) if not r.passed]
+    return "; ".join(f"{r.column}: {r.constraint} (expected {r.expected}, found {r.observed})" for r in failed)
 
 
 @dataclass
@@ -66,11 +81,14 @@ def _constraints(git: GitRepo) -> dict[str, Any]:
     return (load_params(git.root).get("data") or {}).get("constraints") or {}
 
 
-def add(repo: str | os.PathLike[str] | GitRepo, paths: list[str], check: bool = True) -> AddResult:
+def add(
+    repo: str | os.PathLike[str] | GitRepo, paths: list[str], check: bool = True, profile: bool = True
+) -> AddResult:
     """Track ``paths`` (absolute, or relative to the repo root) with DVC and stage the .dvc files.
 
     With ``check`` and constraints configured under ``data.constraints``, data that fails them is
-    refused (see :mod:`gitmlops.monitor`).
+    refused (see :mod:`gitmlops.monitor`). With ``profile``, tabular data (CSV/Parquet) is profiled
+    into ``monitoring/<name>/`` and the profile staged in git, so every data set added has a profile.
     """
     git = open_repo(repo)
     if not paths:
@@ -108,18 +126,30 @@ def add(repo: str | os.PathLike[str] | GitRepo, paths: list[str], check: bool = 
                 outcome = check_constraints(git, rel, constraints)
                 checks.append(outcome)
                 if not outcome.passed:
-                    failed = "; ".join(outcome.failures()) if hasattr(outcome, "failures") else str(outcome)
                     raise DataError(
-                        f"{rel} fails the data constraints: {failed}",
+                        f"{rel} fails the data constraints: {_failures(outcome)}",
                         "fix the data or conf/data/ constraints, or pass --no-check to track it anyway",
                     )
-        dvc_files = dvc.add(rels)
-    to_stage = list(dvc_files)
+        written: list[str] = []
+        try:
+            if profile:
+                from gitmlops.monitor import profile as profile_data
+
+                for rel in rels:
+                    if _is_tabular(git.root / rel):
+                        result = profile_data(git, rel)
+                        written += [p for f in result.profiles for p in (f.path, f.summary)]
+            dvc_files = dvc.add(rels)
+        except BaseException:
+            for rel in written:  # nothing half-done: drop the profiles of data that was not added
+                (git.root / rel).unlink(missing_ok=True)
+            raise
+    to_stage = list(dvc_files) + written
     for rel in rels:
         ignore = str(Path(rel).parent / ".gitignore") if Path(rel).parent != Path(".") else ".gitignore"
         to_stage.append(ignore)
     git.add(to_stage)
-    return AddResult(paths=rels, dvc_files=dvc_files, checks=checks)
+    return AddResult(paths=rels, dvc_files=dvc_files, checks=checks, profiles=written)
 
 
 def status(repo: str | os.PathLike[str] | GitRepo = ".", remote: bool = True) -> DataStatus:

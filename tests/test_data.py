@@ -106,3 +106,38 @@ def test_status_reports_modified_and_missing(example_repo: Path) -> None:
     csv.unlink()
     status = json.loads(invoke(example_repo, "data", "status", "--json", "--no-remote").output)
     assert next(t for t in status["tracked"] if t["path"] == "data/churn.csv")["state"] == "missing"
+
+
+def test_add_profiles_tabular_data(example_repo: Path) -> None:
+    _write_csv(example_repo / "data" / "batch.csv", rows=50)
+    result = invoke(example_repo, "data", "add", str(example_repo / "data" / "batch.csv"), "--json")
+    assert result.exit_code == 0, result.output
+    profiles = json.loads(result.output)["profiles"]
+    assert any(p.startswith("monitoring/batch/") and p.endswith(".bin") for p in profiles)
+    staged = git(example_repo, "diff", "--cached", "--name-only").splitlines()
+    assert all(p in staged for p in profiles)
+    summary = json.loads((example_repo / next(p for p in profiles if p.endswith(".json"))).read_text())
+    assert "a" in json.dumps(summary)
+
+
+def test_add_refuses_data_failing_constraints(example_repo: Path) -> None:
+    data_conf = example_repo / "conf" / "data" / "default.yaml"
+    data_conf.write_text(data_conf.read_text().replace(
+        "constraints: {}", "constraints:\n  required_columns: [a, label]\n  a:\n    min: 0\n    max: 10\n"))
+    assert invoke(example_repo, "pipeline", "sync").exit_code == 0
+    before = git(example_repo, "status", "--porcelain")
+    _write_csv(example_repo / "data" / "bad.csv", rows=20)  # a goes up to 19
+    result = invoke(example_repo, "data", "add", str(example_repo / "data" / "bad.csv"))
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "fails the data constraints" in result.output and "a:" in result.output
+    assert "--no-check" in result.output
+    assert not (example_repo / "data" / "bad.csv.dvc").exists()
+    assert not (example_repo / "monitoring" / "bad").exists()
+    # Only the new (untracked) file itself: no .dvc file, no profile, no .gitignore entry.
+    assert git(example_repo, "status", "--porcelain") == before + "\n?? data/bad.csv"
+    forced = invoke(example_repo, "data", "add", str(example_repo / "data" / "bad.csv"), "--no-check")
+    assert forced.exit_code == 0, forced.output
+    _write_csv(example_repo / "data" / "good.csv", rows=10)
+    good = invoke(example_repo, "data", "add", str(example_repo / "data" / "good.csv"))
+    assert good.exit_code == 0, good.output
+    assert "constraint(s) passed" in good.output

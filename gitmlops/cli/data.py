@@ -23,15 +23,26 @@ def data() -> None:
 @data.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--no-check", is_flag=True, help="Track the data even if it fails the data.constraints checks.")
+@click.option("--no-profile", is_flag=True, help="Do not profile tabular data into monitoring/.")
 @json_option
 @click.pass_context
-def add(ctx: click.Context, paths: tuple[str, ...], no_check: bool, as_json: bool) -> None:
-    """Track files or folders with DVC and stage their .dvc files in git."""
+def add(ctx: click.Context, paths: tuple[str, ...], no_check: bool, no_profile: bool, as_json: bool) -> None:
+    """Track files or folders with DVC and stage their .dvc files in git.
+
+    CSV and Parquet data is checked against data.constraints (when configured) and profiled into
+    monitoring/<name>/ (whylogs), and the profile is staged too.
+    """
     from gitmlops.data import add as do_add
 
-    result = do_add(repo_path(ctx), _resolve(ctx, paths), check=not no_check)
-    emit(result, as_json, lambda r: "\n".join(f"tracking {p} ({f})" for p, f in zip(r.paths, r.dvc_files, strict=False))
-         + "\nNext: `git commit`, then `gitmlops data push`")
+    result = do_add(repo_path(ctx), _resolve(ctx, paths), check=not no_check, profile=not no_profile)
+
+    def render(r: object) -> str:
+        lines = [f"tracking {p} ({f})" for p, f in zip(result.paths, result.dvc_files, strict=False)]
+        lines += [f"checked  {c.source}: {c.checked} constraint(s) passed" for c in result.checks]
+        lines += [f"profile  {p}" for p in result.profiles if p.endswith(".bin")]
+        return "\n".join([*lines, "Next: `git commit`, then `gitmlops data push`"])
+
+    emit(result, as_json, render)
 
 
 @data.command()
