@@ -224,11 +224,12 @@ def diff_data(git: GitRepo, base_sha: str) -> list[DataChange]:
             if a and b and a["md5"] == b["md5"]:
                 continue
             status = "added" if a is None else "removed" if b is None else "modified"
+            a, b = a or {}, b or {}
             changes.append(DataChange(
                 path=path, kind=kind, status=status,
-                base_md5=a and a["md5"], current_md5=b and b["md5"],
-                base_size=a and a["size"], current_size=b and b["size"],
-                base_files=a and a["nfiles"], current_files=b and b["nfiles"],
+                base_md5=a.get("md5"), current_md5=b.get("md5"),
+                base_size=a.get("size"), current_size=b.get("size"),
+                base_files=a.get("nfiles"), current_files=b.get("nfiles"),
             ))
     return changes
 
