@@ -10,10 +10,11 @@ Public API (stable; other pillars call these):
 - :func:`register`, :func:`promote`, :func:`deprecate`: write (and push) tags.
 
 ``repo`` is a path or a :class:`~gitmlops.adapters.git_repo.GitRepo`. Importing this package is
-cheap: DVC is imported only by the functions that touch data.
+cheap: DVC is imported only by the functions that touch data, and the writers on first use.
 """
 
-from gitmlops.registry.actions import TagWritten, deprecate, promote, register
+from typing import Any
+
 from gitmlops.registry.api import Registry, Resolved, check_ref, get, history, resolve, show, versions
 from gitmlops.registry.events import Event
 from gitmlops.registry.settings import RegistrySettings, registry_settings
@@ -38,3 +39,14 @@ __all__ = [
     "show",
     "versions",
 ]
+
+_WRITERS = ("TagWritten", "deprecate", "promote", "register")
+
+
+def __getattr__(name: str) -> Any:
+    # The writers are imported on first use so that read commands (`registry show`) stay fast.
+    if name in _WRITERS:
+        from gitmlops.registry import actions
+
+        return getattr(actions, name)
+    raise AttributeError(f"module 'gitmlops.registry' has no attribute {name!r}")

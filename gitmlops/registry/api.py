@@ -7,9 +7,7 @@ bytes.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +196,8 @@ def resolve(repo: Repo, ref: str) -> Resolved:
 
 
 def _md5_of(path: Path, dos2unix: bool = False) -> str:
+    import hashlib
+
     digest = hashlib.md5(usedforsecurity=False)
     data = path.read_bytes()
     if dos2unix and b"\x00" not in data[:8000]:  # DVC 2 hashed text files with CRLF turned into LF
@@ -213,6 +213,8 @@ def get(repo: Repo, ref: str, output: str | os.PathLike[str] | None = None, forc
     the registered md5 before they are moved into place; an existing different file is kept unless
     ``force``. Returns the path written.
     """
+    import tempfile
+
     from gitmlops.adapters.dvc_repo import DvcRepo, fetch_object
 
     git = open_repo(repo)

@@ -20,7 +20,7 @@ block (written by GTO or by hand) simply have no metadata.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from typing import Any
 
 from gitmlops.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN
@@ -53,7 +53,7 @@ def compose_message(wording: str, note: str | None, metadata: dict[str, Any] | N
         # A unique id makes every tag object unique: two writers recording "the same" event in the
         # same second would otherwise create byte-identical tags, and the second push would pass as
         # "up to date" although its event was never recorded separately.
-        block = {"schema": METADATA_SCHEMA, "id": uuid.uuid4().hex, **metadata}
+        block = {"schema": METADATA_SCHEMA, "id": os.urandom(16).hex(), **metadata}
         parts.append(METADATA_MARKER + "\n" + json.dumps(block, indent=2, sort_keys=True))
     return "\n\n".join(parts) + "\n"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 from gitmlops.errors import RegistryError
 
@@ -137,6 +137,7 @@ class Version:
 FIRST_VERSION = Version(0, 1, 0)
 
 
+@lru_cache(maxsize=65536)
 def version_key(text: str) -> Version:
     """Sort key of a version string (invalid strings sort lowest, e.g. unregistered commits)."""
     try:
