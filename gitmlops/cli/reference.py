@@ -1,0 +1,74 @@
+"""Generate docs/cli-reference.md from the commands' own `--help` (so the reference cannot drift).
+
+``python -m gitmlops.cli.reference`` rewrites the file; ``--check`` exits 1 when it is stale.
+A test runs the check.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+HEADER = """# CLI reference
+
+Generated from each command's `--help` by `python -m gitmlops.cli.reference`; do not edit by hand
+(a test fails when this file is stale).
+"""
+
+
+def _commands() -> list[tuple[list[str], click.Command]]:
+    from gitmlops.cli import cli
+
+    found: list[tuple[list[str], click.Command]] = [([], cli)]
+    ctx = click.Context(cli, info_name="gitmlops")
+
+    def walk(group: click.Group, prefix: list[str]) -> None:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            found.append(([*prefix, name], command))
+            if isinstance(command, click.Group):
+                walk(command, [*prefix, name])
+
+    walk(cli, [])
+    return found
+
+
+def _help(path: list[str]) -> str:
+    from click.testing import CliRunner
+
+    from gitmlops.cli import cli
+
+    result = CliRunner().invoke(cli, [*path, "--help"], prog_name="gitmlops", terminal_width=100)
+    return result.output.rstrip() + "\n"
+
+
+def render() -> str:
+    """The whole reference as Markdown."""
+    parts = [HEADER]
+    for path, _ in _commands():
+        title = " ".join(["gitmlops", *path])
+        parts.append(f"\n## `{title}`\n\n```text\n{_help(path)}```\n")
+    return "".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or with --check, verify) docs/cli-reference.md."""
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(__file__).resolve().parents[2] / "docs" / "cli-reference.md"
+    text = render()
+    if "--check" in args:
+        if not target.exists() or target.read_text() != text:
+            print(f"{target} is stale: run `python -m gitmlops.cli.reference`", file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
