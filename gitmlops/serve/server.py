@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import signal
 import socket
 import time
@@ -342,6 +343,12 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _default_sigterm() -> None:
+    # Forked API server processes must not inherit _interrupt: uvicorn re-raises the SIGTERM it
+    # caught once it has shut down, expecting the default action.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def run(bundle: Bundle, options: ServeOptions) -> None:
     """Serve ``bundle`` until interrupted (Ctrl-C or SIGTERM); blocks."""
     options.check()
@@ -351,6 +358,7 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
     server = GitMLOpsServer(bundle, options)
     logging.getLogger("litserve").setLevel(options.log_level.upper())
     signal.signal(signal.SIGTERM, _interrupt)
+    os.register_at_fork(after_in_child=_default_sigterm)
     try:
         server.run(
             host=options.host,
