@@ -74,6 +74,9 @@ def template_files(example: bool) -> dict[str, str]:
         if example and rel == "data/default.yaml":
             text = text.replace("drop_columns: []", "drop_columns: [customer_id]")
         files[f"conf/{rel}"] = text
+    if example:
+        for rel, node in _walk(_templates() / "example"):
+            files[rel] = node.read_text()
     workflows = _templates() / "workflows"
     if workflows.is_dir():
         for rel, node in _walk(workflows):
@@ -156,6 +159,7 @@ def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, fo
     synced = sync(git, force=force, only_missing=not force)
     result.created.extend(p for p in synced.written if p not in result.created)
 
-    git.add([".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitattributes", "conf", ".github",
-             "params.yaml", "dvc.yaml", ".gitignore", "data/.gitignore", f"{EXAMPLE_DATA}.dvc"])
+    # Stage only what init itself wrote, never unrelated changes of the user's.
+    git.add([".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitattributes", *result.created,
+             *result.overwritten])
     return result
