@@ -286,7 +286,7 @@ def open_repo(path: str | os.PathLike[str] | GitRepo = ".") -> GitRepo:
 # -- registry (added by the registry pillar) -------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TagRecord:
     """One annotated tag as ``git for-each-ref`` reports it."""
 

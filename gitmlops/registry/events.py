@@ -11,7 +11,7 @@ from gitmlops.registry.messages import note_of, parse_metadata
 from gitmlops.registry.tags import TagName, parse_tag
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and we build thousands
 class Event:
     """One registry event (one annotated tag).
 
