@@ -97,19 +97,45 @@ def _grade_pvalue(p: float, t: Thresholds) -> str:
 
 
 def _whylogs_score(algorithm: str, target: Any, reference: Any) -> Any:
-    """whylogs' own KS / chi-square / Hellinger score (None when it cannot compute one)."""
+    """whylogs' own chi-square / Hellinger score (None when it cannot compute one)."""
     from gitmlops.monitor import sketches
 
     sketches.whylogs()
-    from whylogs.viz.drift.column_drift_algorithms import KS, ChiSquare, Hellinger
+    from whylogs.viz.drift.column_drift_algorithms import ChiSquare, Hellinger
 
-    cls = {"ks": KS, "chi-square": ChiSquare, "hellinger": Hellinger}[algorithm]
+    cls = {"chi-square": ChiSquare, "hellinger": Hellinger}[algorithm]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return cls().calculate(target, reference)
         except (ValueError, ZeroDivisionError, RuntimeError):
             return None
+
+
+def ks_test(ref_sketch: Any, tgt_sketch: Any) -> tuple[float, float]:
+    """Two-sample KS statistic and p-value from two KLL sketches.
+
+    The statistic is whylogs' (the largest CDF gap at the 100 quantiles of either sketch), evaluated
+    in one vectorized call. The p-value uses scipy's exact distribution up to an effective size of
+    10,000 and the asymptotic Kolmogorov distribution beyond: whylogs' exact ``kstwo.sf`` takes
+    ~0.5 s per column at 1M rows, where the two agree to within 1%.
+    """
+    import numpy as np
+    from scipy import stats
+
+    grid = np.linspace(0, 1, 100).tolist()
+    points = np.unique(np.concatenate([ref_sketch.get_quantiles(grid), tgt_sketch.get_quantiles(grid)]))
+    points = points[np.isfinite(points)].tolist()
+    ref_cdf = np.asarray(ref_sketch.get_cdf(points))[:-1]
+    tgt_cdf = np.asarray(tgt_sketch.get_cdf(points))[:-1]
+    statistic = float(np.max(np.abs(ref_cdf - tgt_cdf))) if points else 0.0
+    m, n = ref_sketch.get_n(), tgt_sketch.get_n()
+    en = m * n / (m + n)
+    if en <= 10_000:
+        p_value = float(stats.kstwo.sf(statistic, max(1, round(en))))
+    else:
+        p_value = float(stats.kstwobign.sf(statistic * math.sqrt(en)))
+    return statistic, min(max(p_value, 0.0), 1.0)
 
 
 def _finite(value: Any) -> float | None:
@@ -158,10 +184,9 @@ def _numeric(column: str, ref: Any, tgt: Any, config: DriftConfig, result: Colum
     scale = float(ref_dist.stddev or 0.0) or float(tgt_dist.stddev or 0.0) or abs(float(ref_dist.avg)) or 1.0
     wasserstein = float(np.mean(np.abs(ref_q - tgt_q))) / scale
     result.effect_size, result.effect = "wasserstein", sig(wasserstein, 4)
-    ks = _whylogs_score("ks", tgt, ref)
     result.test = "ks"
-    if ks is not None:
-        result.statistic, result.p_value = sig(_finite(ks.statistic), 4), sig(_finite(ks.pvalue), 4)
+    statistic, p_value = ks_test(ref_sketch, tgt_sketch)
+    result.statistic, result.p_value = sig(statistic, 4), sig(p_value, 4)
     hellinger = _whylogs_score("hellinger", tgt, ref)
     if hellinger is not None:
         result.hellinger = sig(_finite(hellinger.statistic), 4)

@@ -2,7 +2,7 @@
 
 whylogs logs on one core; its profiles merge exactly. So chunks of rows are profiled in worker
 processes and their profiles merged here: throughput scales with cores, and memory holds only the
-chunks in flight (about two per worker), whatever the size of the data.
+chunks in flight (one per worker, plus one), whatever the size of the data.
 """
 
 from __future__ import annotations
@@ -94,25 +94,24 @@ def profile_data(
     if first is None:
         raise MonitorError(f"{path} has no rows to profile", "check the file (only a header, or empty)")
     _check_segment(first, segment)
-    second = next(chunks, None)
     workers = jobs or available_cores()
     acc: dict[str, Any] = {}
-    if second is None or workers <= 1:
+    # A short first chunk is all the data there is: no workers needed. Otherwise the pool is started
+    # now, while only one chunk is in memory, because forked workers inherit the parent's memory.
+    if len(first) < chunk_size or workers <= 1:
         count = rows = 0
-        for frame in _chain(first, second, chunks):
+        for frame in _chain(first, chunks):
             _merge_into(acc, _in_process(frame, segment))
             count += 1
             rows += len(frame)
         return ProfiledData(acc, rows, count, 1, time.perf_counter() - started)
-    count, rows = _profile_parallel(_chain(first, second, chunks), segment, workers, acc)
+    count, rows = _profile_parallel(_chain(first, chunks), segment, workers, acc)
     return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
 
 
-def _chain(first: Any, second: Any, rest: Iterator[Any]) -> Iterator[Any]:
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield first
-    if second is not None:
-        yield second
-        yield from rest
+    yield from rest
 
 
 def _profile_parallel(frames: Iterator[Any], segment: str | None, workers: int, acc: dict[str, Any]) -> tuple[int, int]:
@@ -133,8 +132,8 @@ def _profile_parallel(frames: Iterator[Any], segment: str | None, workers: int, 
             for frame in frames:
                 if segment is not None:
                     _check_segment(frame, segment)
-                # Two chunks per worker in flight keeps them busy while bounding memory.
-                while len(pending) >= 2 * workers:
+                # One chunk per worker plus one queued keeps them busy while bounding memory.
+                while len(pending) > workers:
                     drain_one()
                 pending.append(pool.submit(_profile_chunk, frame, segment))
                 count += 1

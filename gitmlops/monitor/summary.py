@@ -2,7 +2,8 @@
 
 The binary profile does not diff (KLL sketches are randomized and carry timestamps); the summary does:
 fixed key order, columns sorted by name, exact statistics rounded to 6 significant digits and sketch
-estimates (quantiles, cardinality) to 4, so re-profiling the same data changes nothing.
+estimates (quantiles, cardinality) to 4. Re-profiling the same data repeats every exact figure;
+KLL quantiles are randomized and may move within the sketch's error (about 1% in rank).
 """
 
 from __future__ import annotations
