@@ -139,7 +139,7 @@ def _compose(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
         raise ConfigError(f"cannot compose conf/: {message}", hint) from None
     if not isinstance(data, dict):
         raise ConfigError("conf/config.yaml must compose to a mapping")
-    return data
+    return {str(k): v for k, v in data.items()}
 
 
 def params_hash(params: dict[str, Any]) -> str:

@@ -98,7 +98,7 @@ def quiet_dvc(callback: ProgressCallback | None = None) -> Iterator[_Capture]:
 def _dvc_error(exc: Exception, action: str) -> GitMLOpsError:
     from dvc.exceptions import DvcException
 
-    cause = exc
+    cause: BaseException = exc
     while cause.__cause__ is not None and isinstance(cause.__cause__, DvcException):
         cause = cause.__cause__
     return ExternalError(f"DVC could not {action}: {cause}")

@@ -116,11 +116,11 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
 
         if stage or force:
             raise UsageError("--stage and --force do not apply to --sweep")
-        result = do_sweep(repo_path(ctx), overrides, jobs=jobs, callback=progress)
+        swept = do_sweep(repo_path(ctx), overrides, jobs=jobs, callback=progress)
         progress.close()
         from gitmlops.cli.experiments import render_experiments
 
-        emit(result, as_json, lambda r: f"ran {len(result.points)} experiment(s)\n" + render_experiments(result.experiments, "table"))
+        emit(swept, as_json, lambda r: f"ran {len(swept.points)} experiment(s)\n" + render_experiments(swept.experiments, "table"))
         return
     from gitmlops.pipeline import run as do_run
 

@@ -45,7 +45,7 @@ def _describe(change: Any) -> list[str]:
     if isinstance(change, str):
         return [change]
     if isinstance(change, dict):
-        out = []
+        out: list[str] = []
         for key, value in change.items():
             if isinstance(value, dict):
                 out.extend(f"{key}: {k} {v}" for k, v in value.items())

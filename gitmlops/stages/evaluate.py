@@ -125,6 +125,7 @@ def evaluate(params_path: str | Path = "params.yaml") -> str:
     plots = Path(paths.get("plots", "plots"))
     roc = _roc(y, raw) if schema["task"] == "binary" else []
     write_json(plots / "roc.json", {"roc": roc})
+    confusion: list[dict[str, Any]]
     if schema["task"] == "regression":
         confusion = [{"actual": round(float(a), 4), "predicted": round(float(p), 4)} for a, p in zip(y, pred, strict=True)]
     else:
