@@ -256,3 +256,40 @@ def test_runtime_modules_import_no_gitmlops_outside_the_package() -> None:
                 assert name == "profiling.py", f"{name} imports {node.module}"
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("gitmlops") for a in node.names), name
+
+
+VALID_RECORD = st.fixed_dictionaries(
+    {
+        "tenure_months": st.integers(-(2**40), 2**40) | st.integers(-1000, 1000).map(float),
+        "monthly_charges": st.none() | st.floats(allow_nan=False, allow_infinity=False, width=32) | st.integers(-9, 9),
+        "plan": st.sampled_from(PLANS),
+        "has_partner": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(VALID_RECORD, min_size=16, max_size=40))
+def test_columnar_and_row_paths_agree(records: list[dict[str, object]]) -> None:
+    p = parser()
+    columnar = p._columnar(records)
+    assert columnar is not None
+    rows = np.array([p._row(i, r) for i, r in enumerate(records)], dtype=np.float32)
+    np.testing.assert_array_equal(columnar, rows)
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"tenure_months": 1.5}, "tenure_months"),
+        ({"monthly_charges": "x"}, "monthly_charges"),
+        ({"plan": "gold"}, "plan"),
+        ({"plan": None}, "plan"),
+        ({"has_partner": 0}, "has_partner"),
+        ({"zip": 1}, "zip"),
+    ],
+)
+def test_many_rows_with_one_bad_value_name_it(bad: dict[str, object], field: str) -> None:
+    rows = [GOOD] * 30
+    rows = [*rows[:17], {**GOOD, **bad}, *rows[17:]]
+    assert refused(body(rows)).field == f"records[17].{field}"
