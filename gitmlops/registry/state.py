@@ -16,7 +16,7 @@ highest semantic version (they differ only after ``register --force`` of a lower
 
 from __future__ import annotations
 
-import dataclasses
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,10 +43,17 @@ class VersionState:
     version: str
     commit: str
     tag: str | None = None  # the registration tag; None for a stage assigned to an unregistered commit
-    registered_at: str | None = None
+    registered_ts: int | None = None  # tag time of the registration (unix seconds)
     deregistered: bool = False
     stages: list[str] = field(default_factory=list)  # stages this version is current in
     position: int = -1  # index of its registration in the artifact's ordered events
+
+    @property
+    def registered_at(self) -> str | None:
+        """When the version was registered (ISO 8601, UTC)."""
+        if self.registered_ts is None:
+            return None
+        return datetime.datetime.fromtimestamp(self.registered_ts, datetime.UTC).isoformat()
 
     @property
     def registered(self) -> bool:
@@ -159,13 +166,12 @@ def build_artifact(name: str, events: Iterable[Event]) -> ArtifactState:
     deprecated = False
     counter = 0
     result: list[Event] = []
-    for position, raw in enumerate(ordered):
-        event = raw
+    for position, event in enumerate(ordered):
         if event.counter is not None:
             counter = max(counter, event.counter)
         if event.kind in (ASSIGN, UNASSIGN):
             version = by_commit.get(event.commit, event.commit)
-            event = dataclasses.replace(event, version=version)
+            event.version = version  # events are built fresh by every read, so this is ours to set
             if version not in versions:
                 versions[version] = VersionState(version=version, commit=event.commit)
             stage = event.stage or ""
@@ -177,7 +183,7 @@ def build_artifact(name: str, events: Iterable[Event]) -> ArtifactState:
         elif event.kind == REGISTER and event.version is not None:
             state = versions.setdefault(event.version, VersionState(version=event.version, commit=event.commit))
             state.commit, state.tag = event.commit, event.tag
-            state.registered_at, state.position = event.created_at, position
+            state.registered_ts, state.position = event.timestamp, position
         elif event.kind == DEREGISTER and event.version is not None:
             state = versions.setdefault(event.version, VersionState(version=event.version, commit=event.commit))
             state.deregistered = True

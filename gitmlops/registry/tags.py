@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache, total_ordering
+from typing import NamedTuple
 
 from gitmlops.errors import RegistryError
 
@@ -49,9 +50,11 @@ _SEMVER = (
 _VERSION_RE = re.compile(rf"^v{_SEMVER}$")
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _FULLNAME_RE = re.compile(rf"^(?:(?P<dirname>{_DIRNAME}){SEPARATOR_IN_NAME})?(?P<name>{_NAME})$")
+# the same semver without named groups, to embed in the tag pattern (one match per tag)
+_SEMVER_PLAIN = re.sub(r"\?P<\w+>", "?:", _SEMVER)
 _TAG_RE = re.compile(
-    rf"^(?P<artifact>(?:{_DIRNAME}{SEPARATOR_IN_TAG})?{_NAME})"
-    rf"(?:(?:#(?P<stage>{_NAME})|@(?P<version>v[^!#@]+))(?P<cancel>!?)"
+    rf"^(?P<artifact>(?:(?P<dir>{_DIRNAME}){SEPARATOR_IN_TAG})?{_NAME})"
+    rf"(?:(?:#(?P<stage>{_NAME})|@(?P<version>v{_SEMVER_PLAIN}))(?P<cancel>!?)"
     r"|@(?P<special>deprecated|created))"
     r"(?:#(?P<counter>[1-9][0-9]*|0))?$"
 )
@@ -205,9 +208,8 @@ def split_name(name: str) -> tuple[str, str]:
     return "", name
 
 
-@dataclass(frozen=True)
-class TagName:
-    """A parsed registry tag name."""
+class TagName(NamedTuple):
+    """A parsed registry tag name (a named tuple: thousands are built per read)."""
 
     kind: str
     name: str
@@ -253,19 +255,22 @@ def parse_tag(text: str) -> TagName | None:
     match = _TAG_RE.match(text)
     if not match:
         return None
-    name = tag_to_name(match["artifact"])
-    if not is_valid_name(name):
+    name = match["artifact"]
+    # the pattern already checked the name's characters; folders need the segment rules too
+    if match["dir"] is not None:
+        name = tag_to_name(name)
+        if not is_valid_name(name):
+            return None
+    elif "//" in name:
         return None
     counter = int(match["counter"]) if match["counter"] is not None else None
     cancel = match["cancel"] == "!"
     if match["version"] is not None:
-        if not Version.is_valid(match["version"]):
-            return None
-        return TagName(DEREGISTER if cancel else REGISTER, name, version=match["version"], counter=counter)
+        return TagName(DEREGISTER if cancel else REGISTER, name, match["version"], None, counter)
     if match["stage"] is not None:
         if "//" in match["stage"]:
             return None
-        return TagName(UNASSIGN if cancel else ASSIGN, name, stage=match["stage"], counter=counter)
+        return TagName(UNASSIGN if cancel else ASSIGN, name, None, match["stage"], counter)
     kind = DEPRECATE if match["special"] == "deprecated" else CREATE
     return TagName(kind, name, counter=counter)
 
