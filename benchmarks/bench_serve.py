@@ -6,7 +6,8 @@ run, measured alternately with wrk (32 connections, one-row POST bodies set by a
 - gitmlops: ``gitmlops serve DIR`` with its defaults (LitServe, 1 worker);
 - FastAPI: a sync ``def`` handler taking the JSON body as a dict, calling the booster in-process,
   under uvicorn, one process (uvloop + httptools, access log off: uvicorn's best settings);
-- bare ASGI: a raw ASGI callable (orjson, booster in-process) under the same uvicorn: the limit.
+- bare ASGI: a raw ASGI callable (orjson, booster in-process) under the same uvicorn: the limit;
+- LitServe, stock: the same LitAPI hooks on a plain ``LitServer`` with its defaults, for reference.
 
 Then rows/s with 1,000-row bodies, and the cold start (command to first successful prediction).
 Usage: python benchmarks/bench_serve.py [--seconds 3] [--rounds 3] [--json]
@@ -80,6 +81,27 @@ async def app(scope, receive, send):
     await send({{"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]}})
     await send({{"type": "http.response.body", "body": out}})
+'''
+
+LITSERVE_APP = COMMON + '''
+import litserve as ls
+
+
+class API(ls.LitAPI):
+    def decode_request(self, request):
+        return parser.records_matrix(request)
+
+    def predict(self, x):
+        return booster.inplace_predict(x, validate_features=False)
+
+    def encode_response(self, y):
+        return {{"predictions": encoder.encode(y), "model": label}}
+
+
+if __name__ == "__main__":
+    ls.LitServer(API(), accelerator="cpu").run(
+        host="127.0.0.1", port=int(sys.argv[1]), generate_client_file=False, log_level="warning"
+    )
 '''
 
 LUA = """wrk.method = "POST"
@@ -162,7 +184,7 @@ def main() -> None:
         for key, body in (("one", one), ("many", many)):
             scripts[key] = work / f"{key}.lua"
             scripts[key].write_text(LUA.format(body=body))
-        for name, template in (("fastapi", FASTAPI_APP), ("asgi", ASGI_APP)):
+        for name, template in (("fastapi", FASTAPI_APP), ("asgi", ASGI_APP), ("litserve", LITSERVE_APP)):
             (work / f"{name}_app.py").write_text(template.format(root=str(ROOT), folder=str(folder)))
 
         uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning",
@@ -171,6 +193,7 @@ def main() -> None:
             ("gitmlops", [sys.executable, "-m", "gitmlops", "serve", str(folder), "--port"]),
             ("fastapi", [*uvicorn, "fastapi_app:app", "--port"]),
             ("bare ASGI", [*uvicorn, "asgi_app:app", "--port"]),
+            ("LitServe, stock", [sys.executable, "litserve_app.py"]),
         ]
         cold: dict[str, float] = {}
         for name, argv in specs:
@@ -213,6 +236,7 @@ def main() -> None:
         "gitmlops_vs_fastapi": round(results["gitmlops"]["requests_per_s"] / base, 2),
         "gitmlops_vs_bare_asgi": round(results["gitmlops"]["requests_per_s"] / limit, 2),
         "fastapi_vs_bare_asgi": round(base / limit, 2),
+        "stock_litserve_vs_fastapi": round(results["LitServe, stock"]["requests_per_s"] / base, 2),
     }
     if args.json:
         print(json.dumps({"results": results, "ratios": ratios, "rounds": args.rounds, "seconds": args.seconds},
@@ -225,7 +249,8 @@ def main() -> None:
         print(f"| {name} | {r['requests_per_s']:,} | {r['p99_ms']} ms | {r['rows_per_s_1000_row_bodies']:,} |"
               f" {r['cold_start_s']} s |")
     print(f"\ngitmlops / FastAPI: {ratios['gitmlops_vs_fastapi']}x; gitmlops / bare ASGI:"
-          f" {ratios['gitmlops_vs_bare_asgi']}x; FastAPI / bare ASGI: {ratios['fastapi_vs_bare_asgi']}x")
+          f" {ratios['gitmlops_vs_bare_asgi']}x; FastAPI / bare ASGI: {ratios['fastapi_vs_bare_asgi']}x;"
+          f" stock LitServe / FastAPI: {ratios['stock_litserve_vs_fastapi']}x")
 
 
 if __name__ == "__main__":
