@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,7 @@ def test_versions_rules(model_repo: Path) -> None:
     assert exists.exit_code == EXIT_USAGE and "exists already" in exists.output
     lower = invoke(model_repo, "registry", "register", "model", "--version", "v0.5.0")
     assert lower.exit_code == EXIT_USAGE and "--force" in lower.output
+    time.sleep(1.1)  # git dates tags in whole seconds; within one second, ties go to the higher version
     forced = js(model_repo, "register", "model", "--version", "v0.5.0", "--force")
     assert forced["version"] == "v0.5.0"
     shown = js(model_repo, "show")["artifacts"][0]
