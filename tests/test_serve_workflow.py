@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.registry_fixtures import model_repo, model_template
+
+__all__ = ["model_repo", "model_template"]  # fixtures used by name below
+
 WORKFLOW = Path(__file__).parents[1] / "gitmlops" / "templates" / "workflows" / "deploy.yml"
 NODE_TOOLS = Path(os.environ.get("GITMLOPS_NODE_TOOLS", "/work/node-tools"))
 LINT_SCRIPT = """
@@ -98,3 +102,60 @@ def test_deploy_workflow_contract() -> None:
     # user-controlled values reach shell scripts through env, never pasted into the script text
     for step in job["steps"]:
         assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def check_step_script() -> str:
+    """The Python the "Check the tag" step runs (the heredoc after check-ref)."""
+    step = next(s for s in yaml.safe_load(WORKFLOW.read_text())["jobs"]["deploy"]["steps"] if s.get("id") == "event")
+    run = step["run"]
+    return run.split("<<'PY'\n", 1)[1].rsplit("\nPY", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("stage", "deploys"),
+    [("prod", True), ("staging", False)],
+)
+def test_check_step_acts_only_on_the_deploy_stage(model_repo: Path, tmp_path: Path, stage: str, deploys: bool) -> None:
+    """Run the workflow's own check step on a real stage tag of a registry repo."""
+    from gitmlops.registry import promote, register
+    from tests.conftest import invoke
+
+    register(model_repo, "model", version="v1.2.0")
+    tag = promote(model_repo, "model", "v1.2.0", stage=stage).event.tag
+    result = invoke(model_repo, "registry", "check-ref", tag, "--json")
+    assert result.exit_code == 0, result.output
+    event = tmp_path / "event.json"
+    event.write_text(result.output)
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    script = tmp_path / "check.py"
+    script.write_text(check_step_script())
+    env = {**os.environ, "TAG": tag, "GITHUB_OUTPUT": str(outputs), "GITHUB_REPOSITORY_OWNER": "Acme-Org"}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(event)], cwd=model_repo, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    if deploys:
+        assert values == {
+            "deploy": "true", "ref": "model#prod", "version": "v1.2.0", "stage": "prod",
+            "image": "ghcr.io/acme-org/model",
+        }
+        assert "deploying" in proc.stdout
+    else:
+        assert values == {"deploy": "false"}
+        assert "nothing to do (deploy stage is prod)" in proc.stdout
+
+
+def test_check_step_ignores_tags_that_are_not_registry_events(model_repo: Path, tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text("{}")  # what `check-ref --json` prints for other tags
+    outputs = tmp_path / "github_output"
+    script = tmp_path / "check.py"
+    script.write_text(check_step_script())
+    env = {**os.environ, "TAG": "v1.0", "GITHUB_OUTPUT": str(outputs), "GITHUB_REPOSITORY_OWNER": "acme"}
+    proc = subprocess.run([sys.executable, str(script), str(event)], cwd=model_repo, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert outputs.read_text() == "deploy=false\n"
+    assert "not a registry tag" in proc.stdout

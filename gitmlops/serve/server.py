@@ -292,7 +292,9 @@ class GitMLOpsServer(ls.LitServer):
         # GZip costs every response a pass through its wrapper; answers are small JSON.
         from starlette.middleware.gzip import GZipMiddleware
 
-        self.middlewares = [m for m in self.middlewares if not (isinstance(m, tuple) and m[0] is GZipMiddleware)]
+        current: list[Any] = self.middlewares  # type: ignore[has-type]  # set, unannotated, by LitServer
+        kept = [m for m in current if not (isinstance(m, tuple) and m[0] is GZipMiddleware)]
+        self.middlewares = kept
         super()._register_middleware()
 
     def _register_api_endpoints(self, lit_api: Any, request_type: Any, response_type: Any) -> None:
