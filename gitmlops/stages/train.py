@@ -72,6 +72,12 @@ def train(params_path: str | Path = "params.yaml") -> str:
     import xgboost as xgb
 
     params = load_params(params_path)
+    from gitmlops.stages.dask_train import wants_dask
+
+    if wants_dask(params):
+        from gitmlops.stages.dask_train import train_on_dask
+
+        return train_on_dask(params)
     paths = params.get("paths", {})
     prepared = Path(paths.get("prepared", "data/prepared"))
     target = params.get("data", {}).get("target")

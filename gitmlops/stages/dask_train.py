@@ -1,0 +1,419 @@
+"""Stage `train` on Dask (``train.backend: dask``): the same model, schema and reference profile as
+local training, computed by ``xgboost.dask`` on a Dask cluster.
+
+What it reads: the prepared training set (``paths.prepared``/train.parquet, one Parquet file or a
+folder of Parquet parts), the train stage's DVC dependency, so the pipeline, its lock file and the
+held-out test set stay exactly as with local training. It is read with ``dask.dataframe`` on the
+workers; this process (the Dask client) holds the task graph and a few small summaries, never rows:
+
+- the feature schema comes from per-partition summaries (column types, null-ness, the distinct
+  values of category columns and of the target) reduced pairwise on the workers;
+- the reference profile is a whylogs profile per partition, merged pairwise on the workers (whylogs
+  merges exactly: the result is what logging all rows at once gives, up to KLL's random compaction);
+- the model is trained by ``xgboost.dask.train`` on a ``DaskDMatrix`` and saved with ``save_model``.
+
+Nothing is written unless all three succeed, so a lost scheduler or a worker dying mid-training
+leaves no model behind (and DVC records nothing for the stage).
+
+Determinism: a Dask-trained model is not byte-reproducible. XGBoost builds its histogram cuts from
+quantile sketches merged across workers and sums gradients per worker, so the model depends on the
+partition boundaries and on which worker the scheduler gives each partition at run time. Two runs
+agree closely in predictions and metrics, not byte for byte. The schema is exact and deterministic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitmlops.errors import ConfigError, DataError, ExternalError, GitMLOpsError
+from gitmlops.stages.features import (
+    MAX_CLASSES_FOR_INTEGER_TARGET,
+    build_schema,
+    encode_target,
+    feature_frame,
+)
+
+BACKENDS = ("local", "dask")
+
+
+def wants_dask(params: dict[str, Any]) -> bool:
+    """True when ``train.backend`` is ``dask``; a config error for an unknown backend."""
+    backend = (params.get("train") or {}).get("backend") or "local"
+    if backend not in BACKENDS:
+        raise ConfigError(f"train.backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return backend == "dask"
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DaskSettings:
+    """The ``train.dask`` config block."""
+
+    scheduler_address: str | None = None
+    n_workers: int = 2
+    threads_per_worker: int = 1
+    processes: bool = True
+    partition_size: str = "64MiB"
+    connect_timeout: float = 10.0
+    collective_timeout: int = 60
+
+
+def dask_settings(train_cfg: dict[str, Any]) -> DaskSettings:
+    """Validate ``train.dask`` into :class:`DaskSettings` (ConfigError naming the bad key)."""
+    raw = dict(train_cfg.get("dask") or {})
+    defaults = DaskSettings()
+    unknown = sorted(set(raw) - set(DaskSettings.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in train.dask: {', '.join(unknown)}",
+            f"known keys: {', '.join(DaskSettings.__dataclass_fields__)}",
+        )
+
+    def number(key: str, kind: type, minimum: float) -> Any:
+        value = raw.get(key)
+        if value is None:
+            return getattr(defaults, key)
+        try:
+            result = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"train.dask.{key} must be a number, not {value!r}") from None
+        if isinstance(value, bool) or not result >= minimum:
+            raise ConfigError(f"train.dask.{key} must be at least {minimum}, not {value!r}")
+        return result
+
+    address = raw.get("scheduler_address")
+    if address is not None and not (isinstance(address, str) and address.strip()):
+        raise ConfigError(
+            f"train.dask.scheduler_address must be an address such as tcp://host:8786, not {address!r}",
+            "or null to start a LocalCluster",
+        )
+    processes = raw.get("processes", defaults.processes)
+    if not isinstance(processes, bool):
+        raise ConfigError(f"train.dask.processes must be true or false, not {processes!r}")
+    partition_size = raw.get("partition_size") or defaults.partition_size
+    try:
+        from dask.utils import parse_bytes
+
+        parse_bytes(partition_size)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"train.dask.partition_size must be a size such as 64MiB, not {partition_size!r}"
+        ) from None
+    return DaskSettings(
+        scheduler_address=address.strip() if address else None,
+        n_workers=number("n_workers", int, 1),
+        threads_per_worker=number("threads_per_worker", int, 1),
+        processes=processes,
+        partition_size=str(partition_size),
+        connect_timeout=number("connect_timeout", float, 0.1),
+        collective_timeout=number("collective_timeout", int, 1),
+    )
+
+
+# -- cluster --------------------------------------------------------------------------------------
+
+
+def _dask_config(settings: DaskSettings) -> dict[str, Any]:
+    # Keep pandas' object strings (the local stage's dtypes, so schema and codes match), fail fast on
+    # connections, and give up on a task as soon as the worker running it dies instead of retrying
+    # it elsewhere: XGBoost training cannot resume on another worker.
+    return {
+        "dataframe.convert-string": False,
+        "distributed.comm.timeouts.connect": f"{settings.connect_timeout}s",
+        "distributed.scheduler.allowed-failures": 0,
+    }
+
+
+@contextlib.contextmanager
+def connect(settings: DaskSettings) -> Iterator[Any]:
+    """A ``distributed.Client`` on ``scheduler_address``, or on a LocalCluster started here.
+
+    Fails with ExternalError within ``connect_timeout`` seconds when the scheduler is unreachable.
+    The client (and a LocalCluster) is closed on exit, also after an error.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set(_dask_config(settings)), contextlib.ExitStack() as stack:
+        if settings.scheduler_address is None:
+            cluster = LocalCluster(
+                n_workers=settings.n_workers,
+                threads_per_worker=settings.threads_per_worker,
+                processes=settings.processes,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            stack.callback(cluster.close, timeout=settings.connect_timeout)
+            address: Any = cluster
+        else:
+            address = settings.scheduler_address
+        try:
+            client = Client(address, timeout=settings.connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ExternalError(
+                f"cannot reach the Dask scheduler at {settings.scheduler_address or 'the LocalCluster'}: {exc}",
+                "check train.dask.scheduler_address (tcp://HOST:8786) and that the scheduler runs; "
+                "or set it to null to train on a LocalCluster",
+            ) from None
+        stack.callback(client.close, timeout=settings.connect_timeout)
+        if settings.scheduler_address is not None:
+            try:
+                client.wait_for_workers(1, timeout=settings.connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise ExternalError(
+                    f"the Dask scheduler at {settings.scheduler_address} has no workers: {exc}",
+                    "start workers (`dask worker ADDRESS`) or scale the cluster, then rerun",
+                ) from None
+        # xgboost.dask looks the client up as the current one, whatever is passed in.
+        with client.as_current():
+            yield client
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+def read_partitions(path: str | Path, partition_size: str) -> Any:
+    """The prepared training data (a Parquet file or a folder of Parquet parts) as a dask DataFrame."""
+    import dask
+    import dask.dataframe as dd
+
+    path = Path(path)
+    if path.is_dir():
+        parts = sorted(
+            str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".pq")
+        )
+        if not parts:
+            raise DataError(f"{path} holds no .parquet files")
+    elif path.is_file():
+        parts = [str(path)]
+    else:
+        raise DataError(f"{path} is missing", "run the prepare stage first (`gitmlops run`)")
+    with dask.config.set({"dataframe.convert-string": False}):
+        try:
+            return dd.read_parquet(parts, blocksize=partition_size, split_row_groups="adaptive")
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {path}: {exc}") from None
+
+
+# -- schema from partition summaries --------------------------------------------------------------
+
+
+def summarize_partition(df: Any, target: str) -> dict[str, Any]:
+    """What the schema needs from one partition: its per-feature schema and the target's values.
+
+    Numeric targets keep at most ``MAX_CLASSES_FOR_INTEGER_TARGET + 1`` distinct values (enough to
+    tell class labels from a regression target) plus one non-integral value if there is one.
+    """
+    import pandas as pd
+
+    features = (
+        build_schema(df, target, objective="reg:squarederror")["features"] if len(df.columns) > 1 else []
+    )
+    values = df[target].dropna()
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    summary: dict[str, Any] = {
+        "rows": len(df),
+        "features": features,
+        "dtype": str(values.dtype),
+        "numeric": numeric,
+        "values": [],
+        "nonintegral": None,
+    }
+    distinct = values.unique()
+    if numeric:
+        fractional = values[values != values.round()]
+        if len(fractional):
+            summary["nonintegral"] = _native(fractional.iloc[0])
+        distinct = distinct[: MAX_CLASSES_FOR_INTEGER_TARGET + 1]
+    summary["values"] = [_native(v) for v in distinct]
+    return summary
+
+
+def merge_summaries(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Combine two partition summaries (associative, so they reduce in a tree)."""
+    if a["rows"] == 0:
+        return b
+    if b["rows"] == 0:
+        return a
+    features = []
+    for fa, fb in zip(a["features"], b["features"], strict=True):
+        if fa["type"] != fb["type"]:
+            raise DataError(
+                f"column {fa['name']!r} has type {fa['type']} in one partition and {fb['type']} in another"
+            )
+        merged = dict(fa, nullable=fa["nullable"] or fb["nullable"])
+        if "categories" in fa:
+            merged["categories"] = sorted(set(fa["categories"]) | set(fb["categories"]))
+        features.append(merged)
+    values = list(dict.fromkeys(a["values"] + b["values"]))
+    if a["numeric"]:
+        values = values[: MAX_CLASSES_FOR_INTEGER_TARGET + 1]
+    return dict(
+        a,
+        rows=a["rows"] + b["rows"],
+        features=features,
+        values=values,
+        nonintegral=a["nonintegral"] if a["nonintegral"] is not None else b["nonintegral"],
+    )
+
+
+def schema_from_summary(summary: dict[str, Any], target: str, objective: str = "auto") -> dict[str, Any]:
+    """The schema :func:`build_schema` gives for the whole data, from the reduced summary."""
+    import pandas as pd
+
+    if summary["rows"] == 0:
+        raise DataError("the training data has no rows")
+    values = summary["values"] + ([summary["nonintegral"]] if summary["nonintegral"] is not None else [])
+    dtype = summary["dtype"] if summary["numeric"] or summary["dtype"] == "bool" else object
+    # A stand-in for the target column with the same dtype and the distinct values that decide the
+    # task and classes, so build_schema's own rules apply unchanged.
+    digest = pd.DataFrame({target: pd.Series(values, dtype=dtype), "__feature__": 0.0})
+    schema = build_schema(digest, target, objective or "auto")
+    schema["features"] = summary["features"]
+    if not schema["features"]:
+        raise DataError("the data has no feature columns besides the target")
+    return schema
+
+
+def _native(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _tree_reduce(parts: list[Any], combine: Any) -> Any:
+    """Pairwise reduction of delayed values (depth log2(n), each step on a worker)."""
+    import dask
+
+    merge = dask.delayed(combine, pure=True)
+    while len(parts) > 1:
+        pairs = [merge(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
+
+
+# -- reference profile ----------------------------------------------------------------------------
+
+
+def profile_partition(df: Any) -> bytes:
+    """whylogs' bytes of one partition's profile (small; they travel instead of rows)."""
+    from gitmlops.monitor import profile_dataframe
+
+    return bytes(profile_dataframe(df).serialize())
+
+
+def merge_profiles(a: bytes, b: bytes) -> bytes:
+    """Merge two serialized whylogs profiles (exact, associative)."""
+    from whylogs.core import DatasetProfileView
+
+    return bytes(DatasetProfileView.deserialize(a).merge(DatasetProfileView.deserialize(b)).serialize())
+
+
+# -- training -------------------------------------------------------------------------------------
+
+
+def _labels(series: Any, schema: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    return pd.Series(encode_target(series, schema), index=series.index, name=series.name, dtype="float64")
+
+
+@dataclass
+class DaskTraining:
+    """What a Dask training run computed (written only after all of it succeeded)."""
+
+    booster: Any
+    schema: dict[str, Any]
+    profile: Any
+    rows: int
+    partitions: int
+    workers: int
+
+
+def fit(client: Any, ddf: Any, params: dict[str, Any], settings: DaskSettings) -> DaskTraining:
+    """Schema, merged reference profile and booster for ``ddf`` on the cluster behind ``client``."""
+    import dask
+    import pandas as pd
+    import xgboost as xgb
+    from xgboost import dask as dxgb
+    from xgboost.collective import Config as CollConfig
+
+    from gitmlops.stages.train import booster_params
+
+    target = params.get("data", {}).get("target")
+    if target not in ddf.columns:
+        raise DataError(f"target column {target!r} is not in the prepared training data")
+    workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    if ddf.npartitions < workers:
+        # Give every worker a share of the rows; a worker without data idles in training.
+        ddf = ddf.repartition(npartitions=workers)
+    parts = ddf.to_delayed()
+    summary_job = _tree_reduce([dask.delayed(summarize_partition)(p, target) for p in parts], merge_summaries)
+    profile_job = _tree_reduce([dask.delayed(profile_partition)(p) for p in parts], merge_profiles)
+    summary, profile_bytes = client.compute([summary_job, profile_job], sync=True)
+    schema = schema_from_summary(summary, target, params.get("model", {}).get("objective", "auto"))
+
+    empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in ddf.dtypes.items()})
+    features = ddf.map_partitions(feature_frame, schema, meta=feature_frame(empty, schema))
+    labels = ddf[target].map_partitions(_labels, schema, meta=pd.Series(dtype="float64", name=target))
+    dtrain = dxgb.DaskDMatrix(client, features, labels, enable_categorical=True)
+    rounds = int(params.get("train", {}).get("num_boost_round", 100))
+    # A bounded collective timeout: when a worker dies, its peers stop waiting and training fails.
+    coll_cfg = CollConfig(
+        timeout=settings.collective_timeout, tracker_timeout=math.ceil(settings.connect_timeout) + 5
+    )
+    result = dxgb.train(
+        client, booster_params(params, schema), dtrain, num_boost_round=rounds, coll_cfg=coll_cfg
+    )
+    booster = result["booster"] if result else None
+    if not isinstance(booster, xgb.Booster):
+        raise ExternalError("Dask training returned no model", "check the workers' logs")
+    from whylogs.core import DatasetProfileView
+
+    return DaskTraining(
+        booster,
+        schema,
+        DatasetProfileView.deserialize(profile_bytes),
+        rows=int(summary["rows"]),
+        partitions=ddf.npartitions,
+        workers=workers,
+    )
+
+
+def train_on_dask(params: dict[str, Any]) -> str:
+    """Train with ``xgboost.dask``; write the model, schema and reference profile; return a summary."""
+    from gitmlops.monitor import write_profile
+    from gitmlops.stages.features import write_json
+
+    paths = params.get("paths", {})
+    settings = dask_settings(params.get("train") or {})
+    train_path = Path(paths.get("prepared", "data/prepared")) / "train.parquet"
+    ddf = read_partitions(train_path, settings.partition_size)
+    try:
+        with connect(settings) as client:
+            run = fit(client, ddf, params, settings)
+    except GitMLOpsError:
+        raise
+    except Exception as exc:  # a cluster fails in many ways: dead workers, lost comms, memory
+        raise ExternalError(
+            f"training on Dask failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            "check that the workers are alive and have enough memory (`train.dask`), then rerun; "
+            "no model was written",
+        ) from exc
+
+    model_path = Path(paths.get("model", "models/model.ubj"))
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    run.booster.save_model(str(model_path))
+    write_json(paths.get("schema", "models/schema.json"), run.schema)
+    write_profile(run.profile, Path(paths.get("reference_profile", "models/reference_profile.bin")))
+    rounds = int(params.get("train", {}).get("num_boost_round", 100))
+    return (
+        f"train (dask): {run.schema['task']} model, {len(run.schema['features'])} features, {rounds} rounds, "
+        f"{run.rows} rows in {run.partitions} partitions on {run.workers} workers -> {model_path}"
+    )
