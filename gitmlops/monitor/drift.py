@@ -265,7 +265,7 @@ def _bars(ref_shares: dict[str, float], tgt_shares: dict[str, float]) -> dict[st
     keys = sorted(set(ref_shares) | set(tgt_shares) - {OTHER},
                   key=lambda k: (-max(ref_shares.get(k, 0.0), tgt_shares.get(k, 0.0)), k))
     shown = keys[:CHART_CATEGORIES]
-    hidden = [k for k in keys[CHART_CATEGORIES:]]
+    hidden = keys[CHART_CATEGORIES:]
     ref = [ref_shares.get(k, 0.0) for k in shown]
     tgt = [tgt_shares.get(k, 0.0) for k in shown]
     other_ref = ref_shares.get(OTHER, 0.0) + sum(ref_shares.get(k, 0.0) for k in hidden)
@@ -316,7 +316,7 @@ def compare_column(name: str, ref: Any, tgt: Any, config: DriftConfig) -> Column
     return result
 
 
-def _view(value: Any, what: str) -> Any:
+def _view(value: Any) -> Any:
     if hasattr(value, "get_columns"):
         return value
     from gitmlops.monitor import sketches
@@ -328,7 +328,7 @@ def diff(reference: Any, target: Any, config: DriftConfig | dict[str, Any] | Non
          reference_label: str = "reference", target_label: str = "target") -> DriftReport:
     """Compare two profiles (``DatasetProfileView`` objects or .bin paths) column by column."""
     cfg = config if isinstance(config, DriftConfig) else drift_config(config)
-    ref_view, tgt_view = _view(reference, "reference"), _view(target, "target")
+    ref_view, tgt_view = _view(reference), _view(target)
     ref_cols, tgt_cols = ref_view.get_columns(), tgt_view.get_columns()
     if not ref_cols or not tgt_cols:
         empty = reference_label if not ref_cols else target_label
