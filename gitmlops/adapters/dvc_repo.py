@@ -478,3 +478,58 @@ def parse_lock(text: str | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
         }
     return result
 
+
+
+# -- lineage (verify): stored copies and an isolated cache for a second work tree (added by the lineage pillar) --
+
+
+def cached_object_path(dvc: DvcRepo, md5: str, hash_name: str = "md5") -> str | None:
+    """Where the object ``md5`` lives in this repo's local DVC cache, or None when the cache lacks it."""
+    path = _cache_odb(dvc, hash_name).oid_to_path(md5)
+    return path if os.path.isfile(path) else None
+
+
+def download_from_remote(
+    dvc: DvcRepo, md5: str, hash_name: str, dest: str | os.PathLike[str], remote: str | None = None
+) -> bool:
+    """Copy object ``md5`` from the DVC remote (never the cache) to ``dest``; False when the remote lacks it."""
+    odb = _remote_odb(dvc, hash_name, remote)
+    try:
+        if not odb.exists(md5):
+            return False
+        with quiet_dvc():
+            odb.fs.get_file(odb.oid_to_path(md5), os.fspath(dest))
+    except Exception as exc:  # any filesystem error of a remote is an external failure
+        raise _odb_error(exc, remote) from exc
+    return True
+
+
+def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, str]]:
+    """The default remote's name and every remote's URL, as this repo's merged config resolves them
+    (relative local paths made absolute)."""
+    from dvc.exceptions import DvcException
+
+    try:
+        with dvc._session():
+            remotes = {str(name): str(spec.get("url")) for name, spec in dvc.remotes().items() if spec.get("url")}
+            default = dvc.config_get("core", "remote")
+    except DvcException as exc:
+        raise _dvc_error(exc, "read the remote configuration") from exc
+    return (str(default) if default else None), remotes
+
+
+def isolate_cache(dvc: DvcRepo, cache_dir: str | os.PathLike[str], default_remote: str | None,
+                  remotes: dict[str, str]) -> None:
+    """Point this repo at its own cache folder and at the given remotes (its ``.dvc/config.local``).
+
+    Used for a throw-away work tree: data then comes from the remote, never from another cache.
+    Remote URLs are written as given (absolute), so a relative URL in the committed config still
+    reaches the same remote from a work tree elsewhere.
+    """
+    with dvc._session(), dvc.repo.config.edit("local") as conf:
+        conf.setdefault("cache", {})["dir"] = os.fspath(cache_dir)
+        section = conf.setdefault("remote", {})
+        for name, url in remotes.items():
+            section.setdefault(name, {})["url"] = url
+        if default_remote:
+            conf.setdefault("core", {})["remote"] = default_remote

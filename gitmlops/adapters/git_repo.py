@@ -336,3 +336,68 @@ def changed_since(git: GitRepo, rev: str, paths: Sequence[str] = ()) -> list[str
     untracked = git.git("ls-files", "-z", "--others", "--exclude-standard", "--", *paths)
     changed.update(p for p in untracked.split("\0") if p)
     return sorted(changed)
+
+
+# -- lineage: isolated work trees, commit existence, path history (added by the lineage pillar) ------
+
+
+def has_commit(git: GitRepo, sha: str) -> bool:
+    """Whether the commit object ``sha`` exists in this clone (a shallow or partial clone may lack it)."""
+    proc = subprocess.run(
+        ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=git.root, capture_output=True, env=_git_env()
+    )
+    return proc.returncode == 0
+
+
+def add_worktree(git: GitRepo, path: str | os.PathLike[str], commit: str) -> None:
+    """Check ``commit`` out into a new detached work tree at ``path``.
+
+    The user's work tree, index and stash are not touched (git only records the new tree under
+    ``.git/worktrees/``). Hooks are switched off: a post-checkout hook (``dvc install`` writes one)
+    must not run DVC against the new tree with the user's cache.
+    """
+    git.git("-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach", "--", str(path), commit)
+
+
+def remove_worktree(git: GitRepo, path: str | os.PathLike[str]) -> None:
+    """Remove a work tree made by :func:`add_worktree` (files and git's record of it)."""
+    git.git("worktree", "remove", "--force", "--force", "--", str(path), check=False)
+    git.git("worktree", "prune", check=False)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit as ``git log`` reports it."""
+
+    commit: str
+    timestamp: int
+    author: str
+    subject: str
+
+
+def _commit_infos(out: str) -> list[CommitInfo]:
+    infos = []
+    for record in out.split("\x1e"):
+        parts = record.strip("\n").split("\x1f")
+        if len(parts) == 4 and parts[0]:
+            infos.append(CommitInfo(parts[0], int(parts[1] or 0), parts[2], parts[3]))
+    return infos
+
+
+_LOG_FORMAT = "--format=%H%x1f%ct%x1f%an%x1f%s%x1e"
+
+
+def commit_info(git: GitRepo, rev: str) -> CommitInfo:
+    """Hash, committer time, author and subject of ``rev``."""
+    found = _commit_infos(git.git("show", "-s", _LOG_FORMAT, f"{rev}^{{commit}}"))
+    if not found:
+        raise ExternalError(f"git could not describe commit {rev}")
+    return found[0]
+
+
+def commits_touching(git: GitRepo, rev: str, paths: Sequence[str], max_count: int = 20) -> list[CommitInfo]:
+    """The commits reachable from ``rev`` that changed any of ``paths``, newest first."""
+    if not paths:
+        return []
+    out = git.git("log", f"--max-count={max_count}", _LOG_FORMAT, rev, "--", *paths)
+    return _commit_infos(out)
