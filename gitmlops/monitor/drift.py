@@ -325,8 +325,13 @@ def _view(value: Any) -> Any:
 
 
 def diff(reference: Any, target: Any, config: DriftConfig | dict[str, Any] | None = None,
-         reference_label: str = "reference", target_label: str = "target") -> DriftReport:
-    """Compare two profiles (``DatasetProfileView`` objects or .bin paths) column by column."""
+         reference_label: str = "reference", target_label: str = "target",
+         optional: tuple[str, ...] = ()) -> DriftReport:
+    """Compare two profiles (``DatasetProfileView`` objects or .bin paths) column by column.
+
+    Columns in ``optional`` (such as the label, which production data usually lacks) may be missing
+    from the target without counting as a schema change.
+    """
     cfg = config if isinstance(config, DriftConfig) else drift_config(config)
     ref_view, tgt_view = _view(reference), _view(target)
     ref_cols, tgt_cols = ref_view.get_columns(), tgt_view.get_columns()
@@ -343,13 +348,27 @@ def diff(reference: Any, target: Any, config: DriftConfig | dict[str, Any] | Non
     added = sorted(set(tgt_cols) - set(ref_cols))
     removed = sorted(set(ref_cols) - set(tgt_cols))
     columns = [compare_column(name, ref_cols[name], tgt_cols[name], cfg) for name in common]
+    def _skipped(name: str) -> bool:
+        override = cfg.columns.get(name)
+        return bool(override and override.skip)
+
     for name in removed:
         n, null = _null_fraction(ref_cols[name])
+        if _skipped(name) or name in optional:
+            reason = "skipped by monitor.drift.columns" if _skipped(name) else "optional column absent from the target"
+            columns.append(ColumnDrift(name, column_kind(ref_cols[name]), NO_DRIFT, "skipped", reason,
+                                       reference_rows=n, reference_null_fraction=sig(null, 4)))
+            continue
         columns.append(ColumnDrift(name, column_kind(ref_cols[name]), DRIFT, "schema",
                                    "column missing from the target", reference_rows=n,
                                    reference_null_fraction=sig(null, 4)))
     for name in added:
         n, null = _null_fraction(tgt_cols[name])
+        if _skipped(name):
+            columns.append(ColumnDrift(name, column_kind(tgt_cols[name]), NO_DRIFT, "skipped",
+                                       "skipped by monitor.drift.columns", target_rows=n,
+                                       target_null_fraction=sig(null, 4)))
+            continue
         columns.append(ColumnDrift(name, column_kind(tgt_cols[name]), POSSIBLE, "schema",
                                    "column new in the target", target_rows=n, target_null_fraction=sig(null, 4)))
     compared = [c for c in columns if c.rule != "skipped"]
