@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -386,6 +387,19 @@ def fit(client: Any, ddf: Any, params: dict[str, Any], settings: DaskSettings) -
     )
 
 
+def failure_text(exc: BaseException, limit: int = 300) -> str:
+    """The informative lines of an error from the cluster (XGBoost's carry C++ stack traces)."""
+    lines = []
+    for raw in str(exc).splitlines():
+        if raw.strip().startswith(("Stack trace", "[bt]")):
+            continue
+        # Drop XGBoost's "[time]", "[file:line|time]:" and "path/file.cc:83:" location prefixes.
+        text = re.sub(r"^([\s-]*(\[[^\]]*\]|\S+\.(cc|h|cu|cuh):\d+):?)*", "", raw).strip()
+        if text:
+            lines.append(text)
+    return "; ".join(lines)[:limit] or "no details"
+
+
 def train_on_dask(params: dict[str, Any]) -> str:
     """Train with ``xgboost.dask``; write the model, schema and reference profile; return a summary."""
     from gitmlops.monitor import write_profile
@@ -402,9 +416,9 @@ def train_on_dask(params: dict[str, Any]) -> str:
         raise
     except Exception as exc:  # a cluster fails in many ways: dead workers, lost comms, memory
         raise ExternalError(
-            f"training on Dask failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            "check that the workers are alive and have enough memory (`train.dask`), then rerun; "
-            "no model was written",
+            f"training on Dask failed ({type(exc).__name__}): {failure_text(exc)}",
+            "a worker may have died or lost contact (memory? see the workers' logs); "
+            "check the cluster and rerun. No model was written",
         ) from exc
 
     model_path = Path(paths.get("model", "models/model.ubj"))

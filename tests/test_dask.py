@@ -1,0 +1,179 @@
+"""Functional tests of `train.backend=dask` through `gitmlops run`: a 2-worker LocalCluster trains a
+model that serves and scores close to local training; an unreachable scheduler and a worker killed
+mid-training fail clearly, with no model written and nothing registered or locked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitmlops.errors import EXIT_EXTERNAL
+from tests.conftest import git, invoke
+
+pytestmark = pytest.mark.slow
+
+DASK = "train.backend=dask"
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def locked_stages(repo: Path) -> set[str]:
+    import yaml
+
+    lock = repo / "dvc.lock"
+    return set((yaml.safe_load(lock.read_text()) or {}).get("stages", {})) if lock.exists() else set()
+
+
+def test_dask_training_serves_and_scores_close_to_local(example_repo: Path) -> None:
+    import pandas as pd
+
+    from gitmlops.serve.model import load_booster, load_bundle
+    from gitmlops.stages.features import feature_frame
+
+    result = invoke(example_repo, "run", DASK, "train.dask.processes=false", "--json")
+    assert result.exit_code == 0, result.output
+    dask_metrics = read_json(example_repo / "metrics.json")
+    models = example_repo / "models"
+    dask_schema = (models / "schema.json").read_bytes()
+    dask_profile = read_json(models / "reference_profile.json")
+
+    # The serving path loads it like any model: the same format, the same schema file.
+    bundle = load_bundle(models)
+    booster = load_booster(bundle.model_file, None)
+    test = pd.read_parquet(example_repo / "data/prepared/test.parquet")
+    schema = read_json(models / "schema.json")
+    import xgboost as xgb
+
+    dask_pred = booster.predict(xgb.DMatrix(feature_frame(test, schema), enable_categorical=True))
+    assert dask_pred.shape == (len(test),)
+    assert ((dask_pred >= 0) & (dask_pred <= 1)).all()
+
+    result = invoke(example_repo, "run", "train.backend=local")
+    assert result.exit_code == 0, result.output
+    local_metrics = read_json(example_repo / "metrics.json")
+    # Exact: the schema; the profile's counts (its KLL quantiles are approximate by design).
+    assert (models / "schema.json").read_bytes() == dask_schema
+    local_profile = read_json(models / "reference_profile.json")
+    assert dask_profile["profile"]["rows"] == local_profile["profile"]["rows"]
+    for column, stats in local_profile["columns"].items():
+        for key in ("count", "null_count", "types", "min", "max"):
+            if key in stats:
+                assert dask_profile["columns"][column][key] == stats[key], (column, key)
+    # Close: the models differ (cuts from merged quantile sketches, per-worker sums), the scores do not.
+    assert abs(dask_metrics["auc"] - local_metrics["auc"]) < 0.03
+    assert abs(dask_metrics["accuracy"] - local_metrics["accuracy"]) < 0.03
+    assert abs(dask_metrics["logloss"] - local_metrics["logloss"]) < 0.03
+    local_pred = xgb.Booster(model_file=str(models / "model.ubj")).predict(
+        xgb.DMatrix(feature_frame(test, schema), enable_categorical=True)
+    )
+    assert ((dask_pred > 0.5) == (local_pred > 0.5)).mean() > 0.9
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stage_output(result: object, capfd: pytest.CaptureFixture[str]) -> str:
+    """What the user sees: gitmlops' own output and the stage subprocess's (on the real stderr)."""
+    captured = capfd.readouterr()
+    return result.output + captured.out + captured.err  # type: ignore[attr-defined]
+
+
+def test_unreachable_scheduler_fails_fast_and_writes_nothing(
+    example_repo: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    start = time.monotonic()
+    result = invoke(
+        example_repo, "run", DASK, f"train.dask.scheduler_address={address}", "train.dask.connect_timeout=3"
+    )
+    elapsed = time.monotonic() - start
+    output = stage_output(result, capfd)
+    assert result.exit_code == EXIT_EXTERNAL, output
+    assert f"cannot reach the Dask scheduler at {address}" in output
+    assert "train.dask.scheduler_address" in output
+    assert elapsed < 20  # prepare (~1 s) + a 3 s connect timeout + process start-ups
+    assert not (example_repo / "models/model.ubj").exists()
+    assert "train" not in locked_stages(example_repo)
+
+
+def test_unknown_backend_is_a_config_error(example_repo: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    result = invoke(example_repo, "run", "train.backend=spark")
+    output = stage_output(result, capfd)
+    assert result.exit_code == EXIT_EXTERNAL, output
+    assert "train.backend must be one of local, dask, not 'spark'" in output
+    assert not (example_repo / "models/model.ubj").exists()
+
+
+@pytest.fixture
+def cluster() -> Iterator[object]:
+    """A 2-worker LocalCluster with worker processes (so one can be killed), in this test process."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    ) as local:
+        yield local
+
+
+def kill_a_worker_once_training(address: str, log: dict, deadline: float = 90.0) -> None:
+    """Wait until XGBoost's training tasks run on the workers, then SIGKILL one worker process."""
+    from distributed import Client
+
+    with Client(address, set_as_default=False) as client:
+        stop = time.monotonic() + deadline
+        while time.monotonic() < stop:
+            running = [str(k) for keys in client.processing().values() for k in keys]
+            # xgboost.dask runs one training task per worker, named after its inner function `fn`.
+            if sum(k.startswith("fn-") for k in running) >= 2:
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)  # let the boosting rounds start
+        pids = client.run(os.getpid)
+        victim = sorted(pids)[-1]
+        log["killed_at"] = time.monotonic()
+        log["victim"] = victim
+        os.kill(pids[victim], signal.SIGKILL)
+
+
+def test_worker_killed_mid_training_fails_and_writes_nothing(
+    example_repo: Path, cluster: object, capfd: pytest.CaptureFixture[str]
+) -> None:
+    address = cluster.scheduler_address  # type: ignore[attr-defined]
+    log: dict = {}
+    killer = threading.Thread(target=kill_a_worker_once_training, args=(address, log), daemon=True)
+    killer.start()
+    result = invoke(
+        example_repo,
+        "run",
+        DASK,
+        f"train.dask.scheduler_address={address}",
+        "train.dask.collective_timeout=10",
+        "train.num_boost_round=200000",  # minutes of work: it is killed, not finished
+        "train.max_depth=8",
+    )
+    finished_at = time.monotonic()
+    killer.join(timeout=5)
+    output = stage_output(result, capfd)
+    assert "killed_at" in log, output
+    assert finished_at - log["killed_at"] < 30, output  # bounded by the collective timeout, not the rounds
+    assert result.exit_code == EXIT_EXTERNAL, output
+    assert "training on Dask failed" in output
+    assert "No model was written" in output
+    assert not (example_repo / "models/model.ubj").exists()
+    assert not (example_repo / "models/schema.json").exists()
+    assert "train" not in locked_stages(example_repo)
+    assert git(example_repo, "tag", "--list") == ""  # nothing registered
