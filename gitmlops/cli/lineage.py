@@ -73,3 +73,97 @@ def verify(ctx: click.Context, ref: str, keep: bool, jobs: int | None, as_json: 
             f"{report.name}@{report.version} does not reproduce: {first}",
             "see the report above; `--keep` leaves the rebuilt work tree for inspection",
         )
+
+
+def render_lineage(found: Any) -> str:
+    """The text form of a Lineage."""
+    code = found.code
+    lines = [
+        f"{found.name}@{found.version}  tag {found.tag}",
+        f"code      {found.commit[:12]} {code['date'][:19]} {code['author']}: {code['subject']}",
+        f"artifact  {found.artifact['path']} md5 {_short(found.artifact['md5'])}",
+        "",
+        "data inputs:",
+    ]
+    for item in found.data:
+        lines.append(f"  {item.path}  md5 {_short(item.md5)}  ({item.tracked_by})")
+        lines.extend(f"    {c['commit'][:8]} {c['date'][:10]} {c['author']}: {c['subject']}" for c in item.commits)
+    lines.append("")
+    lines.append(f"params hash {_short(found.params_hash)}; vs previous version "
+                 + (found.previous_version or "(none: first version)"))
+    lines.extend(f"  {c.key}: {format_value(c.previous)} -> {format_value(c.current)}" for c in found.params_changed)
+    if found.metrics:
+        lines.append("metrics: " + ", ".join(f"{k}={format_value(v)}" for k, v in sorted(found.metrics.items())))
+    lines.append("")
+    lines.append(table(["event", "stage", "#", "created", "author", "tag"],
+                       [(e["event"], e["stage"], e["counter"], e["created_at"], e["author"], e["tag"])
+                        for e in found.events]))
+    if found.reference_profile:
+        lines.append("")
+        lines.append(f"reference profile {found.reference_profile['path']} md5 "
+                     f"{_short(found.reference_profile['md5'])}")
+    if found.production is not None:
+        p = found.production
+        verdict = p.verdict or "unknown"
+        detail = f" ({p.drifted}/{p.compared} columns drifted)" if p.compared is not None else ""
+        lines.append(f"production profile {p.profile} ({p.rows} rows): {verdict}{detail}"
+                     + (f"; {p.note}" if p.note else ""))
+    else:
+        lines.append("production profile: none under the monitoring folder")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--dataset", help="Compare the newest profile of this dataset (default: newest of any).")
+@click.option("--no-drift", is_flag=True, help="Skip the drift verdict (no DVC or whylogs import).")
+@json_option
+@click.pass_context
+def lineage(ctx: click.Context, ref: str, dataset: str | None, no_drift: bool, as_json: bool) -> None:
+    """Show the data, params, code, events and drift behind model version REF."""
+    from gitmlops.lineage.trace import lineage as do_lineage
+
+    emit(do_lineage(repo_path(ctx), ref, dataset=dataset, drift=not no_drift), as_json, render_lineage)
+
+
+def render_status(found: Any) -> str:
+    """The text form of a Status."""
+    lines = []
+    if found.artifacts:
+        lines.append(table(["artifact", "latest", *(f"#{s}" for s in found.stages)],
+                           [[a["name"] + (" (deprecated)" if a["deprecated"] else ""), a["latest"],
+                             *(a["stages"].get(s) for s in found.stages)] for a in found.artifacts]))
+    else:
+        lines.append("registry: no artifacts registered yet (`gitmlops registry register NAME`)")
+    lines.append("")
+    pipeline = found.pipeline
+    if pipeline["up_to_date"]:
+        lines.append("pipeline: up to date")
+    else:
+        lines.append("pipeline: STALE (`gitmlops run`)")
+        if pipeline["config_error"]:
+            lines.append(f"  conf/: {pipeline['config_error']}")
+        lines.extend(f"  {name} differs from conf/ (`gitmlops pipeline sync`)" for name in pipeline["stale_files"])
+        lines.extend(f"  {s['name']}: {', '.join(s['changes'])}" for s in pipeline["stages"] if s["changes"])
+    if found.data:
+        pushed = {None: "not checked (--remote)", True: "all pushed", False: "NOT all pushed (`gitmlops data push`)"}
+        lines.append(f"data: {pushed[found.pushed]}")
+        for item in found.data:
+            if item.state != "unchanged" or item.in_remote is False:
+                lines.append(f"  {item.path}: {item.state}" + (", not in remote" if item.in_remote is False else ""))
+    if found.drift:
+        lines.append("")
+        lines.append(table(["dataset", "newest profile", "rows", "drift"],
+                           [(d.dataset, d.profile, d.rows, d.verdict or d.note) for d in found.drift]))
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--remote", is_flag=True, help="Also check that data and outputs are in the DVC remote (imports DVC).")
+@json_option
+@click.pass_context
+def status(ctx: click.Context, remote: bool, as_json: bool) -> None:
+    """One screen: artifacts and stages, pipeline staleness, data, newest drift per dataset."""
+    from gitmlops.lineage.overview import status as do_status
+
+    emit(do_status(repo_path(ctx), remote=remote), as_json, render_status)

@@ -1,0 +1,288 @@
+"""`gitmlops status`: one screen for the repository, fast.
+
+Artifacts and stages come from one ``git for-each-ref``; staleness from reading dvc.yaml, dvc.lock,
+params.yaml and .dvc files and hashing the work tree the way DVC does (md5 of files; for folders, md5
+of DVC's sorted JSON listing plus ``.dir``), with hashes memoised by size and mtime in
+``.dvc/tmp/``; drift verdicts are memoised by the bytes of both profiles. DVC is imported only with
+``remote=True`` (is the data pushed?) and whylogs only for a profile pair never compared before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitmlops.adapters.git_repo import GitRepo, open_repo
+from gitmlops.errors import GitMLOpsError
+from gitmlops.lineage.compare import StageLock, parse_lock_stages
+
+HASH_MEMO = Path(".dvc") / "tmp" / "gitmlops-status-hashes.json"
+DRIFT_MEMO = Path(".dvc") / "tmp" / "gitmlops-status-drift.json"
+
+
+@dataclass
+class StageState:
+    """One pipeline stage and what makes it stale (empty ``changes``: up to date)."""
+
+    name: str
+    changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DataState:
+    """A path tracked by a .dvc file or written by a stage: work-tree state and, when checked, remote."""
+
+    path: str
+    md5: str | None
+    state: str  # unchanged | modified | missing
+    in_remote: bool | None = None  # None: not checked (pass remote=True)
+
+
+@dataclass
+class DriftState:
+    """The newest profile of one dataset and its verdict against the work tree's reference profile."""
+
+    dataset: str
+    profile: str
+    rows: int | None
+    verdict: str | None
+    note: str | None = None
+
+
+@dataclass
+class Status:
+    """The `gitmlops status --json` shape (docs/lineage.md)."""
+
+    artifacts: list[dict[str, Any]]
+    stages: list[str]
+    pipeline: dict[str, Any]
+    data: list[DataState]
+    pushed: bool | None
+    drift: list[DriftState]
+    seconds: float = 0.0
+
+
+class _Hasher:
+    """md5s of work-tree paths as DVC computes them, memoised by (size, mtime, inode)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / HASH_MEMO
+        try:
+            self.memo: dict[str, list[Any]] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.memo = {}
+        self.dirty = False
+
+    def file(self, full: Path) -> str:
+        st = full.stat()
+        key = str(full.relative_to(self.root))
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        known = self.memo.get(key)
+        if known and known[:3] == stamp:
+            return str(known[3])
+        digest = hashlib.md5(usedforsecurity=False)
+        with full.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        self.memo[key] = [*stamp, digest.hexdigest()]
+        self.dirty = True
+        return digest.hexdigest()
+
+    def md5(self, rel: str) -> str | None:
+        """DVC's md5 of ``rel`` (None when it does not exist)."""
+        full = self.root / rel
+        if full.is_file():
+            return self.file(full)
+        if not full.is_dir():
+            return None
+        entries = []
+        for dirpath, dirnames, filenames in os.walk(full):
+            dirnames[:] = sorted(d for d in dirnames if d != ".dvc")
+            for name in filenames:
+                path = Path(dirpath) / name
+                entries.append({"md5": self.file(path), "relpath": path.relative_to(full).as_posix()})
+        entries.sort(key=lambda e: e["relpath"])
+        return hashlib.md5(json.dumps(entries, sort_keys=True).encode(), usedforsecurity=False).hexdigest() + ".dir"
+
+    def save(self) -> None:
+        """Write the memo back (only if something was hashed and .dvc/tmp exists)."""
+        if self.dirty and self.path.parent.is_dir():
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.memo))
+            tmp.replace(self.path)
+
+
+def _yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text()) if path.is_file() else None
+    except yaml.YAMLError:
+        return None
+
+
+def _param(params: dict[str, Any], key: str) -> Any:
+    value: Any = params
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _stage_states(root: Path, hasher: _Hasher) -> tuple[list[StageState], dict[str, str | None]]:
+    """Per stage of dvc.yaml, what changed since dvc.lock (DVC's `status`, read from files)."""
+    spec = _yaml(root / "dvc.yaml") or {}
+    declared = spec.get("stages") if isinstance(spec, dict) else None
+    lock = parse_lock_stages((root / "dvc.lock").read_text()) if (root / "dvc.lock").is_file() else {}
+    params = _yaml(root / "params.yaml") or {}
+    outputs: dict[str, str | None] = {}
+    states = []
+    for name, stage in (declared or {}).items():
+        found = StageState(str(name))
+        states.append(found)
+        recorded: StageLock | None = lock.get(str(name))
+        if recorded is None:
+            found.changes.append("never run (not in dvc.lock)")
+            continue
+        cmd = stage.get("cmd") if isinstance(stage, dict) else None
+        cmd = " && ".join(map(str, cmd)) if isinstance(cmd, list) else cmd
+        if cmd != recorded.cmd:
+            found.changes.append("command changed")
+        for key, value in recorded.params.items():
+            file, _, dotted = key.partition(":")
+            current = _param(_yaml(root / file) or {} if file != "params.yaml" else params, dotted)
+            if current != value:
+                found.changes.append(f"param {dotted} changed")
+        for kind, entries in (("dep", recorded.deps), ("out", recorded.outs)):
+            for path, md5 in entries.items():
+                actual = hasher.md5(path)
+                if kind == "out":
+                    outputs[path] = md5
+                if actual is None:
+                    found.changes.append(f"{kind} {path} missing")
+                elif actual != md5:
+                    found.changes.append(f"{kind} {path} modified")
+    return states, outputs
+
+
+def _tracked(root: Path, git: GitRepo, hasher: _Hasher, outputs: dict[str, str | None]) -> list[DataState]:
+    from gitmlops.adapters.git_repo import files_at
+
+    found: dict[str, DataState] = {}
+    for dvcfile in files_at(git, "HEAD", ".dvc") if git.head_commit() else []:
+        doc = _yaml(root / dvcfile)
+        for out in (doc or {}).get("outs") or []:
+            if isinstance(out, dict) and isinstance(out.get("path"), str):
+                rel = (Path(dvcfile).parent / out["path"]).as_posix()
+                found[rel] = DataState(rel, out.get("md5"), "unchanged")
+    for path, md5 in outputs.items():
+        if not git.is_tracked(path):  # metrics and plots with cache: false live in git, not the remote
+            found[path] = DataState(path, md5, "unchanged")
+    for item in found.values():
+        actual = hasher.md5(item.path)
+        item.state = "missing" if actual is None else "unchanged" if actual == item.md5 else "modified"
+    return sorted(found.values(), key=lambda d: d.path)
+
+
+def _drift(root: Path) -> list[DriftState]:
+    """The newest profile per dataset, with a verdict against paths.reference_profile (memoised)."""
+    from gitmlops.monitor import layout
+
+    params = _yaml(root / "params.yaml") or {}
+    monitor = params.get("monitor") if isinstance(params.get("monitor"), dict) else {}
+    base = root / str(monitor.get("profiles_dir") or "monitoring")
+    reference = root / str((params.get("paths") or {}).get("reference_profile") or "models/reference_profile.bin")
+    if not base.is_dir():
+        return []
+    memo_path = root / DRIFT_MEMO
+    try:
+        memo: dict[str, str] = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    results = []
+    changed = False
+    ref_bytes = reference.read_bytes() if reference.is_file() else None
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        latest = layout.latest_profile(folder)
+        if latest is None:
+            continue
+        try:
+            rows = json.loads(latest.with_suffix(".json").read_text())["profile"]["rows"]
+        except (OSError, ValueError, KeyError, TypeError):
+            rows = None
+        item = DriftState(folder.name, latest.relative_to(root).as_posix(), rows, None)
+        results.append(item)
+        if ref_bytes is None:
+            item.note = f"no reference profile at {reference.relative_to(root)} (`gitmlops data pull`)"
+            continue
+        digest = hashlib.sha256(ref_bytes + b"\0" + latest.read_bytes() + b"\0"
+                                + json.dumps(monitor.get("drift"), sort_keys=True).encode()).hexdigest()
+        if digest not in memo:
+            from gitmlops.monitor import diff
+            from gitmlops.monitor.settings import monitor_settings
+
+            try:
+                report = diff(str(reference), str(latest), monitor_settings(params).drift)
+            except GitMLOpsError as exc:
+                item.note = exc.message
+                continue
+            memo[digest] = report.verdict
+            changed = True
+        item.verdict = memo[digest]
+    if changed and memo_path.parent.is_dir():
+        memo_path.write_text(json.dumps(memo))
+    return results
+
+
+def status(repo: str | os.PathLike[str] | GitRepo = ".", remote: bool = False) -> Status:
+    """Artifacts and stages, pipeline staleness, data state (and, with ``remote``, whether pushed), drift."""
+    from gitmlops.registry.api import show
+
+    started = time.perf_counter()
+    git = open_repo(repo)
+    root = git.root
+    registry = show(git).to_dict()
+    hasher = _Hasher(root)
+    stages, outputs = _stage_states(root, hasher) if (root / "dvc.yaml").is_file() else ([], {})
+    stale_files: list[str] = []
+    sync_error = None
+    if (root / "conf").is_dir():
+        from gitmlops.pipeline.sync import sync
+
+        try:
+            stale_files = sync(git, check=True).stale
+        except GitMLOpsError as exc:
+            sync_error = exc.message
+    data = _tracked(root, git, hasher, outputs)
+    hasher.save()
+    pushed = None
+    if remote and data:
+        from gitmlops.adapters.dvc_repo import DvcRepo, missing_in_remote
+
+        with DvcRepo(root) as dvc:
+            for item in data:
+                if item.md5:
+                    item.in_remote = not missing_in_remote(dvc, [(item.md5, "md5")])
+        pushed = all(item.in_remote for item in data if item.md5)
+    stale = [s for s in stages if s.changes]
+    return Status(
+        artifacts=registry["artifacts"],
+        stages=registry["stages"],
+        pipeline={
+            "up_to_date": not stale and not stale_files and sync_error is None,
+            "stale_files": stale_files,
+            "config_error": sync_error,
+            "stages": [{"name": s.name, "changes": s.changes} for s in stages],
+        },
+        data=data,
+        pushed=pushed,
+        drift=_drift(root),
+        seconds=round(time.perf_counter() - started, 3),
+    )
