@@ -27,6 +27,7 @@ def test_production_batches_against_the_model_reference(trained_repo: Path) -> N
     assert report["verdict"] == "no_drift", report
     by_column = {c["column"]: c for c in report["columns"]}
     assert by_column["customer_id"]["rule"] == "skipped"  # data.drop_columns: the model never sees it
+    assert report["added"] == [] and report["removed"] == []
 
     result = invoke(trained_repo, "monitor", "diff", "--target", str(unlabeled), "--format", "json")
     report = json.loads(result.output)

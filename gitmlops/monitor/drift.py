@@ -371,6 +371,9 @@ def diff(reference: Any, target: Any, config: DriftConfig | dict[str, Any] | Non
             continue
         columns.append(ColumnDrift(name, column_kind(tgt_cols[name]), POSSIBLE, "schema",
                                    "column new in the target", target_rows=n, target_null_fraction=sig(null, 4)))
+    skipped = {c.column for c in columns if c.rule == "skipped"}
+    added = [name for name in added if name not in skipped]
+    removed = [name for name in removed if name not in skipped]
     compared = [c for c in columns if c.rule != "skipped"]
     drifted = sum(c.category == DRIFT for c in compared)
     possible = sum(c.category == POSSIBLE for c in compared)
