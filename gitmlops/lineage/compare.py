@@ -49,7 +49,8 @@ def parse_lock_stages(text: str | None) -> dict[str, StageLock]:
         if not isinstance(stage, dict):
             continue
         cmd = stage.get("cmd")
-        params = stage.get("params") if isinstance(stage.get("params"), dict) else {}
+        raw = stage.get("params")
+        params: dict[str, Any] = raw if isinstance(raw, dict) else {}
         result[str(name)] = StageLock(
             name=str(name),
             cmd=" && ".join(map(str, cmd)) if isinstance(cmd, list) else (str(cmd) if cmd is not None else None),
@@ -132,7 +133,8 @@ def summary_signature(text: str) -> dict[str, Any] | None:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("columns"), dict):
         return None
-    profile = doc.get("profile") if isinstance(doc.get("profile"), dict) else {}
+    raw = doc.get("profile")
+    profile: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return {
         "rows": profile.get("rows"),
         "columns": {

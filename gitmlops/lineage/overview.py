@@ -196,7 +196,8 @@ def _drift(root: Path) -> list[DriftState]:
     from gitmlops.monitor import layout
 
     params = _yaml(root / "params.yaml") or {}
-    monitor = params.get("monitor") if isinstance(params.get("monitor"), dict) else {}
+    raw = params.get("monitor")
+    monitor: dict[str, Any] = raw if isinstance(raw, dict) else {}
     base = root / str(monitor.get("profiles_dir") or "monitoring")
     reference = root / str((params.get("paths") or {}).get("reference_profile") or "models/reference_profile.bin")
     if not base.is_dir():

@@ -185,9 +185,9 @@ def _inputs(root: Path, stages: dict[str, StageLock]) -> tuple[list[InputCheck],
         parts = Path(path).parts
         for i in range(len(parts), 0, -1):  # the data may sit inside a tracked folder
             candidate = Path(*parts[:i])
-            dvcfile = candidate.with_name(candidate.name + ".dvc")
-            if (root / dvcfile).is_file():
-                owner = dvcfile.as_posix()
+            tracker = candidate.with_name(candidate.name + ".dvc")
+            if (root / tracker).is_file():
+                owner = tracker.as_posix()
                 break
         if owner is not None:
             check = InputCheck(path, md5, "dvc")
@@ -322,7 +322,10 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
     if found.md5 and lock_md5 and found.md5 != lock_md5:
         problems.append(Problem("metadata_mismatch", f"the tag {found.tag} records md5 {found.md5} for {found.path}, "
                                 f"but dvc.lock at {found.commit[:8]} records {lock_md5}", found.path))
-    if found.path and lock_md5 is None:
+    if not found.path or not found.md5:
+        problems.append(Problem("no_artifact", f"{found.name}@{found.version} has no DVC-tracked file at "
+                                f"{found.commit[:8]} (not declared under `artifacts:` in dvc.yaml there)"))
+    elif lock_md5 is None:
         problems.append(Problem("not_a_pipeline_output", f"{found.path} is not written by any pipeline stage at "
                                 f"{found.commit[:8]}, so it cannot be rebuilt (was it added with `dvc add`?)",
                                 found.path))

@@ -159,7 +159,8 @@ def lineage(repo: str | os.PathLike[str] | GitRepo, ref: str, dataset: str | Non
     found = resolve(git, ref)
     metadata = found.metadata or {}
     lock = parse_lock_stages(git.file_at(found.commit, "dvc.lock"))
-    deps = metadata.get("deps") if isinstance(metadata.get("deps"), dict) else pipeline_inputs(lock)
+    recorded = metadata.get("deps")
+    deps: dict[str, Any] = recorded if isinstance(recorded, dict) else pipeline_inputs(lock)
     data = []
     for path, md5 in sorted(deps.items()):
         tracked_by = _tracked_by(git, found.commit, path)
