@@ -45,6 +45,11 @@ def test_dask_training_serves_and_scores_close_to_local(example_repo: Path) -> N
     assert result.exit_code == 0, result.output
     dask_metrics = read_json(example_repo / "metrics.json")
     models = example_repo / "models"
+    dask_model = (models / "model.ubj").read_bytes()
+    # Reproducible on Dask: same data, params and number of workers -> the same bytes, on a new cluster.
+    result = invoke(example_repo, "run", DASK, "train.dask.processes=false", "--force", "--stage", "train")
+    assert result.exit_code == 0, result.output
+    assert (models / "model.ubj").read_bytes() == dask_model
     dask_schema = (models / "schema.json").read_bytes()
     dask_profile = read_json(models / "reference_profile.json")
 
@@ -74,6 +79,7 @@ def test_dask_training_serves_and_scores_close_to_local(example_repo: Path) -> N
     assert abs(dask_metrics["auc"] - local_metrics["auc"]) < 0.03
     assert abs(dask_metrics["accuracy"] - local_metrics["accuracy"]) < 0.03
     assert abs(dask_metrics["logloss"] - local_metrics["logloss"]) < 0.03
+    assert (models / "model.ubj").read_bytes() != dask_model  # cuts and sums differ from one machine's
     local_pred = xgb.Booster(model_file=str(models / "model.ubj")).predict(
         xgb.DMatrix(feature_frame(test, schema), enable_categorical=True)
     )

@@ -15,10 +15,13 @@ workers; this process (the Dask client) holds the task graph and a few small sum
 Nothing is written unless all three succeed, so a lost scheduler or a worker dying mid-training
 leaves no model behind (and DVC records nothing for the stage).
 
-Determinism: a Dask-trained model is not byte-reproducible. XGBoost builds its histogram cuts from
-quantile sketches merged across workers and sums gradients per worker, so the model depends on the
-partition boundaries and on which worker the scheduler gives each partition at run time. Two runs
-agree closely in predictions and metrics, not byte for byte. The schema is exact and deterministic.
+Determinism: partitions are placed on workers in contiguous blocks, in XGBoost's rank order, so
+the same data, params (``train.seed``, ``train.nthread``), number of workers and partition layout
+give a byte-identical model on every run, on a fresh cluster too. It is not byte-identical with the
+local model, nor with one trained on another number of workers: XGBoost builds its histogram cuts
+from quantile sketches merged across workers and sums gradients per worker, so the model depends on
+how the rows are split among workers. It agrees with them closely in predictions and metrics. The
+schema is exact, and so are the profile's counts (its quantile sketches are approximate).
 """
 
 from __future__ import annotations
@@ -181,11 +184,8 @@ def connect(settings: DaskSettings) -> Iterator[Any]:
 # -- data -----------------------------------------------------------------------------------------
 
 
-def read_partitions(path: str | Path, partition_size: str) -> Any:
-    """The prepared training data (a Parquet file or a folder of Parquet parts) as a dask DataFrame."""
-    import dask
-    import dask.dataframe as dd
-
+def parquet_parts(path: str | Path) -> list[str]:
+    """The Parquet files of the prepared training data: one file, or the parts in a folder."""
     path = Path(path)
     if path.is_dir():
         parts = sorted(
@@ -193,15 +193,56 @@ def read_partitions(path: str | Path, partition_size: str) -> Any:
         )
         if not parts:
             raise DataError(f"{path} holds no .parquet files")
-    elif path.is_file():
-        parts = [str(path)]
-    else:
-        raise DataError(f"{path} is missing", "run the prepare stage first (`gitmlops run`)")
+        return parts
+    if path.is_file():
+        return [str(path)]
+    raise DataError(f"{path} is missing", "run the prepare stage first (`gitmlops run`)")
+
+
+def read_partitions(parts: list[str], partition_size: str, min_partitions: int = 1) -> Any:
+    """Parquet files as a dask DataFrame of about ``partition_size`` (uncompressed) per partition.
+
+    With fewer than ``min_partitions`` partitions (one per worker), row groups are read one per
+    partition, and a single row group is split: every worker then gets a share of the rows.
+    """
+    import dask
+    import dask.dataframe as dd
+
     with dask.config.set({"dataframe.convert-string": False}):
         try:
-            return dd.read_parquet(parts, blocksize=partition_size, split_row_groups="adaptive")
+            ddf = dd.read_parquet(parts, blocksize=partition_size, split_row_groups="adaptive")
+            if ddf.npartitions < min_partitions:
+                ddf = dd.read_parquet(parts, split_row_groups=True)
         except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read {path}: {exc}") from None
+            raise DataError(f"cannot read {', '.join(parts[:3])}: {exc}") from None
+    if ddf.npartitions < min_partitions:
+        ddf = ddf.repartition(npartitions=min_partitions)
+    return ddf
+
+
+def spread(client: Any, ddf: Any) -> Any:
+    """Compute ``ddf`` into the workers' memory in contiguous blocks of partitions, in rank order.
+
+    The scheduler would put pieces of one split row group on one worker; placing block i on the
+    i-th worker in XGBoost's rank order (it sorts ``[xgboost.dask-NAME]:ADDRESS``) balances the rows
+    and makes the placement, and so the model, the same on every run with the same workers. The
+    placement is a preference, not a restriction: should a worker die, its blocks are not left
+    waiting for it (they fail, or move to a live worker).
+    """
+    import dask.dataframe as dd
+    import distributed
+    import pandas as pd
+
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    ranked = sorted(info, key=lambda addr: f"[xgboost.dask-{info[addr].get('name')}]:{addr}")
+    parts = ddf.to_delayed()
+    futures = [
+        client.compute(part, workers=[ranked[i * len(ranked) // len(parts)]], allow_other_workers=True)
+        for i, part in enumerate(parts)
+    ]
+    distributed.wait(futures)
+    meta = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in ddf.dtypes.items()})
+    return dd.from_delayed(futures, meta=meta, verify_meta=False)
 
 
 # -- schema from partition summaries --------------------------------------------------------------
@@ -351,9 +392,9 @@ def fit(client: Any, ddf: Any, params: dict[str, Any], settings: DaskSettings) -
     if target not in ddf.columns:
         raise DataError(f"target column {target!r} is not in the prepared training data")
     workers = len(client.scheduler_info(n_workers=-1)["workers"])
-    if ddf.npartitions < workers:
-        # Give every worker a share of the rows; a worker without data idles in training.
-        ddf = ddf.repartition(npartitions=workers)
+    # Read once into the workers' memory: the summaries, the profile and the training matrix are then
+    # computed where each partition lives, without reading the files again.
+    ddf = spread(client, ddf)
     parts = ddf.to_delayed()
     summary_job = _tree_reduce([dask.delayed(summarize_partition)(p, target) for p in parts], merge_summaries)
     profile_job = _tree_reduce([dask.delayed(profile_partition)(p) for p in parts], merge_profiles)
@@ -407,11 +448,11 @@ def train_on_dask(params: dict[str, Any]) -> str:
 
     paths = params.get("paths", {})
     settings = dask_settings(params.get("train") or {})
-    train_path = Path(paths.get("prepared", "data/prepared")) / "train.parquet"
-    ddf = read_partitions(train_path, settings.partition_size)
+    files = parquet_parts(Path(paths.get("prepared", "data/prepared")) / "train.parquet")
     try:
         with connect(settings) as client:
-            run = fit(client, ddf, params, settings)
+            workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            run = fit(client, read_partitions(files, settings.partition_size, workers), params, settings)
     except GitMLOpsError:
         raise
     except Exception as exc:  # a cluster fails in many ways: dead workers, lost comms, memory
