@@ -274,3 +274,15 @@ def test_sweep_rejects_bad_points_before_queueing(trained_repo: Path) -> None:
     assert result.exit_code == EXIT_USAGE
     assert "changes the pipeline's stages" in result.output
     assert "No experiment tasks in the queue" in dvc(trained_repo, "queue", "status")
+
+
+def test_run_json_stdout_is_clean_json(trained_repo: Path) -> None:
+    """Stage commands print to stderr during a run, so `--json` on stdout parses."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitmlops", "-C", str(trained_repo), "run", "--force", "--stage", "evaluate", "--json"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert "evaluate" in data["ran"]
+    assert "evaluate: accuracy=" in proc.stderr

@@ -80,6 +80,25 @@ class _Capture(logging.Handler):
 
 
 @contextlib.contextmanager
+def stage_output_to_stderr() -> Iterator[None]:
+    """Send what stage commands print to stderr (fd level: they are subprocesses), so stdout carries
+    only what gitmlops itself prints and `--json` output parses."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
 def quiet_dvc(callback: ProgressCallback | None = None) -> Iterator[_Capture]:
     """Capture DVC's logging for the duration of the block."""
     logger = logging.getLogger("dvc")
@@ -279,7 +298,7 @@ class DvcRepo:
         from dvc.stage.exceptions import StageCmdFailedError
 
         try:
-            with self._session(callback):
+            with self._session(callback), stage_output_to_stderr():
                 stages = self.repo.reproduce(
                     targets=[f"dvc.yaml:{t}" for t in targets] or None,
                     force=force,

@@ -11,15 +11,12 @@ prints it and exits 1 (``CheckFailed``) when ``report.reproduced`` is False.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,20 +284,6 @@ def expected_md5(stages: dict[str, StageLock], path: str) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _stage_output_to_stderr() -> Iterator[None]:
-    """Send what stage commands print to stderr, so stdout carries only the report (and --json parses)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False, jobs: int | None = None) -> VerifyReport:
     """Rebuild the model version ``ref`` names in an isolated work tree and compare it byte for byte."""
     from gitmlops.adapters.dvc_repo import DvcRepo
@@ -368,8 +351,7 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             if runnable and expected:
                 with DvcRepo(tree.root) as dvc:
                     try:
-                        with _stage_output_to_stderr():
-                            dvc.reproduce(force=True)
+                        dvc.reproduce(force=True)
                         ran = True
                     except StageFailedError as exc:
                         problems.append(Problem("stage_failed", f"re-running the pipeline failed: {exc.message}"))

@@ -9,6 +9,7 @@ from typing import Any
 
 from gitmlops.errors import MonitorError
 from gitmlops.monitor import layout, sketches
+from gitmlops.monitor.settings import root_of as _root_of
 
 
 @dataclass
@@ -42,7 +43,7 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
     layout.check_dataset_name(name)
     folder = Path(directory)
     if not folder.is_absolute():
-        folder = Path(getattr(repo, "root", repo)) / folder
+        folder = _root_of(repo) / folder
     if not folder.is_dir():
         raise MonitorError(f"{folder} is not a folder", "give the folder the server writes its profiles to")
     inputs = sorted(p for p in folder.rglob("*.bin") if p.is_file())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from gitmlops.errors import UsageError
 from gitmlops.monitor.drift import DriftReport, diff
 from gitmlops.monitor.resolve import default_reference, resolve_profile
 from gitmlops.monitor.settings import monitor_settings, project_config
+from gitmlops.monitor.settings import root_of as _root_of
 
 
 def compare(repo: Any, target: str | None, reference: str | None = None) -> DriftReport:
@@ -17,7 +17,7 @@ def compare(repo: Any, target: str | None, reference: str | None = None) -> Drif
     Both may be a .bin profile, a data file or folder, a dataset name, or (reference) ``model#stage``.
     Thresholds come from the `monitor` config group of the project.
     """
-    root = Path(getattr(repo, "root", repo))
+    root = _root_of(repo)
     if not target:
         raise UsageError("no --target given", "pass --target PROFILE.bin, DATA.csv or a dataset name")
     config = project_config(root)
@@ -50,7 +50,7 @@ def show(repo: Any, spec: str) -> dict[str, Any]:
     """The summary of one profile (a .bin, a dataset's latest, or data profiled on the fly)."""
     from gitmlops.monitor.summary import summarize
 
-    root = Path(getattr(repo, "root", repo))
+    root = _root_of(repo)
     config = project_config(root)
     found = resolve_profile(root, spec, monitor_settings(config), "profile")
     summary = summarize(found.view, {"source": found.label})

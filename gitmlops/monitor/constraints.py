@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmlops.errors import ConfigError
+from gitmlops.monitor.settings import root_of as _root_of
 from gitmlops.monitor.summary import summarize_column
 
 TYPES = ("integral", "fractional", "numeric", "string", "boolean")
@@ -168,7 +169,7 @@ def check(repo_or_root: Any, path: str | os.PathLike[str], constraints: Any = No
     from gitmlops.monitor.profile import profile_data
     from gitmlops.monitor.settings import load_settings, project_config
 
-    root = Path(getattr(repo_or_root, "root", repo_or_root))
+    root = _root_of(repo_or_root)
     if constraints is None:
         constraints = (project_config(root).get("data") or {}).get("constraints") or {}
     parse_constraints(constraints)  # a bad config fails before any data is read

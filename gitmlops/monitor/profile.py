@@ -18,6 +18,7 @@ from typing import Any
 
 from gitmlops.errors import MonitorError
 from gitmlops.monitor import layout, sketches, source
+from gitmlops.monitor.settings import root_of as _root_of
 from gitmlops.monitor.summary import summarize, summary_json
 
 #: The key of the whole-data profile (no segmentation).
@@ -247,7 +248,7 @@ def profile(
     settings = load_settings(root)
     data = Path(path)
     if not data.is_absolute():
-        data = Path(getattr(repo, "root", repo)) / data
+        data = _root_of(repo) / data
     dataset = layout.check_dataset_name(name) if name else layout.dataset_name_for(data)
     size = settings.chunk_size if chunk_size is None else chunk_size
     profiled = profile_data(data, size, settings.jobs if jobs is None else jobs, segment)

@@ -164,6 +164,13 @@ def project_config(root: str | Path | None) -> dict[str, Any]:
     return {"monitor": _template("monitor"), "data": {"constraints": _template("data").get("constraints") or {}}}
 
 
+def root_of(repo: Any) -> Path:
+    """The work tree root of a path, a ``GitRepo`` or a string (a ``Path``'s own ``.root`` is '/')."""
+    from gitmlops.adapters.git_repo import GitRepo
+
+    return repo.root if isinstance(repo, GitRepo) else Path(repo)
+
+
 def monitor_settings(config: dict[str, Any]) -> MonitorSettings:
     """The `monitor` group of a composed config, validated."""
     raw = config.get("monitor") or {}
