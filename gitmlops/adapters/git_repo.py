@@ -157,7 +157,14 @@ class GitRepo:
             fields.append("%(contents)")
         # NUL ends every field, so "\0\n" ends every record: tag messages cannot contain NUL.
         fmt = "%00".join(fields) + "%00"
-        out = self.git_bytes("for-each-ref", f"--format={fmt}", *patterns).decode("utf-8", "replace")
+        try:
+            out = self.git_bytes("for-each-ref", f"--format={fmt}", *patterns).decode("utf-8", "replace")
+        except ExternalError as exc:
+            if "missing object" not in str(exc):
+                raise
+            # A partial or damaged clone: some tagged commit is absent. Read the tag objects
+            # themselves and leave out the tags whose commit is missing.
+            return self._annotated_tags_tolerant(with_messages, patterns)
         records = []
         for chunk in out.split("\0\n"):
             if not chunk:
@@ -176,6 +183,38 @@ class GitRepo:
                     message=parts[8] if with_messages and len(parts) > 8 else None,
                 )
             )
+        return records
+
+    def _annotated_tags_tolerant(self, with_messages: bool, patterns: Sequence[str]) -> list[TagRecord]:
+        """:meth:`annotated_tags` for repos missing some tagged commits (two batch processes)."""
+        listing = self.git_bytes("for-each-ref", "--format=%(refname:lstrip=2)%00%(objecttype)%00%(objectname)",
+                                 *patterns).decode("utf-8", "replace")
+        tags = [line.split("\0") for line in listing.splitlines() if line.split("\0")[1:2] == ["tag"]]
+        if not tags:
+            return []
+        raw = self.git_bytes("cat-file", "--batch", input="".join(f"{t[2]}\n" for t in tags).encode())
+        parsed: list[tuple[str, str, dict[str, str], str]] = []
+        pos = 0
+        for name, _, sha in tags:
+            header_end = raw.index(b"\n", pos)
+            size = int(raw[pos:header_end].split()[2])
+            body = raw[header_end + 1 : header_end + 1 + size].decode("utf-8", "replace")
+            pos = header_end + 1 + size + 1
+            head, _, message = body.partition("\n\n")
+            fields = dict(line.split(" ", 1) for line in head.splitlines() if " " in line)
+            parsed.append((name, sha, fields, message))
+        commits = [f.get("object", "") for _, _, f, _ in parsed]
+        present = self.git_bytes("cat-file", "--batch-check", input="".join(f"{c}\n" for c in commits).encode())
+        records = []
+        for (name, sha, fields, message), check in zip(parsed, present.decode().splitlines(), strict=True):
+            if fields.get("type") != "commit" or check.endswith("missing"):
+                continue
+            tagger = fields.get("tagger", "")
+            who, _, when = tagger.rpartition("> ")
+            tagger_name, _, email = who.partition(" <")
+            records.append(TagRecord(name=name, object=sha, commit=fields["object"],
+                                     timestamp=int(when.split()[0]) if when else 0, tagger=tagger_name,
+                                     tagger_email=email, message=message if with_messages else None))
         return records
 
     def git_bytes(self, *args: str, input: bytes | None = None) -> bytes:
