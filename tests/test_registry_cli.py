@@ -250,7 +250,11 @@ def test_dirty_work_tree_is_refused(model_repo: Path) -> None:
     )
     result = invoke(model_repo, "registry", "register", "model")
     assert result.exit_code == EXIT_USAGE and "uncommitted changes in models/model.bin.dvc" in result.output
+    assert "--ref HEAD" in result.output
     assert tags(model_repo) == set()
+    # The hint works: an explicit --ref registers the commit as it was committed.
+    ok(model_repo, "register", "model", "--ref", "HEAD")
+    assert tags(model_repo) == {"model@v0.1.0"}
 
 
 def test_remote_rejecting_push_leaves_nothing(model_repo: Path) -> None:

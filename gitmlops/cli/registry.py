@@ -34,7 +34,8 @@ def registry() -> None:
 
 @registry.command()
 @click.argument("name")
-@click.option("--ref", default="HEAD", show_default=True, help="Commit to register.")
+@click.option("--ref", default=None, help="Commit to register, as committed [default: HEAD, which must have no "
+              "uncommitted changes to the artifact, dvc.yaml or params.yaml].")
 @click.option("--version", "version", help="Version to register, e.g. v1.2.0.")
 @click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Bump this part of the greatest version.")
 @click.option("--force", is_flag=True, help="Allow a version lower than the greatest one.")

@@ -153,7 +153,7 @@ def _active_version(artifact: ArtifactState, text: str) -> VersionState:
 def register(
     repo: Repo,
     name: str,
-    ref: str = "HEAD",
+    ref: str | None = None,
     version: str | None = None,
     bump: str | None = None,
     message: str | None = None,
@@ -178,6 +178,8 @@ def register(
         raise UsageError(f"unknown bump {bump!r}", f"bump one of: {', '.join(BUMPS)}")
     wanted = Version.parse(version) if version is not None else None
     git = open_repo(repo)
+    explicit = ref is not None
+    ref = ref or "HEAD"
     commit = git.resolve_commit(ref)
     artifact = artifact_at(git, commit, name)
     if not artifact.md5:
@@ -187,13 +189,14 @@ def register(
             f"produce and commit it first: `gitmlops run` (or `gitmlops data add {artifact.path}`), then "
             "`git commit` dvc.lock / the .dvc file",
         )
-    if commit == git.head_commit():
+    if not explicit and commit == git.head_commit():
+        # Without --ref the user means "what I have"; with it, the commit as it was committed.
         watched = [p for p in (artifact.source, "dvc.yaml", "params.yaml") if p]
         dirty = git.dirty_paths(watched)
         if dirty:
             raise RegistryError(
                 f"uncommitted changes in {', '.join(sorted(dirty))}: the tag would point at a commit without them",
-                "commit them first (or pass --ref REV to register an older commit as it is)",
+                "commit them first, or pass --ref HEAD (or another REV) to register the commit as it was committed",
             )
     from gitmlops.adapters.dvc_repo import DvcRepo, missing_in_remote
 
