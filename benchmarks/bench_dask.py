@@ -126,10 +126,25 @@ def child(folder: Path) -> None:
     )
 
 
-def run_child(folder: Path) -> dict:
+def baseline() -> None:
+    """Peak memory of a process that only imports what the stage imports (no data)."""
+    import distributed  # noqa: F401
+    import whylogs  # noqa: F401
+    import xgboost.dask  # noqa: F401
+
+    import gitmlops.monitor  # noqa: F401
+    from gitmlops.stages import dask_train, train  # noqa: F401
+
+    print(json.dumps({"peak_mb": peak_mb()}))
+
+
+def run_child(folder: Path | None) -> dict:
     env = dict(os.environ, WHYLOGS_NO_ANALYTICS="True")
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder)], capture_output=True, text=True, env=env
+        [sys.executable, __file__, *(["--child", str(folder)] if folder else ["--baseline"])],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if proc.returncode != 0:
         raise SystemExit(f"train failed:\n{proc.stdout}\n{proc.stderr}")
@@ -143,7 +158,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline:
+        baseline()
+        return
     if args.child:
         child(args.child)
         return
@@ -191,6 +210,11 @@ def main() -> None:
         print(
             f"client peak memory: dask {dask_peak:.0f} MB = {dask_peak / local_peak:.2f}x local "
             f"({local_peak:.0f} MB); data in memory {data_mb:.0f} MB"
+        )
+        imports = run_child(None)["peak_mb"]
+        print(
+            f"client peak above the imports alone ({imports:.0f} MB): dask {dask_peak - imports:+.0f} MB, "
+            f"local {local_peak - imports:+.0f} MB"
         )
 
 

@@ -183,3 +183,28 @@ def test_worker_killed_mid_training_fails_and_writes_nothing(
     assert not (example_repo / "models/schema.json").exists()
     assert "train" not in locked_stages(example_repo)
     assert git(example_repo, "tag", "--list") == ""  # nothing registered
+
+
+def test_workers_that_cannot_see_the_data_are_named(tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    from gitmlops.errors import DataError, ExternalError
+    from gitmlops.stages.dask_train import check_workers
+
+    present = tmp_path / "train.parquet"
+    present.write_bytes(b"x")
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None, silence_logs=logging.ERROR) as local,
+        Client(local, set_as_default=False) as client,
+    ):
+        assert check_workers(client, [str(present)]) == 1
+        with pytest.raises(DataError, match=r"cannot see .*absent\.parquet") as info:
+            check_workers(client, [str(present), str(tmp_path / "absent.parquet")])
+        assert "mount at the same path" in str(info.value)
+
+    class OldWorkers:  # a cluster whose image lags behind: only its report matters here
+        def run(self, fn: object, files: list[str]) -> dict:
+            return {"tcp://10.0.0.5:40000": {"missing": [], "gitmlops": "0.0.1", "xgboost": "1.7.0"}}
+
+    with pytest.raises(ExternalError, match=r"runs gitmlops 0\.0\.1"):
+        check_workers(OldWorkers(), [])

@@ -189,13 +189,15 @@ def parquet_parts(path: str | Path) -> list[str]:
     path = Path(path)
     if path.is_dir():
         parts = sorted(
-            str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".pq")
+            str(p.resolve())
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in (".parquet", ".pq")
         )
         if not parts:
             raise DataError(f"{path} holds no .parquet files")
         return parts
     if path.is_file():
-        return [str(path)]
+        return [str(path.resolve())]
     raise DataError(f"{path} is missing", "run the prepare stage first (`gitmlops run`)")
 
 
@@ -218,6 +220,58 @@ def read_partitions(parts: list[str], partition_size: str, min_partitions: int =
     if ddf.npartitions < min_partitions:
         ddf = ddf.repartition(npartitions=min_partitions)
     return ddf
+
+
+def worker_report(files: list[str]) -> dict[str, Any]:
+    """Run on each worker: which of ``files`` it cannot see, and its gitmlops and XGBoost versions."""
+    import os
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "missing": [f for f in files if not os.path.exists(f)],
+        "gitmlops": version("gitmlops"),
+        "xgboost": version("xgboost"),
+    }
+
+
+def check_workers(client: Any, files: list[str]) -> int:
+    """The number of workers, after checking each sees the data and runs the same gitmlops/XGBoost.
+
+    Workers read the files themselves (absolute paths), so on a remote cluster the repository must
+    be on a file system they mount at the same path.
+    """
+    try:
+        reports = client.run(worker_report, files)
+    except ImportError as exc:
+        raise ExternalError(
+            f"the Dask workers cannot run gitmlops: {exc}",
+            "install the same gitmlops, xgboost and whylogs versions in the workers' environment (image)",
+        ) from None
+    if not reports:
+        raise ExternalError(
+            "the Dask cluster has no workers", "start workers or scale the cluster, then rerun"
+        )
+    here = worker_report([])
+    for address, report in sorted(reports.items()):
+        if report["missing"]:
+            raise DataError(
+                f"Dask worker {address} cannot see {report['missing'][0]}",
+                "workers read the prepared data by path: put the repository on a file system the workers "
+                "mount at the same path (see docs/scaling.md)",
+            )
+        for package in ("gitmlops", "xgboost"):
+            if report[package] != here[package]:
+                raise ExternalError(
+                    f"Dask worker {address} runs {package} {report[package]}, this process {here[package]}",
+                    "install the same versions in the workers' environment (image)",
+                )
+    return len(reports)
 
 
 def spread(client: Any, ddf: Any) -> Any:
@@ -451,7 +505,7 @@ def train_on_dask(params: dict[str, Any]) -> str:
     files = parquet_parts(Path(paths.get("prepared", "data/prepared")) / "train.parquet")
     try:
         with connect(settings) as client:
-            workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            workers = check_workers(client, files)
             run = fit(client, read_partitions(files, settings.partition_size, workers), params, settings)
     except GitMLOpsError:
         raise
