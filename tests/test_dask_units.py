@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from gitmlops.stages.dask_train import (
     profile_partition,
     schema_from_summary,
     summarize_partition,
+    train_on_dask,
     wants_dask,
 )
 from gitmlops.stages.features import build_schema
@@ -149,3 +151,10 @@ def test_failure_text_keeps_the_message_not_the_stack() -> None:
     )
     assert failure_text(RuntimeError(xgb_error)) == "Ring allgather failed, current iteration:1"
     assert failure_text(ValueError("")) == "no details"
+
+
+def test_missing_dask_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the `dask` extra were not installed
+    with pytest.raises(ConfigError, match="needs Dask") as info:
+        train_on_dask({"train": {"backend": "dask"}})
+    assert 'pip install "gitmlops[dask]"' in str(info.value)

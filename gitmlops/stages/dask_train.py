@@ -500,6 +500,14 @@ def train_on_dask(params: dict[str, Any]) -> str:
     from gitmlops.monitor import write_profile
     from gitmlops.stages.features import write_json
 
+    try:
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"train.backend=dask needs Dask, which is not installed here ({exc})",
+            'pip install "gitmlops[dask]", or set train.backend=local',
+        ) from None
     paths = params.get("paths", {})
     settings = dask_settings(params.get("train") or {})
     files = parquet_parts(Path(paths.get("prepared", "data/prepared")) / "train.parquet")
