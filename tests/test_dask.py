@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gitmlops.errors import EXIT_EXTERNAL
-from tests.conftest import git, invoke
+from tests.conftest import dvc, git, invoke
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +84,21 @@ def test_dask_training_serves_and_scores_close_to_local(example_repo: Path) -> N
         xgb.DMatrix(feature_frame(test, schema), enable_categorical=True)
     )
     assert ((dask_pred > 0.5) == (local_pred > 0.5)).mean() > 0.9
+
+
+def test_dask_trained_model_registers_and_verifies_byte_for_byte(example_repo: Path, tmp_path: Path) -> None:
+    dvc(example_repo, "remote", "modify", "local", "url", str(tmp_path / "remote"))  # this test's own
+    result = invoke(example_repo, "run", "-q", DASK, "train.dask.processes=false")
+    assert result.exit_code == 0, result.output
+    git(example_repo, "add", "-A")
+    git(example_repo, "commit", "-q", "-m", "trained on Dask")
+    assert invoke(example_repo, "data", "push").exit_code == 0
+    assert invoke(example_repo, "registry", "register", "model").exit_code == 0
+    # verify reruns the pipeline from the commit's params (backend, LocalCluster size included).
+    result = invoke(example_repo, "verify", "model@latest", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["reproduced"] is True, report
 
 
 def closed_port() -> int:
@@ -194,7 +209,9 @@ def test_workers_that_cannot_see_the_data_are_named(tmp_path: Path) -> None:
     present = tmp_path / "train.parquet"
     present.write_bytes(b"x")
     with (
-        LocalCluster(n_workers=1, processes=False, dashboard_address=None, silence_logs=logging.ERROR) as local,
+        LocalCluster(
+            n_workers=1, processes=False, dashboard_address=None, silence_logs=logging.ERROR
+        ) as local,
         Client(local, set_as_default=False) as client,
     ):
         assert check_workers(client, [str(present)]) == 1
