@@ -30,7 +30,7 @@ def sync(ctx: click.Context, overrides: tuple[str, ...], check: bool, force: boo
     if check:
         if result.stale:
             raise CheckFailed(
-                f"stale: {', '.join(result.stale)} differ from conf/",
+                f"{' and '.join(result.stale)} {'is' if len(result.stale) == 1 else 'are'} stale: not what conf/ composes to",
                 "run `gitmlops pipeline sync` and commit the result",
             )
         click.echo("dvc.yaml and params.yaml are up to date")

@@ -223,14 +223,18 @@ def _drift(root: Path) -> list[DriftState]:
         if ref_bytes is None:
             item.note = f"no reference profile at {reference.relative_to(root)} (`gitmlops data pull`)"
             continue
-        digest = hashlib.sha256(ref_bytes + b"\0" + latest.read_bytes() + b"\0"
-                                + json.dumps(monitor.get("drift"), sort_keys=True).encode()).hexdigest()
+        data_conf = params.get("data") or {}
+        # The verdict depends on the thresholds and on which columns are skipped or optional.
+        settings_key = json.dumps([monitor.get("drift"), data_conf.get("drop_columns"), data_conf.get("target")],
+                                  sort_keys=True)
+        digest = hashlib.sha256(ref_bytes + b"\0" + latest.read_bytes() + b"\0" + settings_key.encode()).hexdigest()
         if digest not in memo:
             from gitmlops.monitor import diff
-            from gitmlops.monitor.settings import monitor_settings
+            from gitmlops.monitor.compare import project_drift
 
             try:
-                report = diff(str(reference), str(latest), monitor_settings(params).drift)
+                drift, optional = project_drift(params)
+                report = diff(str(reference), str(latest), drift, optional=optional)
             except GitMLOpsError as exc:
                 item.note = exc.message
                 continue

@@ -25,10 +25,17 @@ def compare(repo: Any, target: str | None, reference: str | None = None) -> Drif
     ref_spec = reference or default_reference(root, config)
     ref = resolve_profile(root, ref_spec, settings, "reference")
     tgt = resolve_profile(root, target, settings, "target")
-    drift = with_dropped_columns_skipped(settings.drift, config)
+    drift, optional = project_drift(config)
+    return diff(ref.view, tgt.view, drift, reference_label=ref.label, target_label=tgt.label, optional=optional)
+
+
+def project_drift(config: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
+    """(drift thresholds, optional columns) for a project's composed config: the `monitor` group,
+    with ``data.drop_columns`` skipped and the label (``data.target``) optional in the target.
+    Every caller that compares a project's data uses this, so all report the same verdict."""
+    drift = with_dropped_columns_skipped(monitor_settings(config).drift, config)
     label = (config.get("data") or {}).get("target")
-    return diff(ref.view, tgt.view, drift, reference_label=ref.label, target_label=tgt.label,
-                optional=(label,) if label else ())
+    return drift, ((str(label),) if label else ())
 
 
 def with_dropped_columns_skipped(drift: Any, config: dict[str, Any]) -> Any:

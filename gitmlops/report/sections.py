@@ -67,6 +67,7 @@ def drift_section(git: GitRepo, base_sha: str, params_base: dict[str, Any], para
         return Section(False, f"the base {base_sha[:12]} has no reference profile ({reference} is not an output "
                               "in its dvc.lock): run the pipeline on the base branch first")
     from gitmlops.monitor import sketches
+    from gitmlops.monitor.compare import project_drift
     from gitmlops.monitor.settings import monitor_settings
 
     try:
@@ -84,8 +85,9 @@ def drift_section(git: GitRepo, base_sha: str, params_base: dict[str, Any], para
                         change.rows = rows
             else:
                 view, rows = sketches.read_view(git.root / path), None
-            result = diff(ref_view, view, settings.drift, reference_label=f"{reference} at {base_sha[:12]}",
-                          target_label=path)
+            drift, optional = project_drift(params_now)
+            result = diff(ref_view, view, drift, reference_label=f"{reference} at {base_sha[:12]}",
+                          target_label=path, optional=optional)
             items.append({
                 "target": path,
                 "kind": kind,
