@@ -185,8 +185,9 @@ def diff_metrics(base: dict[str, Any], current: dict[str, Any]) -> list[MetricCh
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         na, nb = _number(a), _number(b)
-        delta = nb - na if na is not None and nb is not None else None
-        relative = delta / abs(na) if delta is not None and na else None
+        # 12 significant digits drop float noise (0.8413 - 0.8512 = -0.009999999999999898).
+        delta = float(f"{nb - na:.12g}") if na is not None and nb is not None else None
+        relative = float(f"{delta / abs(na):.12g}") if delta is not None and na else None
         rows.append(MetricChange(key, a, b, delta, relative, a != b))
     return rows
 

@@ -1,0 +1,96 @@
+"""Docs that cannot drift: the CLI reference is regenerated and compared, the mkdocs site builds
+strictly, every command is documented, and the ```console examples of the README and the tutorials
+run in a temporary repo."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+BIN = Path(sys.executable).parent
+
+
+def test_cli_reference_is_current() -> None:
+    from gitmlops.cli.reference import render
+
+    current = (DOCS / "cli-reference.md").read_text()
+    assert current == render(), "docs/cli-reference.md is stale: run `python -m gitmlops.cli.reference`"
+
+
+def test_every_command_is_in_the_reference() -> None:
+    from gitmlops.cli.reference import _commands
+
+    text = (DOCS / "cli-reference.md").read_text()
+    for path, command in _commands():
+        title = " ".join(["gitmlops", *path])
+        assert f"## `{title}`" in text
+        if path:
+            assert (command.help or command.short_help or "").strip(), f"{title} has no help text"
+
+
+def test_mkdocs_builds_strict(tmp_path: Path) -> None:
+    if shutil.which("mkdocs", path=str(BIN)) is None:
+        pytest.fail("mkdocs is not installed: `pip install -e '.[test]'` installs it")
+    proc = subprocess.run(
+        [str(BIN / "mkdocs"), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+def _console_commands(path: Path) -> list[str]:
+    """The `$ command` lines of ```console blocks, in order (a trailing backslash continues)."""
+    commands: list[str] = []
+    for block in re.findall(r"```console\n(.*?)```", path.read_text(), flags=re.S):
+        pending = ""
+        for line in block.splitlines():
+            if pending:
+                pending += "\n" + line
+            elif line.startswith("$ "):
+                pending = line[2:]
+            else:
+                continue
+            if pending.endswith("\\"):
+                continue
+            commands.append(pending)
+            pending = ""
+    return commands
+
+
+EXAMPLE_FILES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in DOCS.glob("tutorial-*.md"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", EXAMPLE_FILES)
+def test_console_examples_run(doc: str, tmp_path: Path) -> None:
+    commands = _console_commands(ROOT / doc)
+    if doc == "README.md":
+        assert commands, "the README tour has no ```console examples"
+    if not commands:
+        pytest.skip(f"{doc} has no ```console examples")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    script = "set -e\n" + "\n".join(commands) + "\n"
+    proc = subprocess.run(["bash", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, f"{doc}: a ```console example failed\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+def test_every_json_command_is_in_json_md() -> None:
+    from gitmlops.cli.reference import _commands
+
+    text = (DOCS / "json.md").read_text()
+    for path, command in _commands():
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if "--json" in options and path:
+            assert path[-1] in text and path[0] in text, f"`gitmlops {' '.join(path)} --json` is not in docs/json.md"
