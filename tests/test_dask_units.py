@@ -13,18 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitmlops.errors import ConfigError, DataError
-from gitmlops.stages.dask_train import (
-    DaskSettings,
-    dask_settings,
-    failure_text,
+from gitmlops.stages.dask_reduce import (
     merge_profiles,
     merge_summaries,
     profile_partition,
     schema_from_summary,
     summarize_partition,
-    train_on_dask,
-    wants_dask,
 )
+from gitmlops.stages.dask_train import DaskSettings, dask_settings, failure_text, train_on_dask, wants_dask
 from gitmlops.stages.features import build_schema
 
 

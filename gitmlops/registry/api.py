@@ -144,19 +144,19 @@ def _pick(artifact: ArtifactState, text: str) -> tuple[VersionState, str | None]
         if picked is None:
             raise RegistryError(f"artifact {artifact.name!r} has no active version", "register one first")
         return picked, None
-    found = artifact.versions.get(str(ref.version))
-    if found is None or not found.registered:
+    named = artifact.versions.get(str(ref.version))
+    if named is None or not named.registered:
         active = sorted((v.version for v in artifact.versions.values() if v.active), reverse=True)
         raise RegistryError(
             f"version {ref.version} of {artifact.name!r} is not registered (active: {', '.join(active) or 'none'})",
             f"`gitmlops registry history {artifact.name}` lists every event",
         )
-    if found.deregistered:
+    if named.deregistered:
         raise RegistryError(
             f"version {ref.version} of {artifact.name!r} was deregistered",
             "resolve another version, or register the model again under a new version",
         )
-    return found, None
+    return named, None
 
 
 def resolve(repo: Repo, ref: str) -> Resolved:
