@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import posixpath
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -457,12 +458,14 @@ def fetch_object(
 def _out_entry(out: Any, wdir: str = "") -> dict[str, Any] | None:
     if not isinstance(out, dict) or not isinstance(out.get("path"), str):
         return None
-    path = os.path.normpath(os.path.join(wdir, out["path"])) if wdir else out["path"]
+    path = posixpath.normpath(posixpath.join(wdir, out["path"]) if wdir else out["path"])
     return {
-        "path": path.replace(os.sep, "/"),
+        "path": path,
         "md5": out.get("md5") or out.get("etag") or out.get("checksum"),
         "size": out.get("size"),
         "nfiles": out.get("nfiles"),
+        # DVC 2 files carry no `hash:` key and hashed text with LF endings ("md5-dos2unix").
+        "hash": out.get("hash", "md5-dos2unix"),
     }
 
 
@@ -479,8 +482,10 @@ def parse_dvcfile(text: str | None, dvcfile: str = "") -> list[dict[str, Any]]:
     return [e for e in (_out_entry(o, wdir) for o in outs or []) if e]
 
 
-def parse_lock(text: str | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``dvc.lock`` text as stage -> {"deps": [...], "outs": [...]} entries (see :func:`parse_dvcfile`)."""
+def parse_lock(text: str | None) -> dict[str, dict[str, Any]]:
+    """``dvc.lock`` text as stage -> {"cmd", "deps", "outs", "params"}, in file order; deps and outs
+    are entries as :func:`parse_dvcfile` returns them, params ``{"params.yaml": {key: value}}``.
+    The one reader of dvc.lock in gitmlops (empty when the text is missing or invalid)."""
     import yaml
 
     try:
@@ -488,15 +493,19 @@ def parse_lock(text: str | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
     except yaml.YAMLError:
         return {}
     stages = doc.get("stages") if isinstance(doc, dict) else None
-    result: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    result: dict[str, dict[str, Any]] = {}
     for name, stage in (stages or {}).items():
         if not isinstance(stage, dict):
             continue
-        result[str(name)] = {
+        entry: dict[str, Any] = {
             key: [e for e in (_out_entry(o) for o in stage.get(key) or []) if e] for key in ("deps", "outs")
         }
+        cmd = stage.get("cmd")
+        entry["cmd"] = " && ".join(map(str, cmd)) if isinstance(cmd, list) else (None if cmd is None else str(cmd))
+        params = stage.get("params")
+        entry["params"] = params if isinstance(params, dict) else {}
+        result[str(name)] = entry
     return result
-
 
 
 # -- lineage (verify): stored copies and an isolated cache for a second work tree (added by the lineage pillar) --

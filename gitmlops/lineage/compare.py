@@ -6,7 +6,6 @@ Nothing here touches git or DVC: functions take text and dicts, so the rules are
 from __future__ import annotations
 
 import json
-import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,39 +26,21 @@ class StageLock:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def _entries(items: Any) -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for item in items or []:
-        if isinstance(item, dict) and isinstance(item.get("path"), str):
-            found[posixpath.normpath(item["path"])] = item.get("md5") or item.get("etag") or item.get("checksum")
-    return found
-
-
 def parse_lock_stages(text: str | None) -> dict[str, StageLock]:
     """The stages of a dvc.lock text, in file order (empty when the text is missing or invalid)."""
-    import yaml
+    from gitmlops.adapters.dvc_repo import parse_lock
 
-    try:
-        doc = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
-        return {}
-    stages = doc.get("stages") if isinstance(doc, dict) else None
-    result: dict[str, StageLock] = {}
-    for name, stage in (stages or {}).items():
-        if not isinstance(stage, dict):
-            continue
-        cmd = stage.get("cmd")
-        raw = stage.get("params")
-        params: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        result[str(name)] = StageLock(
-            name=str(name),
-            cmd=" && ".join(map(str, cmd)) if isinstance(cmd, list) else (str(cmd) if cmd is not None else None),
-            deps=_entries(stage.get("deps")),
-            outs=_entries(stage.get("outs")),
-            params={f"{file}:{key}": value for file, values in params.items() if isinstance(values, dict)
+    return {
+        name: StageLock(
+            name=name,
+            cmd=stage["cmd"],
+            deps={e["path"]: e["md5"] for e in stage["deps"]},
+            outs={e["path"]: e["md5"] for e in stage["outs"]},
+            params={f"{file}:{key}": value for file, values in stage["params"].items() if isinstance(values, dict)
                     for key, value in values.items()},
         )
-    return result
+        for name, stage in parse_lock(text).items()
+    }
 
 
 def producers(stages: dict[str, StageLock]) -> dict[str, str]:

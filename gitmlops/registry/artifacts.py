@@ -60,10 +60,6 @@ def _join(base: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(base, path)) if base else posixpath.normpath(path)
 
 
-def _outs(entries: Any) -> list[dict[str, Any]]:
-    return [e for e in entries or [] if isinstance(e, dict) and isinstance(e.get("path"), str)]
-
-
 def declared_artifacts(git: GitRepo, commit: str, base: str = "") -> dict[str, Any]:
     """The ``artifacts:`` mapping of ``BASE/dvc.yaml`` at ``commit`` (empty when there is none)."""
     doc = _yaml(git, commit, _join(base, "dvc.yaml"))
@@ -88,34 +84,25 @@ def artifact_at(git: GitRepo, commit: str, name: str) -> ArtifactAtCommit:
         raise RegistryError(f"artifact {name!r} has a path outside its folder: {spec['path']!r}")
     found = ArtifactAtCommit(name=name, commit=commit, path=_join(base, rel), md5=None, type=spec.get("type"))
 
-    lock = _yaml(git, commit, _join(base, "dvc.lock"))
-    stages = lock.get("stages") if isinstance(lock, dict) else None
-    if isinstance(stages, dict):
-        produced: set[str] = set()
-        for stage in stages.values():
-            if not isinstance(stage, dict):
-                continue
-            for out in _outs(stage.get("outs")):
-                produced.add(posixpath.normpath(out["path"]))
-                if posixpath.normpath(out["path"]) == rel:
-                    found.md5, found.size = out.get("md5"), out.get("size")
-                    found.hash = out.get("hash", "md5-dos2unix")
-                    found.source = _join(base, "dvc.lock")
-        # the pipeline's inputs: deps no stage produces (the data, and any code listed as a dep)
-        for stage in stages.values():
-            if not isinstance(stage, dict):
-                continue
-            for dep in _outs(stage.get("deps")):
-                path = posixpath.normpath(dep["path"])
-                if path not in produced:
-                    found.deps[_join(base, path)] = dep.get("md5")
+    from gitmlops.adapters.dvc_repo import parse_dvcfile, parse_lock
+
+    stages = parse_lock(git.file_at(commit, _join(base, "dvc.lock")))
+    produced = {out["path"] for stage in stages.values() for out in stage["outs"]}
+    for stage in stages.values():
+        for out in stage["outs"]:
+            if out["path"] == rel:
+                found.md5, found.size, found.hash = out["md5"], out["size"], out["hash"]
+                found.source = _join(base, "dvc.lock")
+    # the pipeline's inputs: deps no stage produces (the data, and any code listed as a dep)
+    for stage in stages.values():
+        for dep in stage["deps"]:
+            if dep["path"] not in produced:
+                found.deps[_join(base, dep["path"])] = dep["md5"]
     if found.md5 is None:
         dvcfile = _join(base, rel + ".dvc")
-        doc = _yaml(git, commit, dvcfile)
-        outs = _outs(doc.get("outs")) if isinstance(doc, dict) else []
+        outs = parse_dvcfile(git.file_at(commit, dvcfile))
         if outs:
-            found.md5, found.size = outs[0].get("md5"), outs[0].get("size")
-            found.hash = outs[0].get("hash", "md5-dos2unix")
+            found.md5, found.size, found.hash = outs[0]["md5"], outs[0]["size"], outs[0]["hash"]
             found.source = dvcfile
     return found
 
@@ -160,13 +147,7 @@ def _present(git: GitRepo, commit: str, path: str, base: str) -> bool:
     """Whether ``path`` exists at ``commit``: in git, as a .dvc file, or as a dvc.lock output."""
     if git.exists_at(commit, path) or git.exists_at(commit, path + ".dvc"):
         return True
-    lock = _yaml(git, commit, _join(base, "dvc.lock"))
-    stages = lock.get("stages") if isinstance(lock, dict) else None
-    if not isinstance(stages, dict):
-        return False
-    return any(
-        _join(base, out["path"]) == path
-        for stage in stages.values()
-        if isinstance(stage, dict)
-        for out in _outs(stage.get("outs"))
-    )
+    from gitmlops.adapters.dvc_repo import parse_lock
+
+    stages = parse_lock(git.file_at(commit, _join(base, "dvc.lock")))
+    return any(_join(base, out["path"]) == path for stage in stages.values() for out in stage["outs"])
