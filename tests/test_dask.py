@@ -41,13 +41,13 @@ def test_dask_training_serves_and_scores_close_to_local(example_repo: Path) -> N
     from gitmlops.serve.model import load_booster, load_bundle
     from gitmlops.stages.features import feature_frame
 
-    result = invoke(example_repo, "run", DASK, "train.dask.processes=false", "--json")
+    result = invoke(example_repo, "run", DASK, "dask.processes=false", "--json")
     assert result.exit_code == 0, result.output
     dask_metrics = read_json(example_repo / "metrics.json")
     models = example_repo / "models"
     dask_model = (models / "model.ubj").read_bytes()
     # Reproducible on Dask: same data, params and number of workers -> the same bytes, on a new cluster.
-    result = invoke(example_repo, "run", DASK, "train.dask.processes=false", "--force", "--stage", "train")
+    result = invoke(example_repo, "run", DASK, "dask.processes=false", "--force", "--stage", "train")
     assert result.exit_code == 0, result.output
     assert (models / "model.ubj").read_bytes() == dask_model
     dask_schema = (models / "schema.json").read_bytes()
@@ -88,7 +88,7 @@ def test_dask_training_serves_and_scores_close_to_local(example_repo: Path) -> N
 
 def test_dask_trained_model_registers_and_verifies_byte_for_byte(example_repo: Path, tmp_path: Path) -> None:
     dvc(example_repo, "remote", "modify", "local", "url", str(tmp_path / "remote"))  # this test's own
-    result = invoke(example_repo, "run", "-q", DASK, "train.dask.processes=false")
+    result = invoke(example_repo, "run", "-q", DASK, "dask.processes=false")
     assert result.exit_code == 0, result.output
     git(example_repo, "add", "-A")
     git(example_repo, "commit", "-q", "-m", "trained on Dask")
@@ -119,13 +119,13 @@ def test_unreachable_scheduler_fails_fast_and_writes_nothing(
     address = f"tcp://127.0.0.1:{closed_port()}"
     start = time.monotonic()
     result = invoke(
-        example_repo, "run", DASK, f"train.dask.scheduler_address={address}", "train.dask.connect_timeout=3"
+        example_repo, "run", DASK, f"dask.scheduler_address={address}", "dask.connect_timeout=3"
     )
     elapsed = time.monotonic() - start
     output = stage_output(result, capfd)
     assert result.exit_code == EXIT_EXTERNAL, output
     assert f"cannot reach the Dask scheduler at {address}" in output
-    assert "train.dask.scheduler_address" in output
+    assert "dask.scheduler_address" in output
     assert elapsed < 20  # prepare (~1 s) + a 3 s connect timeout + process start-ups
     assert not (example_repo / "models/model.ubj").exists()
     assert "train" not in locked_stages(example_repo)
@@ -181,8 +181,8 @@ def test_worker_killed_mid_training_fails_and_writes_nothing(
         example_repo,
         "run",
         DASK,
-        f"train.dask.scheduler_address={address}",
-        "train.dask.collective_timeout=10",
+        f"dask.scheduler_address={address}",
+        "dask.collective_timeout=10",
         "train.num_boost_round=200000",  # minutes of work: it is killed, not finished
         "train.max_depth=8",
     )

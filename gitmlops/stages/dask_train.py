@@ -62,7 +62,7 @@ def wants_dask(params: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class DaskSettings:
-    """The ``train.dask`` config block."""
+    """The ``dask`` config block."""
 
     scheduler_address: str | None = None
     n_workers: int = 2
@@ -73,14 +73,14 @@ class DaskSettings:
     collective_timeout: int = 60
 
 
-def dask_settings(train_cfg: dict[str, Any]) -> DaskSettings:
-    """Validate ``train.dask`` into :class:`DaskSettings` (ConfigError naming the bad key)."""
-    raw = dict(train_cfg.get("dask") or {})
+def dask_settings(config: dict[str, Any]) -> DaskSettings:
+    """Validate ``dask`` into :class:`DaskSettings` (ConfigError naming the bad key)."""
+    raw = dict(config.get("dask") or {})
     defaults = DaskSettings()
     unknown = sorted(set(raw) - set(DaskSettings.__dataclass_fields__))
     if unknown:
         raise ConfigError(
-            f"unknown key(s) in train.dask: {', '.join(unknown)}",
+            f"unknown key(s) in dask: {', '.join(unknown)}",
             f"known keys: {', '.join(DaskSettings.__dataclass_fields__)}",
         )
 
@@ -91,20 +91,20 @@ def dask_settings(train_cfg: dict[str, Any]) -> DaskSettings:
         try:
             result = kind(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"train.dask.{key} must be a number, not {value!r}") from None
+            raise ConfigError(f"dask.{key} must be a number, not {value!r}") from None
         if isinstance(value, bool) or not result >= minimum:
-            raise ConfigError(f"train.dask.{key} must be at least {minimum}, not {value!r}")
+            raise ConfigError(f"dask.{key} must be at least {minimum}, not {value!r}")
         return result
 
     address = raw.get("scheduler_address")
     if address is not None and not (isinstance(address, str) and address.strip()):
         raise ConfigError(
-            f"train.dask.scheduler_address must be an address such as tcp://host:8786, not {address!r}",
+            f"dask.scheduler_address must be an address such as tcp://host:8786, not {address!r}",
             "or null to start a LocalCluster",
         )
     processes = raw.get("processes", defaults.processes)
     if not isinstance(processes, bool):
-        raise ConfigError(f"train.dask.processes must be true or false, not {processes!r}")
+        raise ConfigError(f"dask.processes must be true or false, not {processes!r}")
     partition_size = raw.get("partition_size") or defaults.partition_size
     try:
         from dask.utils import parse_bytes
@@ -112,7 +112,7 @@ def dask_settings(train_cfg: dict[str, Any]) -> DaskSettings:
         parse_bytes(partition_size)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"train.dask.partition_size must be a size such as 64MiB, not {partition_size!r}"
+            f"dask.partition_size must be a size such as 64MiB, not {partition_size!r}"
         ) from None
     return DaskSettings(
         scheduler_address=address.strip() if address else None,
@@ -167,7 +167,7 @@ def connect(settings: DaskSettings) -> Iterator[Any]:
         except (OSError, TimeoutError, ValueError) as exc:
             raise ExternalError(
                 f"cannot reach the Dask scheduler at {settings.scheduler_address or 'the LocalCluster'}: {exc}",
-                "check train.dask.scheduler_address (tcp://HOST:8786) and that the scheduler runs; "
+                "check dask.scheduler_address (tcp://HOST:8786) and that the scheduler runs; "
                 "or set it to null to train on a LocalCluster",
             ) from None
         stack.callback(client.close, timeout=settings.connect_timeout)
@@ -400,7 +400,7 @@ def train_on_dask(params: dict[str, Any]) -> str:
             'pip install "gitmlops[dask]", or set train.backend=local',
         ) from None
     paths = params.get("paths", {})
-    settings = dask_settings(params.get("train") or {})
+    settings = dask_settings(params)
     files = parquet_parts(Path(paths.get("prepared", "data/prepared")) / "train.parquet")
     try:
         with connect(settings) as client:
