@@ -267,13 +267,24 @@ def test_sweep_runs_dvc_experiments(trained_repo: Path) -> None:
     assert git(trained_repo, "status", "--porcelain") == ""
 
 
-def test_sweep_rejects_bad_points_before_queueing(trained_repo: Path) -> None:
+def test_sweep_rejects_bad_points_before_running(trained_repo: Path) -> None:
     result = invoke(trained_repo, "run", "--sweep", "train.nope=1,2")
     assert result.exit_code == EXIT_USAGE
     result = invoke(trained_repo, "run", "--sweep", "data.path=a.csv,b.csv")
     assert result.exit_code == EXIT_USAGE
     assert "changes the pipeline's stages" in result.output
-    assert "No experiment tasks in the queue" in dvc(trained_repo, "queue", "status")
+    shown = json.loads(invoke(trained_repo, "exp", "show", "--json").output)
+    assert [e for e in shown if not e["baseline"]] == []
+
+
+def test_sweep_reports_the_point_that_failed(trained_repo: Path) -> None:
+    result = invoke(trained_repo, "run", "--sweep", "train.eta=0.3,-1", "train.num_boost_round=5", "--jobs", "2")
+    assert result.exit_code == EXIT_EXTERNAL, result.output
+    assert "1 of 2 experiment(s) failed" in result.output
+    assert "train.eta=-1" in result.output
+    shown = json.loads(invoke(trained_repo, "exp", "show", "--json").output)
+    assert [e["params"]["train.eta"] for e in shown if not e["baseline"]] == [0.3]
+    assert git(trained_repo, "status", "--porcelain") == ""
 
 
 def test_run_json_stdout_is_clean_json(trained_repo: Path) -> None:

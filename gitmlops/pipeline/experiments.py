@@ -1,21 +1,22 @@
 """Sweeps as DVC experiments, and comparing experiments (`gitmlops exp show|diff`).
 
 A sweep expands a Hydra grid (``train.max_depth=3,5,7 train.eta=0.1,0.3``) into points, composes
-every point first (so a bad key fails before anything is queued), queues one DVC experiment per
-point with ``dvc exp run --queue -S ...`` and runs the queue with ``dvc exp run --run-all``.
+every point first (so a bad key fails before anything runs), and runs one DVC experiment per point
+with ``dvc exp run --temp -S ...`` (DVC composes the same conf/ for each), ``jobs`` at a time.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitmlops.adapters.dvc_repo import ProgressCallback
 from gitmlops.adapters.git_repo import GitRepo, open_repo
-from gitmlops.errors import ConfigError, GitMLOpsError, NotADvcRepoError, UsageError
+from gitmlops.errors import ConfigError, ExternalError, GitMLOpsError, NotADvcRepoError, UsageError
 
 
 @dataclass
@@ -67,7 +68,7 @@ def sweep(
     jobs: int = 1,
     callback: ProgressCallback | None = None,
 ) -> SweepResult:
-    """Queue one DVC experiment per grid point and run them (``jobs`` at a time)."""
+    """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after."""
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
     from gitmlops.config import compose
     from gitmlops.pipeline.render import render_dvc_yaml
@@ -94,18 +95,46 @@ def sweep(
             )
     check_deps(root, base)
     sync(git, config=base)
+    if callback:
+        callback("log", "", f"running {len(points)} experiment(s), {jobs} at a time")
     with DvcRepo(root) as dvc:
-        for point in points:
-            args = ["exp", "run", "--queue"]
-            for item in point:
-                args += ["-S", item]
-            dvc.cli(*args)
-            if callback:
-                callback("log", "", "queued " + " ".join(point))
-        if callback:
-            callback("log", "", f"running {len(points)} experiment(s), {jobs} at a time")
-        dvc.cli("exp", "run", "--run-all", "--jobs", str(jobs))
+        failures = _run_points(dvc, points, jobs, callback)
+    if failures:
+        raise ExternalError(
+            f"{len(failures)} of {len(points)} experiment(s) failed: " + "; ".join(failures),
+            "rerun one by hand to see its output: dvc exp run -S KEY=VALUE",
+        )
     return SweepResult(points=points, experiments=show(git))
+
+
+def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: ProgressCallback | None) -> list[str]:
+    """Run each point as `dvc exp run --temp -S ...`, ``jobs`` at a time; the failures, described.
+
+    DVC's temporary-directory executor runs an experiment outside the work tree and records it like
+    any other experiment. Running them side by side ourselves avoids the Celery queue's worker
+    start-up (several seconds each) and its workers that sometimes outlive `--run-all`.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(point: list[str]) -> str | None:
+        args = ["exp", "run", "--temp"]
+        for item in point:
+            args += ["-S", item]
+        for attempt in range(3):
+            proc = dvc.cli(*args, check=False)
+            output = (proc.stderr or "") + (proc.stdout or "")
+            if proc.returncode == 0:
+                if callback:
+                    callback("log", "", "done " + " ".join(point))
+                return None
+            if "Unable to acquire lock" not in output or attempt == 2:
+                break
+            time.sleep(1.0 + attempt)  # another experiment holds the repo lock while it starts
+        lines = [line for line in output.strip().splitlines() if line.strip()]
+        return f"{' '.join(point)}: {lines[-1] if lines else f'exit {proc.returncode}'}"
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return [failure for failure in pool.map(one, points) if failure]
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
