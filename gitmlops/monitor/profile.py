@@ -41,6 +41,19 @@ def _profile_chunk(frame: Any, segment: str | None) -> dict[str, bytes]:
     return out
 
 
+def _profile_frame(frame: Any, segment: str | None) -> tuple[dict[str, bytes], int]:
+    """Worker: profile one chunk the parent read."""
+    _check_segment(frame, segment)
+    return _profile_chunk(frame, segment), len(frame)
+
+
+def _profile_csv_range(path: Path, header: bytes, start: int, end: int, segment: str | None) -> tuple[dict[str, bytes], int]:
+    """Worker: parse one byte range of a CSV and profile it (the parent never holds these rows)."""
+    frame = source.read_csv_range(path, header, start, end)
+    _check_segment(frame, segment)
+    return _profile_chunk(frame, segment), len(frame)
+
+
 def _in_process(frame: Any, segment: str | None) -> dict[str, Any]:
     if segment is None:
         return {ALL: sketches.profile_dataframe(frame)}
@@ -90,13 +103,23 @@ def profile_data(
 ) -> ProfiledData:
     """Profile a CSV/Parquet file or folder chunk by chunk (``jobs`` workers; 0 = all cores)."""
     started = time.perf_counter()
+    workers = jobs or available_cores()
+    acc: dict[str, Any] = {}
+    if workers > 1 and chunk_size >= 1:
+        split = [source.csv_byte_ranges(file, chunk_size) for file in source.data_files(path)]
+        if all(split) and sum(len(r.ranges) for r in split if r) > 1:
+            # Plain CSV: workers read and parse their own byte ranges, so this process holds no rows.
+            tasks = ((_profile_csv_range, (r.path, r.header, start, end, segment))
+                     for r in split if r for start, end in r.ranges)
+            count, rows = _profile_in_pool(tasks, workers, acc)
+            if rows == 0:
+                raise MonitorError(f"{path} has no rows to profile", "check the file (only a header, or empty)")
+            return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
     chunks: Iterator[Any] = source.iter_chunks(path, chunk_size)
     first = next(chunks, None)
     if first is None:
         raise MonitorError(f"{path} has no rows to profile", "check the file (only a header, or empty)")
     _check_segment(first, segment)
-    workers = jobs or available_cores()
-    acc: dict[str, Any] = {}
     # A short first chunk is all the data there is: no workers needed. Otherwise the pool is started
     # now, while only one chunk is in memory, because forked workers inherit the parent's memory.
     if len(first) < chunk_size or workers <= 1:
@@ -106,7 +129,7 @@ def profile_data(
             count += 1
             rows += len(frame)
         return ProfiledData(acc, rows, count, 1, time.perf_counter() - started)
-    count, rows = _profile_parallel(_chain(first, chunks), segment, workers, acc)
+    count, rows = _profile_in_pool(((_profile_frame, (frame, segment)) for frame in _chain(first, chunks)), workers, acc)
     return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
 
 
@@ -115,7 +138,9 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
-def _profile_parallel(frames: Iterator[Any], segment: str | None, workers: int, acc: dict[str, Any]) -> tuple[int, int]:
+def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int, acc: dict[str, Any]) -> tuple[int, int]:
+    """Run profiling tasks ``(function, args)`` -> ``(profiles as bytes, rows)`` in worker processes,
+    merging as they finish; returns (tasks, rows)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -124,23 +149,21 @@ def _profile_parallel(frames: Iterator[Any], segment: str | None, workers: int, 
     pending: deque[Any] = deque()
     count = rows = 0
 
-    def drain_one() -> None:
-        parts = pending.popleft().result()
+    def drain_one() -> int:
+        parts, n = pending.popleft().result()
         _merge_into(acc, {k: sketches.view_from_bytes(v, "worker profile") for k, v in parts.items()})
+        return int(n)
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
         try:
-            for frame in frames:
-                if segment is not None:
-                    _check_segment(frame, segment)
-                # One chunk per worker plus one queued keeps them busy while bounding memory.
+            for function, args in tasks:
+                # One task per worker plus one queued keeps them busy while bounding memory.
                 while len(pending) > workers:
-                    drain_one()
-                pending.append(pool.submit(_profile_chunk, frame, segment))
+                    rows += drain_one()
+                pending.append(pool.submit(function, *args))
                 count += 1
-                rows += len(frame)
             while pending:
-                drain_one()
+                rows += drain_one()
         except BaseException:
             for future in pending:
                 future.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +53,75 @@ def data_files(path: str | os.PathLike[str]) -> list[Path]:
 def _csv_chunks(path: Path, chunk_size: int) -> Iterator[Any]:
     import pandas as pd
 
-    sep = "\t" if path.name.lower().endswith(".tsv") else ","
     try:
-        reader = pd.read_csv(path, chunksize=chunk_size, sep=sep, low_memory=False)
+        reader = pd.read_csv(path, chunksize=chunk_size, sep=csv_separator(path), low_memory=False)
         with reader:
             yield from reader
     except pd.errors.EmptyDataError:
         raise MonitorError(f"{path} is empty (no header, no rows)", "check the file") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise MonitorError(
+            f"cannot read {path} as CSV: {' '.join(str(exc).split())[:300]}",
+            "check that the file is a well-formed CSV (UTF-8, one header row)",
+        ) from None
+
+
+def csv_separator(path: Path) -> str:
+    """The field separator of a CSV/TSV file, from its name."""
+    return "\t" if path.name.lower().endswith(".tsv") else ","
+
+
+@dataclass
+class CsvRanges:
+    """A plain CSV file cut into byte ranges of whole lines, for workers to parse on their own."""
+
+    path: Path
+    header: bytes
+    ranges: list[tuple[int, int]]
+
+
+def csv_byte_ranges(path: Path, chunk_size: int, block_size: int = 1 << 22) -> CsvRanges | None:
+    """Cut an uncompressed CSV into byte ranges of ``chunk_size`` lines each, at line ends, or None
+    when that is not safe: compressed files, and files with a quote character anywhere (a quoted field
+    may hold a newline, so a line end would not be a row end). One pass over the bytes."""
+    import numpy as np
+
+    if not path.name.lower().endswith((".csv", ".tsv")):
+        return None
+    size = path.stat().st_size
+    ranges: list[tuple[int, int]] = []
+    with path.open("rb") as f:
+        header = f.readline()
+        start = pos = f.tell()
+        lines = 0  # lines seen since ``start``
+        while block := f.read(block_size):
+            if b'"' in block:
+                return None
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + pos + 1
+            # The line ends that close a range: the chunk_size-th, 2*chunk_size-th, ... since start.
+            first = chunk_size - lines - 1
+            for end in ends[first::chunk_size] if first < len(ends) else ():
+                ranges.append((start, int(end)))
+                start = int(end)
+            lines = (lines + len(ends)) % chunk_size if first >= len(ends) else (len(ends) - first - 1) % chunk_size
+            pos += len(block)
+    if start < size:
+        ranges.append((start, size))  # the last lines (with or without a final newline)
+    return CsvRanges(path, header, ranges)
+
+
+def read_csv_range(path: Path, header: bytes, start: int, end: int) -> Any:
+    """Parse the rows in bytes ``start..end`` of a CSV (with its header line) into a DataFrame."""
+    import io
+
+    import pandas as pd
+
+    with path.open("rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    try:
+        return pd.read_csv(io.BytesIO(header + data), sep=csv_separator(path), low_memory=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise MonitorError(
             f"cannot read {path} as CSV: {' '.join(str(exc).split())[:300]}",
             "check that the file is a well-formed CSV (UTF-8, one header row)",
