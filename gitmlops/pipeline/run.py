@@ -88,6 +88,9 @@ def run(
         raise NotADvcRepoError(str(root))
     started = time.perf_counter()
     config = compose(root, overrides)
+    from gitmlops.stages import check_config
+
+    check_config(config)
     stage_names = list(stages_from_config(config))
     if stage and stage not in stage_names:
         raise PipelineError(f"no stage named {stage!r}", f"stages are: {', '.join(stage_names)}")

@@ -109,7 +109,7 @@ def evaluate(params_path: str | Path = "params.yaml") -> str:
     params = load_params(params_path)
     paths = params.get("paths", {})
     test_file = Path(paths.get("prepared", "data/prepared")) / "test.parquet"
-    if not test_file.is_file():
+    if not test_file.exists():  # a file, or a folder of Parquet parts (data.engine: dask)
         raise DataError(f"{test_file} is missing", "run the prepare stage first")
     schema = read_json(paths.get("schema", "models/schema.json"))
     df = pd.read_parquet(test_file)

@@ -13,6 +13,10 @@ def prepare(params_path: str | Path = "params.yaml") -> str:
     import numpy as np
 
     params = load_params(params_path)
+    from gitmlops.stages.dask_prepare import prepare_on_dask, wants_dask_prepare
+
+    if wants_dask_prepare(params):
+        return prepare_on_dask(params)
     data = params.get("data", {})
     out_dir = Path(params.get("paths", {}).get("prepared", "data/prepared"))
     target = data.get("target")

@@ -82,7 +82,7 @@ def train(params_path: str | Path = "params.yaml") -> str:
     prepared = Path(paths.get("prepared", "data/prepared"))
     target = params.get("data", {}).get("target")
     train_file = prepared / "train.parquet"
-    if not train_file.is_file():
+    if not train_file.exists():  # a file, or a folder of Parquet parts (data.engine: dask)
         raise DataError(f"{train_file} is missing", "run the prepare stage first (`gitmlops run`)")
     df = pd.read_parquet(train_file)
     if target not in df.columns:
