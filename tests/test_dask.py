@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gitmlops.errors import EXIT_EXTERNAL
+from gitmlops.errors import EXIT_EXTERNAL, EXIT_USAGE
 from tests.conftest import dvc, git, invoke
 
 pytestmark = pytest.mark.slow
@@ -131,12 +131,13 @@ def test_unreachable_scheduler_fails_fast_and_writes_nothing(
     assert "train" not in locked_stages(example_repo)
 
 
-def test_unknown_backend_is_a_config_error(example_repo: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_unknown_backend_is_a_config_error(example_repo: Path) -> None:
+    """Checked before any stage runs: a usage error, nothing run, nothing written."""
     result = invoke(example_repo, "run", "train.backend=spark")
-    output = stage_output(result, capfd)
-    assert result.exit_code == EXIT_EXTERNAL, output
-    assert "train.backend must be one of local, dask, not 'spark'" in output
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "train.backend must be one of local, dask, not 'spark'" in result.output
     assert not (example_repo / "models/model.ubj").exists()
+    assert not (example_repo / "data/prepared").exists()
 
 
 @pytest.fixture
