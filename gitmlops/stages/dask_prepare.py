@@ -50,31 +50,18 @@ def _read(files: list[str], blocksize: str) -> Any:
 def prepare_on_dask(params: dict[str, Any]) -> str:
     """Split ``data.path`` into ``paths.prepared``/{train,test}.parquet folders on Dask; a summary."""
     from gitmlops.stages.dask_train import connect, dask_settings, failure_text
+    from gitmlops.stages.prepare import columns_to_drop, split_settings
 
     data = params.get("data") or {}
-    target = data.get("target")
-    if not target:
-        raise DataError("data.target is not set", "set it in conf/data/ or pass data.target=COLUMN")
-    test_size = float(data.get("test_size", 0.2))
-    if not 0.0 < test_size < 1.0:
-        raise DataError(f"data.test_size must be between 0 and 1, not {test_size}")
-    seed = int(data.get("split_seed", 42))
+    split = split_settings(data)
+    target, test_size, seed = split.target, split.test_size, split.seed
     files = [str(f.resolve()) for f in data_files(data.get("path", ""))]
     out_dir = Path((params.get("paths") or {}).get("prepared", "data/prepared"))
     settings = dask_settings(params)
     try:
         with connect(settings) as client:
             frame = _read(files, settings.partition_size)
-            if target not in frame.columns:
-                raise DataError(
-                    f"target column {target!r} is not in the data",
-                    f"columns are: {', '.join(map(str, frame.columns))}; pass data.target=COLUMN",
-                )
-            drop = [c for c in data.get("drop_columns") or [] if c != target]
-            unknown = [c for c in drop if c not in frame.columns]
-            if unknown:
-                raise DataError(f"data.drop_columns names unknown columns: {', '.join(unknown)}")
-            frame = frame.drop(columns=drop)
+            frame = frame.drop(columns=columns_to_drop(data, target, frame.columns))
             frame = frame[frame[target].notnull()]
             meta = frame._meta.assign(**{SPLIT_COLUMN: frame._meta[target].isna()})
             marked = frame.map_partitions(_mark_test_rows, seed, test_size, meta=meta)

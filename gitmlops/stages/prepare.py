@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gitmlops.errors import DataError
 from gitmlops.stages.features import infer_task, load_params, read_table
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """The `data` group's label column, held-out share and split seed, validated."""
+
+    target: str
+    test_size: float
+    seed: int
+
+
+def split_settings(data: dict[str, Any]) -> SplitSettings:
+    """Validate ``data.target``, ``data.test_size`` and ``data.split_seed`` (shared by both engines)."""
+    target = data.get("target")
+    if not target:
+        raise DataError("data.target is not set", "set it in conf/data/ or pass data.target=COLUMN")
+    test_size = float(data.get("test_size", 0.2))
+    if not 0.0 < test_size < 1.0:
+        raise DataError(f"data.test_size must be between 0 and 1, not {test_size}")
+    return SplitSettings(str(target), test_size, int(data.get("split_seed", 42)))
+
+
+def columns_to_drop(data: dict[str, Any], target: str, columns: Any) -> list[str]:
+    """``data.drop_columns`` checked against the data's ``columns`` (the target must be there)."""
+    if target not in columns:
+        raise DataError(
+            f"target column {target!r} is not in the data",
+            f"columns are: {', '.join(map(str, columns))}; pass data.target=COLUMN",
+        )
+    drop = [c for c in data.get("drop_columns") or [] if c != target]
+    unknown = [c for c in drop if c not in columns]
+    if unknown:
+        raise DataError(f"data.drop_columns names unknown columns: {', '.join(unknown)}")
+    return drop
 
 
 def prepare(params_path: str | Path = "params.yaml") -> str:
@@ -19,27 +55,14 @@ def prepare(params_path: str | Path = "params.yaml") -> str:
         return prepare_on_dask(params)
     data = params.get("data", {})
     out_dir = Path(params.get("paths", {}).get("prepared", "data/prepared"))
-    target = data.get("target")
-    if not target:
-        raise DataError("data.target is not set", "set it in conf/data/ or pass data.target=COLUMN")
+    split = split_settings(data)
+    target, test_size = split.target, split.test_size
     df = read_table(data.get("path", ""))
-    if target not in df.columns:
-        raise DataError(
-            f"target column {target!r} is not in the data",
-            f"columns are: {', '.join(map(str, df.columns))}; pass data.target=COLUMN",
-        )
-    drop = [c for c in data.get("drop_columns") or [] if c != target]
-    unknown = [c for c in drop if c not in df.columns]
-    if unknown:
-        raise DataError(f"data.drop_columns names unknown columns: {', '.join(unknown)}")
-    df = df.drop(columns=drop)
+    df = df.drop(columns=columns_to_drop(data, target, df.columns))
     df = df[df[target].notna()].reset_index(drop=True)
-    test_size = float(data.get("test_size", 0.2))
-    if not 0.0 < test_size < 1.0:
-        raise DataError(f"data.test_size must be between 0 and 1, not {test_size}")
     task, _ = infer_task(df[target], params.get("model", {}).get("objective", "auto"))
 
-    rng = np.random.default_rng(int(data.get("split_seed", 42)))
+    rng = np.random.default_rng(split.seed)
     # Stratify classification targets so that every class appears in both sets.
     groups = [np.arange(len(df))] if task == "regression" else [
         np.flatnonzero((df[target] == value).to_numpy()) for value in sorted(df[target].unique(), key=str)
