@@ -142,6 +142,21 @@ def _compose(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
     return {str(k): v for k, v in data.items()}
 
 
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys (``train.max_depth``); lists, scalars and empty mappings are
+    leaves. The one way params and metrics are compared across commits, experiments and reports."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
 def params_hash(params: dict[str, Any]) -> str:
     """A stable hash of a params dict (sorted JSON, sha256)."""
     blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitmlops.config import flatten
+
 # The fields of a profile summary (gitmlops.monitor.summary) that are exact counts and moments.
 # Quantiles, cardinality and frequent items are sketch estimates and change between runs on the
 # same data, because whylogs' KLL sketches compact at random.
@@ -143,20 +145,6 @@ def compare_summaries(expected: str, actual: str) -> list[str]:
                 if b["columns"][name].get(key) != value:
                     diffs.append(f"{name}.{key} {value} -> {b['columns'][name].get(key)}")
     return diffs
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys (lists and scalars are leaves)."""
-    if not isinstance(data, dict):
-        return {prefix: data} if prefix else {}
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, name))
-        else:
-            flat[name] = value
-    return flat
 
 
 @dataclass

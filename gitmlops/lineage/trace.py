@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gitmlops.adapters.git_repo import CommitInfo, GitRepo, commit_info, commits_touching, open_repo
+from gitmlops.config import flatten
 from gitmlops.errors import GitMLOpsError, MonitorError
-from gitmlops.lineage.compare import flatten, parse_lock_stages, pipeline_inputs
+from gitmlops.lineage.compare import parse_lock_stages, pipeline_inputs
 
 
 @dataclass

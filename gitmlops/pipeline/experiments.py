@@ -16,6 +16,7 @@ from typing import Any
 
 from gitmlops.adapters.dvc_repo import ProgressCallback
 from gitmlops.adapters.git_repo import GitRepo, open_repo
+from gitmlops.config import flatten
 from gitmlops.errors import ConfigError, ExternalError, GitMLOpsError, NotADvcRepoError, UsageError
 
 
@@ -137,22 +138,14 @@ def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: Progress
         return [failure for failure in pool.map(one, points) if failure]
 
 
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), sub, out)
-    else:
-        out[prefix] = value
-
-
 def _row(entry: dict[str, Any], baseline: bool) -> Experiment:
     data = entry.get("data") or {}
     params: dict[str, Any] = {}
     for file in (data.get("params") or {}).values():
-        _flatten("", file.get("data") or {}, params)
+        params.update(flatten(file.get("data") or {}))
     metrics: dict[str, Any] = {}
     for file in (data.get("metrics") or {}).values():
-        _flatten("", file.get("data") or {}, metrics)
+        metrics.update(flatten(file.get("data") or {}))
     return Experiment(
         name=str(entry.get("name") or entry.get("rev") or ""),
         rev=str(entry.get("rev") or ""),

@@ -14,6 +14,7 @@ from typing import Any
 
 from gitmlops.adapters import dvc_repo
 from gitmlops.adapters.git_repo import GitRepo, changed_since, default_branch_ref, files_at, merge_base
+from gitmlops.config import flatten
 from gitmlops.errors import UsageError
 
 PARAMS_FILE = "params.yaml"
@@ -123,16 +124,6 @@ def resolve_base(git: GitRepo, base: str | None) -> tuple[str, str]:
 
 
 # -- params and metrics -------------------------------------------------------------------------
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys (lists stay whole values)."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, sub in value.items():
-            out.update(flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value} if prefix else {}
 
 
 def _yaml(text: str | None) -> dict[str, Any]:
