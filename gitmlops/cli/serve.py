@@ -28,16 +28,18 @@ CONFIG_KEYS = ("host", "port", "workers", "max_batch_size", "batch_timeout", "ma
 
 def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
     """Options not given on the command line come from the project's `serve` config group."""
-    from pathlib import Path
-
+    from gitmlops.adapters.git_repo import open_repo
     from gitmlops.cli import repo_path
+    from gitmlops.config import load_params
+    from gitmlops.errors import NotAGitRepoError
 
-    params = Path(repo_path(ctx)) / "params.yaml"
-    if not params.is_file():
+    try:
+        root = open_repo(repo_path(ctx)).root  # -C may name a subfolder; REF may be a bundle elsewhere
+    except NotAGitRepoError:
         return
-    import yaml
-
-    serve_conf = (yaml.safe_load(params.read_text()) or {}).get("serve") or {}
+    if not (root / "params.yaml").is_file():
+        return
+    serve_conf = load_params(root).get("serve") or {}
     for key in CONFIG_KEYS:
         if key in serve_conf and ctx.get_parameter_source(key) == click.core.ParameterSource.DEFAULT:
             opts[key] = type(opts[key])(serve_conf[key])
