@@ -200,18 +200,45 @@ def status(repo: str | os.PathLike[str] | GitRepo = ".", remote: bool = True) ->
     return DataStatus(remote=default, tracked=items)
 
 
-def push(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None = None) -> int:
-    """Push tracked data and pipeline outputs to the default remote; the number of files sent."""
+@dataclass
+class Transfer:
+    """What `data push` / `data pull` moved: data files and their bytes, DVC's object count (files
+    plus folder manifests), the remote used, and (pull) the work-tree paths checked out."""
+
+    remote: dict[str, str | None]
+    files: int
+    bytes: int
+    objects: int
+    paths: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    created_remote: str | None = None  # the local default remote created by this push
+
+
+def push(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None = None,
+         jobs: int | None = None) -> Transfer:
+    """Push tracked data and pipeline outputs to the default remote; what was sent.
+
+    A clone without any remote gets the local default first (in ``.dvc/config.local``).
+    """
+    from gitmlops.remote import ensure_default
+
     git = open_repo(repo)
     with _dvc(git) as dvc:
-        return dvc.push(targets or [])
+        created = ensure_default(dvc)
+        stats = dvc.push(targets or [], jobs=jobs)
+    return Transfer(created_remote=created, **stats)
 
 
-def pull(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None = None) -> dict[str, Any]:
+def pull(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None = None,
+         jobs: int | None = None) -> Transfer:
     """Pull tracked data and pipeline outputs from the default remote into the work tree.
 
     Without targets, outputs of stages that never ran (nothing recorded in dvc.lock) are skipped.
+    RemoteError (exit 3) names every output the work tree needs that could not be fetched.
     """
     git = open_repo(repo)
     with _dvc(git) as dvc:
-        return dvc.pull(targets or [], allow_missing=not targets)
+        stats = dvc.pull(targets or [], jobs=jobs, allow_missing=not targets)
+    return Transfer(**stats)

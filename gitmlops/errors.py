@@ -132,3 +132,18 @@ class GitHubAPIError(GitHubError):
 
 class PushRejected(ExternalError):
     """A remote refused an atomic push because its refs moved on: fetch and retry."""
+
+
+# -- appended for team remotes (gitmlops/remote.py) -----------------------------------------------------
+
+
+class RemoteError(ExternalError):
+    """A DVC remote failed: none configured, unreachable, unauthorised, bucket or object missing.
+
+    ``kind`` says which (no_remote, missing_dependency, unreachable, unauthorised, bucket_missing,
+    object_missing, failed); the message names the remote (name and URL, never a secret).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, kind: str = "failed") -> None:
+        super().__init__(message, hint)
+        self.kind = kind

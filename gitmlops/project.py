@@ -6,13 +6,13 @@ Idempotent: running it twice changes nothing, and it never overwrites an existin
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from gitmlops.adapters.git_repo import GitRepo, open_repo
+from gitmlops.remote import ensure_default
 
 EXAMPLE_DATA = "data/churn.csv"
 EXAMPLE_TARGET = "churned"
@@ -33,20 +33,6 @@ class InitResult:
     dvc_initialised: bool = False
     remote: str | None = None
     example: bool = False
-
-
-def default_remote_dir(root: Path) -> Path:
-    """Where the zero-set-up local DVC remote of a repo lives (outside the work tree).
-
-    ``GITMLOPS_REMOTE_DIR`` overrides the parent folder; the default is
-    ``$XDG_DATA_HOME/gitmlops/dvc-remotes`` (``~/.local/share/...``).
-    """
-    base = os.environ.get("GITMLOPS_REMOTE_DIR")
-    if not base:
-        data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        base = str(Path(data_home) / "gitmlops" / "dvc-remotes")
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
-    return Path(base) / f"{root.name}-{digest}"
 
 
 def _templates() -> resources.abc.Traversable:
@@ -127,11 +113,10 @@ def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, fo
         wanted = {"enabled": True, "config_dir": "conf", "config_name": "config"}
         if any(hydra.get(k) != v for k, v in wanted.items()):
             dvc.config_set("hydra", wanted)
-        if not dvc.remotes():
-            remote_dir = default_remote_dir(root)
-            remote_dir.mkdir(parents=True, exist_ok=True)
-            dvc.add_remote("local", str(remote_dir), default=True)
-            result.remote = str(remote_dir)
+        # the local default goes to .dvc/config.local: nothing machine-specific is committed
+        created = ensure_default(dvc)
+        if created:
+            result.remote = created
         else:
             default = dvc.config_get("core", "remote")
             result.remote = str((dvc.remotes().get(default) or {}).get("url")) if default else None

@@ -87,7 +87,7 @@ def test_dask_training_serves_and_scores_close_to_local(example_repo: Path) -> N
 
 
 def test_dask_trained_model_registers_and_verifies_byte_for_byte(example_repo: Path, tmp_path: Path) -> None:
-    dvc(example_repo, "remote", "modify", "local", "url", str(tmp_path / "remote"))  # this test's own
+    dvc(example_repo, "remote", "modify", "--local", "local", "url", str(tmp_path / "remote"))  # this test's own
     result = invoke(example_repo, "run", "-q", DASK, "dask.processes=false")
     assert result.exit_code == 0, result.output
     git(example_repo, "add", "-A")

@@ -76,13 +76,19 @@ def test_status_push_pull_roundtrip(example_repo: Path, tmp_path: Path) -> None:
     status = json.loads(invoke(example_repo, "data", "status", "--json").output)
     entry = next(t for t in status["tracked"] if t["path"] == "data/churn.csv")
     assert entry["state"] == "unchanged"
-    # A private remote for this test, so other tests' pushes do not interfere.
+    # A private team remote for this test (committed), so other tests' pushes do not interfere.
     remote = tmp_path / "remote"
-    dvc(example_repo, "remote", "modify", "local", "url", str(remote))
+    added = invoke(example_repo, "remote", "add", str(remote), "--name", "team")
+    assert added.exit_code == 0, added.output
     status = json.loads(invoke(example_repo, "data", "status", "--json").output)
     assert next(t for t in status["tracked"] if t["path"] == "data/churn.csv")["in_remote"] is False
-    push = invoke(example_repo, "data", "push")
+    push = invoke(example_repo, "data", "push", "--json")
     assert push.exit_code == 0, push.output
+    sent = json.loads(push.output)
+    size = (example_repo / "data" / "churn.csv").stat().st_size
+    assert (sent["files"], sent["bytes"], sent["remote"]["name"]) == (1, size, "team")
+    again = invoke(example_repo, "data", "push")
+    assert again.exit_code == 0 and "everything is already in team" in again.output, again.output
     status = json.loads(invoke(example_repo, "data", "status", "--json").output)
     assert next(t for t in status["tracked"] if t["path"] == "data/churn.csv")["in_remote"] is True
     assert status["clean"] is True
@@ -93,9 +99,33 @@ def test_status_push_pull_roundtrip(example_repo: Path, tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(example_repo), str(clone))
     assert not (clone / "data" / "churn.csv").exists()
-    pull = invoke(clone, "data", "pull")
+    pull = invoke(clone, "data", "pull", "--json")
     assert pull.exit_code == 0, pull.output
+    got = json.loads(pull.output)
+    assert (got["files"], got["bytes"], got["added"]) == (1, size, ["data/churn.csv"])
     assert (clone / "data" / "churn.csv").read_bytes() == (example_repo / "data" / "churn.csv").read_bytes()
+    again = invoke(clone, "data", "pull")
+    assert again.exit_code == 0 and "nothing to fetch" in again.output, again.output
+
+
+def test_clone_without_remote(example_repo: Path, tmp_path: Path) -> None:
+    """A clone has no remote (the local default is per machine): reads fail with exit 3 naming
+    `gitmlops remote add`, the first push creates the clone's own local default."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(example_repo), str(clone))
+    assert not (clone / ".dvc" / "config.local").exists()
+    pull = invoke(clone, "data", "pull")
+    assert pull.exit_code == 3, pull.output
+    assert "no DVC remote" in pull.output and "gitmlops remote add s3://" in pull.output
+    assert not (clone / "data" / "churn.csv").exists()
+    (clone / "data" / "churn.csv").write_bytes((example_repo / "data" / "churn.csv").read_bytes())
+    dvc(clone, "commit", "-f", "-q", "data/churn.csv.dvc")
+    push = invoke(clone, "data", "push")
+    assert push.exit_code == 0, push.output
+    assert "created the local default remote" in push.output
+    assert "remote" not in (clone / ".dvc" / "config").read_text()
+    listed = json.loads(invoke(clone, "remote", "list", "--json").output)
+    assert listed["default"] == "local" and listed["remotes"][0]["levels"] == ["local"]
 
 
 def test_status_reports_modified_and_missing(example_repo: Path) -> None:

@@ -22,7 +22,7 @@ def private_remote(repo: Path, tmp_path: Path) -> Path:
     url = dvc(repo, "config", "remote.local.url")
     remote = tmp_path / "private-remote"
     shutil.copytree(url, remote)
-    dvc(repo, "remote", "modify", "local", "url", str(remote))
+    dvc(repo, "remote", "modify", "--local", "local", "url", str(remote))
     return remote
 
 
@@ -50,7 +50,7 @@ def overwrite(path: Path, data: bytes) -> None:
 def registered(trained_repo: Path, tmp_path: Path) -> Path:
     """The trained example with a private DVC remote and model@v0.1.0 registered at HEAD."""
     private_remote(trained_repo, tmp_path)
-    git(trained_repo, "commit", "-q", "-am", "private DVC remote")
+    git(trained_repo, "commit", "-q", "--allow-empty", "-am", "private DVC remote")
     register(trained_repo)
     return trained_repo
 

@@ -8,6 +8,7 @@ DVC's own log output is captured and turned into events; the library stays silen
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -23,7 +24,9 @@ from gitmlops.errors import (
     ExternalError,
     GitMLOpsError,
     NotADvcRepoError,
+    RemoteError,
     StageFailedError,
+    UsageError,
 )
 
 #: Called with (event, stage name, detail) while a pipeline runs:
@@ -58,8 +61,11 @@ class _Capture(logging.Handler):
         super().__init__(logging.DEBUG)
         self.callback = callback
         self.messages: list[str] = []
+        self.errors: list[BaseException] = []  # exceptions DVC logged and swallowed (failed transfers)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.errors.append(record.exc_info[1])
         if record.levelno < logging.INFO:
             return
         msg = str(record.msg)
@@ -99,20 +105,27 @@ def stage_output_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+#: DVC logs through these (dvc_data and dvc_objects report failed transfers, then carry on).
+DVC_LOGGERS = ("dvc", "dvc_data", "dvc_objects")
+
+
 @contextlib.contextmanager
 def quiet_dvc(callback: ProgressCallback | None = None) -> Iterator[_Capture]:
     """Capture DVC's logging for the duration of the block."""
-    logger = logging.getLogger("dvc")
     handler = _Capture(callback)
-    old = (logger.handlers[:], logger.propagate, logger.level)
-    logger.handlers = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
+    saved = []
+    for name in DVC_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.propagate, logger.level))
+        logger.handlers = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.INFO if name == "dvc" else logging.WARNING)
     try:
         yield handler
     finally:
-        logger.handlers, logger.propagate = old[0], old[1]
-        logger.setLevel(old[2])
+        for logger, handlers, propagate, level in saved:
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
 
 
 def _dvc_error(exc: Exception, action: str) -> GitMLOpsError:
@@ -124,6 +137,208 @@ def _dvc_error(exc: Exception, action: str) -> GitMLOpsError:
     return ExternalError(f"DVC could not {action}: {cause}")
 
 
+# -- remotes: names, safe URLs and the one mapping of remote failures to RemoteError ------------------
+
+#: Option names whose values are secrets: masked in listings, scrubbed from messages, never committed.
+SECRET_WORDS = ("secret", "password", "token", "access_key", "account_key", "connection_string", "sas")
+#: Environment variables of the S3 client whose values must never reach an output.
+SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def is_secret(option: str) -> bool:
+    """Whether a remote option (``secret_access_key``, ``password``...) holds a secret."""
+    return any(word in option.lower() for word in SECRET_WORDS)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` without a password in it (``https://user:pw@host`` becomes ``https://user:***@host``)."""
+    if not url or "@" not in url or "://" not in url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteRef:
+    """Which DVC remote an operation used, as messages may show it (no secrets)."""
+
+    name: str | None
+    url: str | None
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``name (url)`` for messages."""
+        if self.name is None:
+            return "(no remote)"
+        return f"{self.name!r} ({self.url})" if self.url else repr(self.name)
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Name and (safe) URL."""
+        return {"name": self.name, "url": self.url}
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known secret value replaced by ***."""
+        for secret in self.secrets:
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
+                "ClientConnectorError", "ServerDisconnectedError", "ServerTimeoutError", "ProxyConnectionError",
+                "gaierror"}
+_UNAUTHORISED = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError", "ProfileNotFound",
+                 "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken", "InvalidToken",
+                 "AllAccessDisabled", "InvalidClientTokenId", "Forbidden", "403"}
+_BUCKET_MISSING = {"NoSuchBucket"}
+#: Packages whose exceptions, raised while DVC talks to a remote, are remote failures.
+_CLIENT_PACKAGES = {"botocore", "aiobotocore", "s3fs", "aiohttp", "fsspec", "gcsfs", "adlfs", "requests", "urllib3"}
+
+
+def _plain(value: Any) -> Any:
+    """DVC config values as plain dicts and strings (DVC's path values are str subclasses)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _causes(exc: BaseException, logged: Sequence[BaseException]) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc, *logged]
+    while todo:
+        cause = todo.pop(0)
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        yield cause
+        todo += [c for c in (cause.__cause__, cause.__context__) if c is not None]
+
+
+def _codes(cause: BaseException) -> set[str]:
+    """Class names in the MRO plus an S3 error code (botocore's ClientError.response)."""
+    names = {cls.__name__ for cls in type(cause).__mro__}
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error") or {}
+        names.add(str(error.get("Code", "")))
+    return names
+
+
+def _classify(exc: BaseException, logged: Sequence[BaseException]) -> tuple[str, BaseException] | None:
+    from dvc.config import NoRemoteError
+    from dvc.fs import RemoteMissingDepsError
+
+    found: tuple[str, BaseException] | None = None
+    for cause in _causes(exc, logged):
+        codes = _codes(cause)
+        if isinstance(cause, NoRemoteError):
+            return "no_remote", cause
+        if isinstance(cause, RemoteMissingDepsError):
+            return "missing_dependency", cause
+        if codes & _BUCKET_MISSING or (isinstance(cause, FileNotFoundError) and "bucket does not exist" in str(cause)):
+            return "bucket_missing", cause
+        if codes & _UNAUTHORISED or isinstance(cause, PermissionError):
+            return "unauthorised", cause
+        if codes & _UNREACHABLE or isinstance(cause, ConnectionError | TimeoutError):
+            found = found or ("unreachable", cause)
+    return found
+
+
+def _detail(cause: BaseException) -> str:
+    text = " ".join(str(cause).split())
+    return (text[:300] + "...") if len(text) > 300 else text
+
+
+def remote_failure(
+    exc: BaseException, remote: RemoteRef, action: str, logged: Sequence[BaseException] = ()
+) -> RemoteError | None:
+    """The RemoteError for a failure of a DVC remote (DVC, fsspec, botocore, OS errors, and what DVC
+    logged while it carried on), or None when ``exc`` is not about the remote.
+
+    The one place remote failures are classified: unreachable, unauthorised, bucket missing, no remote
+    configured, a missing DVC plugin. Object-missing errors are raised by the callers that know which
+    objects they needed (see :func:`missing_objects_error`).
+    """
+    found = _classify(exc, logged)
+    if found is None:
+        return None
+    kind, cause = found
+    where = remote.label
+    detail = remote.scrub(_detail(cause))
+    if kind == "no_remote":
+        return no_remote_error(action, remote.name)
+    if kind == "missing_dependency":
+        scheme = (remote.url or "").split("://", 1)[0] if "://" in (remote.url or "") else ""
+        extra = "pip install 'gitmlops[s3]'" if scheme == "s3" else f"pip install 'dvc[{scheme or 'SCHEME'}]'"
+        return RemoteError(f"DVC remote {where} needs a DVC plugin that is not installed: {detail}",
+                           f"install it: `{extra}`", kind)
+    if kind == "unreachable":
+        return RemoteError(
+            f"DVC remote {where} is unreachable ({action}): {detail}",
+            "check the URL and endpoint (`gitmlops remote list`), that the service is up and that this "
+            "machine can reach it, then rerun",
+            kind,
+        )
+    if kind == "unauthorised":
+        return RemoteError(
+            f"DVC remote {where} refused access ({action}): {detail}",
+            "check the credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE in the environment, "
+            "or `gitmlops remote add URL --name NAME --credential KEY=VALUE` (kept in .dvc/config.local)",
+            kind,
+        )
+    return RemoteError(
+        f"the bucket of DVC remote {where} does not exist ({action}): {detail}",
+        "create the bucket, or point the remote at the right one with `gitmlops remote add URL --name NAME`",
+        kind,
+    )
+
+
+def no_remote_error(action: str, name: str | None = None) -> RemoteError:
+    """RemoteError for a repository (a fresh clone) that has no DVC remote."""
+    return RemoteError(
+        f"no DVC remote is configured to {action}" + (f" (asked for {name!r})" if name else ""),
+        "add the team's remote: `gitmlops remote add s3://BUCKET/PATH [--endpoint-url URL]` "
+        "(or `gitmlops data push` once to create the local default)",
+        "no_remote",
+    )
+
+
+def missing_objects_error(remote: RemoteRef, paths: Sequence[str], action: str = "fetch") -> RemoteError:
+    """RemoteError naming the outputs whose data the remote does not have (or has no remote to ask)."""
+    if remote.name is None:
+        return no_remote_error(f"{action} {', '.join(paths[:5])}")
+    shown = ", ".join(paths[:20]) + (f" and {len(paths) - 20} more" if len(paths) > 20 else "")
+    return RemoteError(
+        f"could not {action} from DVC remote {remote.label}: {shown}",
+        "the remote lacks that data: push it from a clone that has it (`gitmlops data push`), or check "
+        "that this is the remote your team uses (`gitmlops remote list`)",
+        "object_missing",
+    )
+
+
+def _failed(exc: BaseException, remote: RemoteRef, action: str, logged: Sequence[BaseException] = ()) -> GitMLOpsError:
+    """RemoteError when the remote failed, else the generic DVC error (for DvcException), else None."""
+    from dvc.exceptions import DvcException
+
+    failure = remote_failure(exc, remote, action, logged)
+    if failure is not None:
+        return failure
+    if isinstance(exc, DvcException):
+        return ExternalError(remote.scrub(str(_dvc_error(exc, action))))
+    if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _CLIENT_PACKAGES:
+        return RemoteError(f"DVC remote {remote.label} failed ({action}): {remote.scrub(_detail(exc))}",
+                           "check the remote's URL and options (`gitmlops remote list`)")
+    raise exc
+
+
 class DvcRepo:
     """A DVC project at ``root`` (opened lazily, closed with :meth:`close`)."""
 
@@ -132,6 +347,7 @@ class DvcRepo:
         if not is_dvc_repo(self.root):
             raise NotADvcRepoError(str(self.root))
         self._repo: Any = None
+        self._unpushed: set[str] = set()
 
     @property
     def repo(self) -> Any:
@@ -190,12 +406,50 @@ class DvcRepo:
             conf[section].update(values)
 
     def remotes(self) -> dict[str, Any]:
-        """Configured remotes by name."""
+        """Configured remotes by name (all config levels merged)."""
         return dict(self.repo.config.get("remote", {}))
 
-    def add_remote(self, name: str, url: str, default: bool = True) -> None:
-        """Add a remote (and make it the default)."""
-        with self.repo.config.edit("repo") as conf:
+    def config_level(self, level: str) -> dict[str, Any]:
+        """The DVC config of one level (system, global, repo = .dvc/config, local = .dvc/config.local)."""
+        return _plain(self.repo.config.read(level))
+
+    @contextlib.contextmanager
+    def edit_config(self, level: str) -> Iterator[dict[str, Any]]:
+        """Edit one level of the DVC config; DVC validates it on the way out (UsageError when it refuses)."""
+        from dvc.config import ConfigError as DvcConfigError
+
+        try:
+            with self._session(), self.repo.config.edit(level) as conf:
+                yield conf
+        except DvcConfigError as exc:
+            raise UsageError(f"DVC refuses the configuration: {exc}",
+                             "check the option names (see `dvc remote modify --help`)") from None
+
+    @staticmethod
+    def validate_config(config: dict[str, Any]) -> None:
+        """Check a config dict against DVC's schema; UsageError naming what DVC refused."""
+        from dvc.config import Config
+        from dvc.config import ConfigError as DvcConfigError
+
+        try:
+            Config.validate(config)
+        except DvcConfigError as exc:
+            raise UsageError(f"DVC refuses the remote configuration: {exc}",
+                             "check the option names (see `dvc remote modify --help`)") from None
+
+    def remote_ref(self, name: str | None = None) -> RemoteRef:
+        """The remote ``name`` (default: the default remote) as messages may show it."""
+        conf = self.repo.config
+        name = name or conf.get("core", {}).get("remote")
+        spec = conf.get("remote", {}).get(name, {}) if name else {}
+        secrets = [str(v) for k, v in spec.items() if is_secret(str(k))]
+        secrets += [os.environ[k] for k in SECRET_ENV if os.environ.get(k)]
+        url = spec.get("url")
+        return RemoteRef(name, safe_url(str(url)) if url else None, tuple(secrets))
+
+    def add_remote(self, name: str, url: str, default: bool = True, level: str = "repo") -> None:
+        """Add a remote at config ``level`` (and make it the default there)."""
+        with self.edit_config(level) as conf:
             conf.setdefault("remote", {})[name] = {"url": url}
             if default:
                 conf.setdefault("core", {})["remote"] = name
@@ -222,40 +476,100 @@ class DvcRepo:
                 result[os.path.relpath(out.fs_path, self.root)] = stage.name
         return result
 
-    def push(self, targets: Sequence[str] = (), jobs: int | None = None) -> int:
-        """Push cached data to the default remote; returns the number of files pushed."""
-        from dvc.exceptions import DvcException
+    def push(self, targets: Sequence[str] = (), jobs: int | None = None) -> dict[str, Any]:
+        """Push cached data to the default remote: files and bytes sent, DVC's object count, the remote."""
+        remote = self.remote_ref()
+        pending = self._pending_push(targets, remote)
+        with self._session() as capture:
+            try:
+                objects = int(self.repo.push(targets=list(targets) or None, jobs=jobs))
+            except Exception as exc:  # DVC lets fsspec/botocore errors through: map them here
+                raise _failed(exc, remote, "push", capture.errors) from exc
+        if not objects and self._unpushed:
+            lost = [p for p in self._not_in_cache(targets) if p in self._unpushed]
+            if lost:
+                raise DataError(f"cannot push {', '.join(lost)}: its data is neither in the DVC cache nor in "
+                                f"remote {remote.label}",
+                                "rebuild it (`gitmlops run`) or restore the file and `gitmlops data add` it again")
+        moved = pending if objects else {}
+        return {"remote": remote.to_dict(), "files": len(moved),
+                "bytes": sum(moved.values()), "objects": objects, "paths": sorted(moved)}
 
-        try:
-            with self._session():
-                return int(self.repo.push(targets=list(targets) or None, jobs=jobs))
-        except DvcException as exc:
-            raise _dvc_error(exc, "push") from exc
+    def _pending_push(self, targets: Sequence[str], remote: RemoteRef) -> dict[str, int]:
+        """Work-tree files whose data the remote lacks (path -> size), from DVC's data status."""
+        raw = self.data_status(not_in_remote=True, granular=True, remote=remote)
+        wanted = [t.rstrip("/") for t in targets]
+        pending: dict[str, int] = {}
+        self._unpushed = {str(p).rstrip("/") for p in raw.get("not_in_remote") or []}
+        for path in raw.get("not_in_remote") or []:
+            full = self.root / path
+            if path.endswith("/") or not full.is_file():
+                continue
+            if wanted and not any(path == t or path.startswith(t + "/") for t in wanted):
+                continue
+            pending[path] = full.stat().st_size
+        return pending
+
+    def _cache_objects(self) -> dict[str, int]:
+        """Objects of the local cache (path -> size), to measure what a fetch brought in."""
+        base = Path(self.repo.cache.local.path)
+        if not base.is_dir():
+            return {}
+        return {str(p): p.stat().st_size for p in base.glob("??/*") if p.is_file()}
 
     def pull(self, targets: Sequence[str] = (), jobs: int | None = None, allow_missing: bool = False) -> dict[str, Any]:
-        """Pull data from the default remote and check it out.
+        """Fetch data from the default remote and check it out: files and bytes fetched, paths changed.
 
         ``allow_missing`` skips outputs that were never produced (no dvc.lock entry) instead of failing.
+        RemoteError (exit 3) when the remote fails or lacks data the work tree needs, naming it; the
+        work tree is left as it was when nothing could be fetched.
         """
-        from dvc.exceptions import DvcException
+        from dvc.exceptions import CheckoutError, DownloadError
 
-        try:
-            with self._session():
-                return dict(self.repo.pull(targets=list(targets) or None, jobs=jobs, allow_missing=allow_missing))
-        except DvcException as exc:
-            raise _dvc_error(exc, "pull") from exc
+        remote = self.remote_ref()
+        before = self._cache_objects()
+        wanted = list(targets) or None
+        with self._session() as capture:
+            try:
+                objects = int(self.repo.fetch(targets=wanted, jobs=jobs))
+            except DownloadError as exc:
+                failure = remote_failure(exc, remote, "pull", capture.errors)
+                raise failure or missing_objects_error(remote, self._not_in_cache(targets) or [str(exc)]) from exc
+            except Exception as exc:
+                raise _failed(exc, remote, "pull", capture.errors) from exc
+            try:
+                result = dict(self.repo.checkout(targets=wanted, allow_missing=allow_missing))
+            except CheckoutError as exc:
+                raise missing_objects_error(remote, [str(t) for t in exc.target_infos]) from exc
+            except Exception as exc:
+                raise _failed(exc, remote, "check out the pulled data", capture.errors) from exc
+        missing = self._not_in_cache(targets)
+        if missing:
+            raise missing_objects_error(remote, missing)
+        fetched = {p: n for p, n in self._cache_objects().items() if p not in before}
+        data = {p: n for p, n in fetched.items() if not p.endswith(".dir")}
+        return {"remote": remote.to_dict(), "files": len(data),
+                "bytes": sum(data.values()), "objects": objects,
+                **{key: sorted(map(str, result.get(key) or [])) for key in ("added", "modified", "deleted")}}
 
-    def data_status(self, not_in_remote: bool = True) -> dict[str, Any]:
-        """DVC's data status (committed/uncommitted/not in remote)."""
-        from dvc.exceptions import DvcException
+    def _not_in_cache(self, targets: Sequence[str] = ()) -> list[str]:
+        """Committed outputs (under ``targets``) whose data the local cache lacks."""
+        raw = self.data_status(not_in_remote=False)
+        wanted = [t.rstrip("/") for t in targets]
+        found = [str(p).rstrip("/") for p in raw.get("not_in_cache") or []]
+        return sorted(p for p in found if not wanted or any(p == t or p.startswith(t + "/") for t in wanted))
 
-        try:
-            with self._session():
+    def data_status(self, not_in_remote: bool = True, granular: bool = False,
+                    remote: RemoteRef | None = None) -> dict[str, Any]:
+        """DVC's data status (committed/uncommitted/not in cache/not in remote)."""
+        ref = remote or (self.remote_ref() if not_in_remote else RemoteRef(None, None))
+        with self._session() as capture:
+            try:
                 return dict(
-                    self.repo.data_status(granular=False, not_in_remote=not_in_remote, remote_refresh=True)
+                    self.repo.data_status(granular=granular, not_in_remote=not_in_remote, remote_refresh=True)
                 )
-        except DvcException as exc:
-            raise _dvc_error(exc, "compute the data status") from exc
+            except Exception as exc:
+                raise _failed(exc, ref, "compute the data status", capture.errors) from exc
 
     def tracked_files(self) -> list[dict[str, Any]]:
         """Data tracked with .dvc files: path, md5, size, files (for folders)."""
@@ -358,16 +672,27 @@ class DvcRepo:
 
     # -- monitoring (appended for gitmlops.monitor) -------------------------------------------
     def read_bytes_at(self, path: str, rev: str | None = None) -> bytes:
-        """The bytes of a DVC- or git-tracked file at revision ``rev`` (from the cache or remote)."""
-        import dvc.api
-        from dvc.exceptions import DvcException
+        """The bytes of a DVC- or git-tracked file at revision ``rev`` (from the cache or remote).
 
+        RemoteError when the remote fails or lacks the data, DataError when the file is not tracked.
+        """
+        import dvc.api
+
+        remote = self.remote_ref()
         try:
-            with quiet_dvc(), dvc.api.open(path, repo=str(self.root), rev=rev, mode="rb") as handle:
+            with quiet_dvc() as capture, dvc.api.open(path, repo=str(self.root), rev=rev, mode="rb") as handle:
                 return bytes(handle.read())
-        except (DvcException, OSError) as exc:
+        except Exception as exc:  # DVC, fsspec and the S3 client all raise their own
+            failure = remote_failure(exc, remote, f"read {path}", capture.errors)
+            if failure is not None:
+                raise failure from exc
+            if not isinstance(exc, OSError) and "dvc" not in type(exc).__module__:
+                raise
+            text = " ".join(str(exc).split())[:300]
+            if "missing cache files" in text or "not in cache" in text or "does not exist neither" in text:
+                raise missing_objects_error(remote, [f"{path} at {rev or 'the work tree'}"], "read") from exc
             raise DataError(
-                f"cannot read {path} at {rev or 'the work tree'}: {' '.join(str(exc).split())[:300]}",
+                f"cannot read {path} at {rev or 'the work tree'}: {remote.scrub(text)}",
                 "check that the file was tracked and pushed at that commit (`gitmlops data push`)",
             ) from exc
 
@@ -380,25 +705,37 @@ def _interrupted(exc: Exception) -> bool:
 # -- registry: content-addressed objects in the cache and the remote (added by the registry pillar) --
 
 
-def _odb_error(exc: Exception, remote: str | None) -> GitMLOpsError:
-    from dvc.exceptions import NoRemoteError
-
-    if isinstance(exc, NoRemoteError):
-        return DataError(
-            "no DVC remote is configured" + (f" named {remote!r}" if remote else ""),
-            "add one with `dvc remote add -d NAME URL` (gitmlops init sets up a local one)",
-        )
-    return ExternalError(f"DVC remote {remote or '(default)'} failed: {exc}")
+def _remote_odb(dvc: DvcRepo, hash_name: str, remote: str | None) -> tuple[Any, RemoteRef]:
+    ref = dvc.remote_ref(remote)
+    try:
+        with quiet_dvc() as capture:
+            return dvc.repo.cloud.get_remote_odb(name=remote, command="push", hash_name=hash_name), ref
+    except Exception as exc:
+        raise _failed(exc, ref, "open the remote", capture.errors) from exc
 
 
-def _remote_odb(dvc: DvcRepo, hash_name: str, remote: str | None) -> Any:
-    from dvc.exceptions import DvcException
-
+def _object_exists(odb: Any, md5: str, ref: RemoteRef) -> bool:
+    """Whether the remote has object ``md5``; RemoteError when it cannot tell (an ``exists`` that
+    swallows errors would report a missing object for an unreachable remote)."""
     try:
         with quiet_dvc():
-            return dvc.repo.cloud.get_remote_odb(name=remote, command="push", hash_name=hash_name)
-    except DvcException as exc:
-        raise _odb_error(exc, remote) from exc
+            odb.fs.info(odb.oid_to_path(md5))
+    except FileNotFoundError as exc:
+        failure = remote_failure(exc, ref, "look up an object")
+        if failure is not None:
+            raise failure from exc
+        return False
+    except Exception as exc:
+        raise _failed(exc, ref, "look up an object") from exc
+    return True
+
+
+def _download(odb: Any, md5: str, dest: str | os.PathLike[str], ref: RemoteRef) -> None:
+    try:
+        with quiet_dvc() as capture:
+            odb.fs.get_file(odb.oid_to_path(md5), os.fspath(dest))
+    except Exception as exc:
+        raise _failed(exc, ref, "download an object", capture.errors) from exc
 
 
 def _cache_odb(dvc: DvcRepo, hash_name: str) -> Any:
@@ -411,12 +748,8 @@ def missing_in_remote(
     """The md5s among ``objects`` ((md5, hash name) pairs) that the DVC remote does not have."""
     missing = []
     for md5, hash_name in objects:
-        odb = _remote_odb(dvc, hash_name, remote)
-        try:
-            present = odb.exists(md5)
-        except Exception as exc:  # any filesystem error of a remote is an external failure
-            raise _odb_error(exc, remote) from exc
-        if not present:
+        odb, ref = _remote_odb(dvc, hash_name, remote)
+        if not _object_exists(odb, md5, ref):
             missing.append(md5)
     return missing
 
@@ -426,8 +759,8 @@ def fetch_object(
 ) -> str:
     """Copy the object ``md5`` to ``dest`` from the local cache, else from the DVC remote.
 
-    Returns where it came from ("cache" or "remote"); DataError when neither has it. The caller
-    verifies the bytes.
+    Returns where it came from ("cache" or "remote"); RemoteError (exit 3) when the remote fails or
+    lacks it too. The caller verifies the bytes.
     """
     import shutil
 
@@ -436,19 +769,15 @@ def fetch_object(
     if os.path.isfile(cached):
         shutil.copyfile(cached, dest)
         return "cache"
-    odb = _remote_odb(dvc, hash_name, remote)
-    try:
-        if not odb.exists(md5):
-            raise DataError(
-                f"object {md5} is neither in the DVC cache nor in the remote",
-                "push it from a clone that has it: `gitmlops data push` (or `dvc push`)",
-            )
-        with quiet_dvc():
-            odb.fs.get_file(odb.oid_to_path(md5), os.fspath(dest))
-    except GitMLOpsError:
-        raise
-    except Exception as exc:  # any filesystem error of a remote is an external failure
-        raise _odb_error(exc, remote) from exc
+    odb, ref = _remote_odb(dvc, hash_name, remote)
+    if not _object_exists(odb, md5, ref):
+        raise RemoteError(
+            f"object {md5} is neither in the DVC cache nor in DVC remote {ref.label}",
+            "push it from a clone that has it (`gitmlops data push`), or check that this is the remote "
+            "your team uses (`gitmlops remote list`)",
+            "object_missing",
+        )
+    _download(odb, md5, dest, ref)
     return "remote"
 
 
@@ -520,26 +849,23 @@ def cached_object_path(dvc: DvcRepo, md5: str, hash_name: str = "md5") -> str | 
 def download_from_remote(
     dvc: DvcRepo, md5: str, hash_name: str, dest: str | os.PathLike[str], remote: str | None = None
 ) -> bool:
-    """Copy object ``md5`` from the DVC remote (never the cache) to ``dest``; False when the remote lacks it."""
-    odb = _remote_odb(dvc, hash_name, remote)
-    try:
-        if not odb.exists(md5):
-            return False
-        with quiet_dvc():
-            odb.fs.get_file(odb.oid_to_path(md5), os.fspath(dest))
-    except Exception as exc:  # any filesystem error of a remote is an external failure
-        raise _odb_error(exc, remote) from exc
+    """Copy object ``md5`` from the DVC remote (never the cache) to ``dest``; False when the remote
+    lacks it, RemoteError when the remote cannot be asked."""
+    odb, ref = _remote_odb(dvc, hash_name, remote)
+    if not _object_exists(odb, md5, ref):
+        return False
+    _download(odb, md5, dest, ref)
     return True
 
 
-def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, str]]:
-    """The default remote's name and every remote's URL, as this repo's merged config resolves them
-    (relative local paths made absolute)."""
+def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The default remote's name and every remote's whole configuration (all options, all config
+    levels merged, the local one included; relative local paths made absolute)."""
     from dvc.exceptions import DvcException
 
     try:
         with dvc._session():
-            remotes = {str(name): str(spec.get("url")) for name, spec in dvc.remotes().items() if spec.get("url")}
+            remotes = {name: spec for name, spec in _plain(dvc.remotes()).items() if spec.get("url")}
             default = dvc.config_get("core", "remote")
     except DvcException as exc:
         raise _dvc_error(exc, "read the remote configuration") from exc
@@ -547,17 +873,17 @@ def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, str]]:
 
 
 def isolate_cache(dvc: DvcRepo, cache_dir: str | os.PathLike[str], default_remote: str | None,
-                  remotes: dict[str, str]) -> None:
+                  remotes: dict[str, dict[str, Any]]) -> None:
     """Point this repo at its own cache folder and at the given remotes (its ``.dvc/config.local``).
 
     Used for a throw-away work tree: data then comes from the remote, never from another cache.
-    Remote URLs are written as given (absolute), so a relative URL in the committed config still
-    reaches the same remote from a work tree elsewhere.
+    Every option of every remote is written as given (paths absolute), so the tree reaches the same
+    remotes, with the same endpoint, region, profile and credentials, as the user's work tree.
     """
     with dvc._session(), dvc.repo.config.edit("local") as conf:
         conf.setdefault("cache", {})["dir"] = os.fspath(cache_dir)
         section = conf.setdefault("remote", {})
-        for name, url in remotes.items():
-            section.setdefault(name, {})["url"] = url
+        for name, spec in remotes.items():
+            section[name] = dict(spec)
         if default_remote:
             conf.setdefault("core", {})["remote"] = default_remote

@@ -27,6 +27,7 @@ from gitmlops.errors import (
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("gitmlops.cli.project", "init", "Set up gitmlops (DVC, conf/, workflows) in a git repo."),
     "data": ("gitmlops.cli.data", "data", "Version data with DVC: add, status, push, pull."),
+    "remote": ("gitmlops.cli.remote", "remote", "DVC remotes for the team: add (S3, MinIO...), list, remove."),
     "pipeline": ("gitmlops.cli.pipeline", "pipeline", "Render dvc.yaml from conf/ and inspect it."),
     "run": ("gitmlops.cli.pipeline", "run", "Compose the config and run the pipeline (or a sweep)."),
     "exp": ("gitmlops.cli.experiments", "exp", "Compare DVC experiments: show, diff."),

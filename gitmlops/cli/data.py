@@ -67,24 +67,62 @@ def status(ctx: click.Context, no_remote: bool, as_json: bool) -> None:
     emit({"remote": result.remote, "clean": result.clean, "tracked": result.tracked}, as_json, render)
 
 
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def _where(remote: dict[str, str | None]) -> str:
+    return f"{remote.get('name')} ({remote.get('url')})"
+
+
 @data.command()
 @click.argument("targets", nargs=-1)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parallel transfers.")
+@json_option
 @click.pass_context
-def push(ctx: click.Context, targets: tuple[str, ...]) -> None:
-    """Push data and pipeline outputs to the default DVC remote."""
+def push(ctx: click.Context, targets: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+    """Push data and pipeline outputs to the default DVC remote; report files and bytes sent.
+
+    A clone without any remote gets the local default first (in .dvc/config.local).
+    """
     from gitmlops.data import push as do_push
 
-    count = do_push(repo_path(ctx), list(targets))
-    click.echo(f"{count} file(s) pushed" if count else "everything is already in the remote")
+    result = do_push(repo_path(ctx), list(targets), jobs=jobs)
+
+    def render(r: object) -> str:
+        lines = [f"created the local default remote {result.created_remote} (.dvc/config.local)"] \
+            if result.created_remote else []
+        if result.objects:
+            lines.append(f"{result.files} file(s), {_size(result.bytes)} pushed to {_where(result.remote)}")
+        else:
+            lines.append(f"everything is already in {_where(result.remote)}")
+        return "\n".join(lines)
+
+    emit(result, as_json, render)
 
 
 @data.command()
 @click.argument("targets", nargs=-1)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parallel transfers.")
+@json_option
 @click.pass_context
-def pull(ctx: click.Context, targets: tuple[str, ...]) -> None:
-    """Pull data and pipeline outputs from the default DVC remote."""
+def pull(ctx: click.Context, targets: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+    """Pull data and pipeline outputs from the default DVC remote; report files and bytes fetched.
+
+    Exits 3 naming every output the work tree needs that the remote could not provide.
+    """
     from gitmlops.data import pull as do_pull
 
-    stats = do_pull(repo_path(ctx), list(targets))
-    fetched = stats.get("fetched", 0)
-    click.echo(f"{fetched} file(s) fetched" if fetched else "everything is up to date")
+    result = do_pull(repo_path(ctx), list(targets), jobs=jobs)
+
+    def render(r: object) -> str:
+        fetched = (f"{result.files} file(s), {_size(result.bytes)} fetched from {_where(result.remote)}"
+                   if result.files else f"nothing to fetch from {_where(result.remote)}")
+        changed = len(result.added) + len(result.modified)
+        return fetched + (f"; {changed} path(s) checked out" if changed else "; the work tree is up to date")
+
+    emit(result, as_json, render)

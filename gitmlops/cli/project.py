@@ -17,7 +17,8 @@ def init(ctx: click.Context, example: bool, force: bool, as_json: bool) -> None:
     """Set up gitmlops in a git repository.
 
     Runs `dvc init` if needed, turns DVC analytics off, configures a local DVC remote outside the
-    work tree, writes the Hydra config tree conf/, params.yaml and dvc.yaml, the whylogs git diff
+    work tree (in .dvc/config.local: per machine, never committed; a team remote is
+    `gitmlops remote add URL`), writes the Hydra config tree conf/, params.yaml and dvc.yaml, the whylogs git diff
     driver and GitHub workflows. Existing files are kept unless --force. New files are staged in git.
     """
     from gitmlops.project import init as do_init

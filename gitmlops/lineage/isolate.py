@@ -1,8 +1,10 @@
-"""A throw-away work tree of one commit, with its own empty DVC cache and the user's DVC remote.
+"""A throw-away work tree of one commit, with its own empty DVC cache and the user's DVC remotes.
 
 The user's work tree, index, stash and DVC cache are never written: the commit is checked out with
 ``git worktree add --detach`` into a temporary folder, and the new tree's ``.dvc/config.local``
-points DVC at a fresh cache next to it, so every byte of data must come from the remote.
+points DVC at a fresh cache next to it, so every byte of data must come from the remote. The
+remotes are the user's, whole (every option of every remote, from all config levels, the
+per-machine ``.dvc/config.local`` included), not what the old commit's ``.dvc/config`` said.
 """
 
 from __future__ import annotations
@@ -43,9 +45,7 @@ def isolated_tree(git: GitRepo, commit: str, keep: bool = False) -> Iterator[Iso
         added = True
         tree.cache.mkdir()
         if is_dvc_repo(git.root) and is_dvc_repo(tree.root):
-            local = git.root / ".dvc" / "config.local"
-            if local.is_file():  # credentials and private remotes live there, never in git
-                shutil.copyfile(local, tree.root / ".dvc" / "config.local")
+            # every remote with all its options, the user's .dvc/config.local (credentials) included
             with DvcRepo(git.root) as user:
                 default, remotes = remote_config(user)
             with DvcRepo(tree.root) as isolated:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmlops.adapters.git_repo import GitRepo, has_commit, open_repo
-from gitmlops.errors import GitMLOpsError, RegistryError
+from gitmlops.errors import GitMLOpsError, RegistryError, RemoteError
 from gitmlops.lineage.compare import (
     MetricCheck,
     StageLock,
@@ -164,6 +164,10 @@ def _expected_bytes(git: GitRepo, md5: str, scratch: Path) -> bytes | None:
     try:
         with DvcRepo(git.root) as dvc:
             fetch_object(dvc, md5, "md5", dest)
+    except RemoteError as exc:
+        if exc.kind != "object_missing":
+            raise  # an unreachable or refusing remote is an environmental fault, not a difference
+        return None
     except GitMLOpsError:
         return None
     data = dest.read_bytes()
@@ -343,6 +347,11 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
                 with DvcRepo(tree.root) as dvc:
                     try:
                         dvc.pull(targets=dvcfiles, jobs=jobs)
+                    except RemoteError as exc:
+                        if exc.kind != "object_missing":
+                            raise
+                        runnable = False
+                        problems.append(Problem("data_missing_from_remote", f"pulling the inputs failed: {exc.message}"))
                     except GitMLOpsError as exc:
                         runnable = False
                         problems.append(Problem("data_missing_from_remote", f"pulling the inputs failed: {exc.message}"))

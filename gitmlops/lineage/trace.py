@@ -17,7 +17,7 @@ from typing import Any
 
 from gitmlops.adapters.git_repo import CommitInfo, GitRepo, commit_info, commits_touching, open_repo
 from gitmlops.config import flatten
-from gitmlops.errors import GitMLOpsError, MonitorError
+from gitmlops.errors import GitMLOpsError, MonitorError, RemoteError
 from gitmlops.lineage.compare import parse_lock_stages, pipeline_inputs
 
 
@@ -143,6 +143,8 @@ def _production(root: Path, reference: str, dataset: str | None) -> Production |
 
         # a str, not a Path: compare() reads `.root` off objects, and Path.root is "/"
         report = compare(str(root), target=str(path), reference=reference)
+    except RemoteError:
+        raise  # the registered reference profile lives in the remote: its failure is the command's
     except GitMLOpsError as exc:
         found.note = f"no drift verdict: {exc.message}"
         return found

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gitmlops.errors import GitMLOpsError, ServeError
+from gitmlops.errors import GitMLOpsError, RemoteError, ServeError
 from gitmlops.serve.model import (
     METADATA_FILE,
     MODEL_FILE,
@@ -103,6 +103,8 @@ def _read_at(repo: str, relpath: str, commit: str) -> bytes:
     try:
         with DvcRepo(git.root) as dvc:
             return dvc.read_bytes_at(relpath, rev=commit)
+    except RemoteError:
+        raise  # the remote failed or lacks the data: exit 3, not a bad bundle
     except GitMLOpsError as exc:
         raise ServeError(
             f"cannot read the feature schema {relpath} at commit {commit[:8]}: {exc.message}",
