@@ -107,7 +107,7 @@ def assert_no_secret(out: Outputs, *repos: Path) -> None:
     for text in out.seen:
         assert SECRET_KEY not in text and ACCESS_KEY not in text, text
     for repo in repos:
-        history = git(repo, "log", "--all", "-p", "--format=%H %B")
+        history = git(repo, "log", "--all", "-p", "--no-textconv", "--format=%H %B")
         tags = git(repo, "for-each-ref", "refs/tags", "--format=%(contents)")
         committed = git(repo, "grep", "-I", "-l", "-e", SECRET_KEY, "-e", ACCESS_KEY, "HEAD", "--") \
             if subprocess.run(["git", "grep", "-q", "-e", SECRET_KEY, "HEAD", "--"], cwd=repo).returncode == 0 else ""
@@ -220,3 +220,45 @@ def test_teammate_clones_pulls_verifies_and_serves(
     assert answer.json()["model"] == "model@v0.1.0"
     out.seen.append(log)
     assert_no_secret(out, trained_repo, clone)
+
+
+def test_missing_bucket_and_missing_plugin(example_repo: Path, s3: S3Server) -> None:
+    out = Outputs()
+    out.run(example_repo, "remote", "add", "s3://no-such-bucket/dvc", "--endpoint-url", s3.endpoint,
+            "--credential", f"access_key_id={ACCESS_KEY}", "--credential", f"secret_access_key={SECRET_KEY}")
+    text = out.run(example_repo, "data", "push", code=3)
+    assert "'storage' (s3://no-such-bucket/dvc)" in text and "does not exist" in text and "create the bucket" in text
+    assert_no_secret(out)
+
+    # Without dvc-s3 (its import blocked in a real subprocess) an s3:// remote names the extra to install.
+    script = ("import sys; sys.modules['dvc_s3'] = None; from gitmlops.cli import main; "
+              "main(['-C', sys.argv[1], 'data', 'status'])")
+    proc = subprocess.run([sys.executable, "-c", script, str(example_repo)], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    assert "pip install 'gitmlops[s3]'" in proc.stderr and "storage" in proc.stderr
+    script = ("import sys; sys.modules['dvc_s3'] = None; from gitmlops.cli import main; "
+              "main(['-C', sys.argv[1], 'remote', 'add', 's3://b/p', '--name', 'other'])")
+    proc = subprocess.run([sys.executable, "-c", script, str(example_repo)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "pip install 'gitmlops[s3]'" in proc.stderr, proc.stderr
+    assert "other" not in (example_repo / ".dvc" / "config").read_text()
+
+
+def test_remote_add_list_remove(example_repo: Path, tmp_path: Path) -> None:
+    out = Outputs()
+    folder = tmp_path / "shared"
+    out.run(example_repo, "remote", "add", str(folder), "--name", "nas", "--no-default")
+    listed = json.loads(out.run(example_repo, "remote", "list", "--json"))
+    assert listed["default"] == "local" and [r["name"] for r in listed["remotes"]] == ["local", "nas"]
+    assert "nas" in git(example_repo, "diff", "--cached", ".dvc/config")
+    out.run(example_repo, "remote", "add", str(tmp_path / "elsewhere"), "--name", "nas", code=2)
+    out.run(example_repo, "remote", "add", str(folder), "--name", "bad name", code=2)
+    out.run(example_repo, "remote", "add", str(folder), "--name", "x", "--credential", "novalue", code=2)
+    text = out.run(example_repo, "remote", "add", str(folder), "--name", "y", "--credential", "bogus_option=1", code=2)
+    assert "DVC refuses" in text and "bogus_option" in text
+    assert "'remote \"y\"'" not in (example_repo / ".dvc" / "config").read_text()
+    out.run(example_repo, "remote", "add", str(folder), "--name", "nas")  # now the default
+    assert json.loads(out.run(example_repo, "remote", "list", "--json"))["default"] == "nas"
+    out.run(example_repo, "remote", "remove", "nas")
+    listed = json.loads(out.run(example_repo, "remote", "list", "--json"))
+    assert [r["name"] for r in listed["remotes"]] == ["local"] and listed["default"] is None
+    out.run(example_repo, "remote", "remove", "nas", code=2)

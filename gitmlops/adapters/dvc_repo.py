@@ -241,7 +241,8 @@ def _classify(exc: BaseException, logged: Sequence[BaseException]) -> tuple[str,
         codes = _codes(cause)
         if isinstance(cause, NoRemoteError):
             return "no_remote", cause
-        if isinstance(cause, RemoteMissingDepsError):
+        if isinstance(cause, RemoteMissingDepsError) or (isinstance(cause, ImportError)
+                                                          and "requires 'dvc-" in str(cause)):
             return "missing_dependency", cause
         if codes & _BUCKET_MISSING or (isinstance(cause, FileNotFoundError) and "bucket does not exist" in str(cause)):
             return "bucket_missing", cause
@@ -679,8 +680,13 @@ class DvcRepo:
         import dvc.api
 
         remote = self.remote_ref()
+        # the work tree's remotes (all options, config.local included), not what an old commit's
+        # .dvc/config said: a version registered before a switch of remotes still reads
+        remotes = {name: spec for name, spec in _plain(self.remotes()).items() if spec.get("url")}
+        config = {"remote": remotes, "core": {"remote": remote.name}} if remote.name else None
         try:
-            with quiet_dvc() as capture, dvc.api.open(path, repo=str(self.root), rev=rev, mode="rb") as handle:
+            with quiet_dvc() as capture, dvc.api.open(path, repo=str(self.root), rev=rev, mode="rb",
+                                                      config=config) as handle:
                 return bytes(handle.read())
         except Exception as exc:  # DVC, fsspec and the S3 client all raise their own
             failure = remote_failure(exc, remote, f"read {path}", capture.errors)
