@@ -66,7 +66,8 @@ def _console_commands(path: Path) -> list[str]:
     return commands
 
 
-EXAMPLE_FILES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in DOCS.glob("tutorial-*.md"))]
+EXAMPLE_FILES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in DOCS.glob("tutorial-*.md")),
+                 "docs/team.md"]
 
 
 @pytest.mark.slow
