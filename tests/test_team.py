@@ -43,12 +43,11 @@ class S3Server:
             self.process.wait(timeout=10)
 
 
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
-    """moto_server on a free loopback port with the team's bucket; fast failures once it is down."""
+def start_moto(env: dict[str, str] | None = None) -> S3Server:
+    """moto_server on a free loopback port, with the team's bucket (unless it enforces auth)."""
     port = free_port()
     moto = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
+    process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], env={**os.environ, **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -61,15 +60,22 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
                 process.kill()
                 pytest.fail("moto_server did not start")
             time.sleep(0.2)
-    import boto3
+    if not env:
+        import boto3
 
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ACCESS_KEY,
-                 aws_secret_access_key=SECRET_KEY).create_bucket(Bucket=BUCKET)
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ACCESS_KEY,
+                     aws_secret_access_key=SECRET_KEY).create_bucket(Bucket=BUCKET)
+    return S3Server(endpoint, process)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """A real S3 API on loopback with the team's bucket; fast failures once it is down."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)  # credentials come from .dvc/config.local only
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # an unreachable endpoint fails in a second, not in ten
-    server = S3Server(endpoint, process)
+    server = start_moto()
     yield server
     server.stop()
 
@@ -262,3 +268,43 @@ def test_remote_add_list_remove(example_repo: Path, tmp_path: Path) -> None:
     listed = json.loads(out.run(example_repo, "remote", "list", "--json"))
     assert [r["name"] for r in listed["remotes"]] == ["local"] and listed["default"] is None
     out.run(example_repo, "remote", "remove", "nas", code=2)
+
+
+def test_refused_credentials(example_repo: Path, s3: S3Server) -> None:
+    """An S3 API that checks keys (moto with auth on) refuses unknown ones: exit 3, named, no secret."""
+    strict = start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        out = Outputs()
+        out.run(example_repo, "remote", "add", URL, "--endpoint-url", strict.endpoint,
+                "--credential", f"access_key_id={ACCESS_KEY}", "--credential", f"secret_access_key={SECRET_KEY}")
+        for args in (["data", "push"], ["data", "status"]):
+            text = out.run(example_repo, *args, code=3)
+            assert f"'storage' ({URL}) refused access" in text and "--credential" in text, text
+        assert_no_secret(out)
+    finally:
+        strict.stop()
+
+
+def test_no_remote_in_a_fresh_clone(trained_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone of a repo whose only remote is the author's local default has none: every reading
+    command exits 3 and names `gitmlops remote add s3://...`."""
+    out = Outputs()
+    out.run(trained_repo, "registry", "register", "model", "--version", "v0.1.0")
+    out.run(trained_repo, "monitor", "profile", "data/churn.csv", "--name", "production")
+    git(trained_repo, "add", "-A")
+    git(trained_repo, "commit", "-q", "-m", "production profile")
+    other_home(tmp_path, monkeypatch, "teammate-home")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(trained_repo), str(clone))
+    before = snapshot(clone)
+    for args in (
+        ["data", "pull"],
+        ["registry", "get", "model@v0.1.0", "-o", str(tmp_path / "m.ubj")],
+        ["deploy", "bundle", "model@v0.1.0", "-o", str(tmp_path / "bundle")],
+        ["verify", "model@v0.1.0"],
+        ["lineage", "model@v0.1.0"],
+        ["monitor", "diff", "-r", "model@v0.1.0", "-t", str(trained_repo / "data" / "churn.csv")],
+    ):
+        text = out.run(clone, *args, code=3)
+        assert "no DVC remote" in text and "gitmlops remote add s3://" in text, (args, text)
+        assert snapshot(clone) == before, args

@@ -695,6 +695,8 @@ class DvcRepo:
             if not isinstance(exc, OSError) and "dvc" not in type(exc).__module__:
                 raise
             text = " ".join(str(exc).split())[:300]
+            if remote.name is None:  # DVC then says "does not exist" of data it could not fetch
+                raise no_remote_error(f"read {path} at {rev or 'the work tree'}") from exc
             if "missing cache files" in text or "not in cache" in text or "does not exist neither" in text:
                 raise missing_objects_error(remote, [f"{path} at {rev or 'the work tree'}"], "read") from exc
             raise DataError(
