@@ -8,7 +8,6 @@ DVC's own log output is captured and turned into events; the library stays silen
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -19,6 +18,17 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from gitmlops.adapters.dvc_remote import (
+    SECRET_ENV,
+    RemoteRef,
+    is_secret,
+    missing_objects_error,
+    no_remote_error,
+    plain_config,
+    remote_failure,
+    remote_or_dvc_error,
+    safe_url,
+)
 from gitmlops.errors import (
     DataError,
     ExternalError,
@@ -137,209 +147,6 @@ def _dvc_error(exc: Exception, action: str) -> GitMLOpsError:
     return ExternalError(f"DVC could not {action}: {cause}")
 
 
-# -- remotes: names, safe URLs and the one mapping of remote failures to RemoteError ------------------
-
-#: Option names whose values are secrets: masked in listings, scrubbed from messages, never committed.
-SECRET_WORDS = ("secret", "password", "token", "access_key", "account_key", "connection_string", "sas")
-#: Environment variables of the S3 client whose values must never reach an output.
-SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-
-
-def is_secret(option: str) -> bool:
-    """Whether a remote option (``secret_access_key``, ``password``...) holds a secret."""
-    return any(word in option.lower() for word in SECRET_WORDS)
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` without a password in it (``https://user:pw@host`` becomes ``https://user:***@host``)."""
-    if not url or "@" not in url or "://" not in url:
-        return url
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-@dataclasses.dataclass(frozen=True)
-class RemoteRef:
-    """Which DVC remote an operation used, as messages may show it (no secrets)."""
-
-    name: str | None
-    url: str | None
-    secrets: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        """``name (url)`` for messages."""
-        if self.name is None:
-            return "(no remote)"
-        return f"{self.name!r} ({self.url})" if self.url else repr(self.name)
-
-    def to_dict(self) -> dict[str, str | None]:
-        """Name and (safe) URL."""
-        return {"name": self.name, "url": self.url}
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every known secret value replaced by ***."""
-        for secret in self.secrets:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
-
-
-_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
-                "ClientConnectorError", "ServerDisconnectedError", "ServerTimeoutError", "ProxyConnectionError",
-                "gaierror"}
-_UNAUTHORISED = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError", "ProfileNotFound",
-                 "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken", "InvalidToken",
-                 "AllAccessDisabled", "InvalidClientTokenId", "Forbidden", "403"}
-_BUCKET_MISSING = {"NoSuchBucket"}
-#: Packages whose exceptions, raised while DVC talks to a remote, are remote failures.
-_CLIENT_PACKAGES = {"botocore", "aiobotocore", "s3fs", "aiohttp", "fsspec", "gcsfs", "adlfs", "requests", "urllib3"}
-
-
-def _plain(value: Any) -> Any:
-    """DVC config values as plain dicts and strings (DVC's path values are str subclasses)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return str(value)
-    return value
-
-
-def _causes(exc: BaseException, logged: Sequence[BaseException]) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc, *logged]
-    while todo:
-        cause = todo.pop(0)
-        if id(cause) in seen:
-            continue
-        seen.add(id(cause))
-        yield cause
-        todo += [c for c in (cause.__cause__, cause.__context__) if c is not None]
-
-
-def _codes(cause: BaseException) -> set[str]:
-    """Class names in the MRO plus an S3 error code (botocore's ClientError.response)."""
-    names = {cls.__name__ for cls in type(cause).__mro__}
-    response = getattr(cause, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error") or {}
-        names.add(str(error.get("Code", "")))
-    return names
-
-
-def _classify(exc: BaseException, logged: Sequence[BaseException]) -> tuple[str, BaseException] | None:
-    from dvc.config import NoRemoteError
-    from dvc.fs import RemoteMissingDepsError
-
-    found: tuple[str, BaseException] | None = None
-    for cause in _causes(exc, logged):
-        codes = _codes(cause)
-        if isinstance(cause, NoRemoteError):
-            return "no_remote", cause
-        if isinstance(cause, RemoteMissingDepsError) or (isinstance(cause, ImportError)
-                                                          and "requires 'dvc-" in str(cause)):
-            return "missing_dependency", cause
-        if codes & _BUCKET_MISSING or (isinstance(cause, FileNotFoundError) and "bucket does not exist" in str(cause)):
-            return "bucket_missing", cause
-        if codes & _UNAUTHORISED or isinstance(cause, PermissionError):
-            return "unauthorised", cause
-        if codes & _UNREACHABLE or isinstance(cause, ConnectionError | TimeoutError):
-            found = found or ("unreachable", cause)
-    return found
-
-
-def _detail(cause: BaseException) -> str:
-    text = " ".join(str(cause).split())
-    return (text[:300] + "...") if len(text) > 300 else text
-
-
-def remote_failure(
-    exc: BaseException, remote: RemoteRef, action: str, logged: Sequence[BaseException] = ()
-) -> RemoteError | None:
-    """The RemoteError for a failure of a DVC remote (DVC, fsspec, botocore, OS errors, and what DVC
-    logged while it carried on), or None when ``exc`` is not about the remote.
-
-    The one place remote failures are classified: unreachable, unauthorised, bucket missing, no remote
-    configured, a missing DVC plugin. Object-missing errors are raised by the callers that know which
-    objects they needed (see :func:`missing_objects_error`).
-    """
-    found = _classify(exc, logged)
-    if found is None:
-        return None
-    kind, cause = found
-    where = remote.label
-    detail = remote.scrub(_detail(cause))
-    if kind == "no_remote":
-        return no_remote_error(action, remote.name)
-    if kind == "missing_dependency":
-        scheme = (remote.url or "").split("://", 1)[0] if "://" in (remote.url or "") else ""
-        extra = "pip install 'gitmlops[s3]'" if scheme == "s3" else f"pip install 'dvc[{scheme or 'SCHEME'}]'"
-        return RemoteError(f"DVC remote {where} needs a DVC plugin that is not installed: {detail}",
-                           f"install it: `{extra}`", kind)
-    if kind == "unreachable":
-        return RemoteError(
-            f"DVC remote {where} is unreachable ({action}): {detail}",
-            "check the URL and endpoint (`gitmlops remote list`), that the service is up and that this "
-            "machine can reach it, then rerun",
-            kind,
-        )
-    if kind == "unauthorised":
-        return RemoteError(
-            f"DVC remote {where} refused access ({action}): {detail}",
-            "check the credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE in the environment, "
-            "or `gitmlops remote add URL --name NAME --credential KEY=VALUE` (kept in .dvc/config.local)",
-            kind,
-        )
-    return RemoteError(
-        f"the bucket of DVC remote {where} does not exist ({action}): {detail}",
-        "create the bucket, or point the remote at the right one with `gitmlops remote add URL --name NAME`",
-        kind,
-    )
-
-
-def no_remote_error(action: str, name: str | None = None) -> RemoteError:
-    """RemoteError for a repository (a fresh clone) that has no DVC remote."""
-    return RemoteError(
-        f"no DVC remote is configured to {action}" + (f" (asked for {name!r})" if name else ""),
-        "add the team's remote: `gitmlops remote add s3://BUCKET/PATH [--endpoint-url URL]` "
-        "(or `gitmlops data push` once to create the local default)",
-        "no_remote",
-    )
-
-
-def missing_objects_error(remote: RemoteRef, paths: Sequence[str], action: str = "fetch") -> RemoteError:
-    """RemoteError naming the outputs whose data the remote does not have (or has no remote to ask)."""
-    if remote.name is None:
-        return no_remote_error(f"{action} {', '.join(paths[:5])}")
-    shown = ", ".join(paths[:20]) + (f" and {len(paths) - 20} more" if len(paths) > 20 else "")
-    return RemoteError(
-        f"could not {action} from DVC remote {remote.label}: {shown}",
-        "the remote lacks that data: push it from a clone that has it (`gitmlops data push`), or check "
-        "that this is the remote your team uses (`gitmlops remote list`)",
-        "object_missing",
-    )
-
-
-def _failed(exc: BaseException, remote: RemoteRef, action: str, logged: Sequence[BaseException] = ()) -> GitMLOpsError:
-    """RemoteError when the remote failed, else the generic DVC error (for DvcException), else None."""
-    from dvc.exceptions import DvcException
-
-    failure = remote_failure(exc, remote, action, logged)
-    if failure is not None:
-        return failure
-    if isinstance(exc, DvcException):
-        return ExternalError(remote.scrub(str(_dvc_error(exc, action))))
-    if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _CLIENT_PACKAGES:
-        return RemoteError(f"DVC remote {remote.label} failed ({action}): {remote.scrub(_detail(exc))}",
-                           "check the remote's URL and options (`gitmlops remote list`)")
-    raise exc
-
-
 class DvcRepo:
     """A DVC project at ``root`` (opened lazily, closed with :meth:`close`)."""
 
@@ -412,7 +219,7 @@ class DvcRepo:
 
     def config_level(self, level: str) -> dict[str, Any]:
         """The DVC config of one level (system, global, repo = .dvc/config, local = .dvc/config.local)."""
-        return _plain(self.repo.config.read(level))
+        return plain_config(self.repo.config.read(level))
 
     @contextlib.contextmanager
     def edit_config(self, level: str) -> Iterator[dict[str, Any]]:
@@ -485,7 +292,7 @@ class DvcRepo:
             try:
                 objects = int(self.repo.push(targets=list(targets) or None, jobs=jobs))
             except Exception as exc:  # DVC lets fsspec/botocore errors through: map them here
-                raise _failed(exc, remote, "push", capture.errors) from exc
+                raise remote_or_dvc_error(exc, remote, "push", capture.errors) from exc
         if not objects and self._unpushed:
             lost = [p for p in self._not_in_cache(targets) if p in self._unpushed]
             if lost:
@@ -537,13 +344,13 @@ class DvcRepo:
                 failure = remote_failure(exc, remote, "pull", capture.errors)
                 raise failure or missing_objects_error(remote, self._not_in_cache(targets) or [str(exc)]) from exc
             except Exception as exc:
-                raise _failed(exc, remote, "pull", capture.errors) from exc
+                raise remote_or_dvc_error(exc, remote, "pull", capture.errors) from exc
             try:
                 result = dict(self.repo.checkout(targets=wanted, allow_missing=allow_missing))
             except CheckoutError as exc:
                 raise missing_objects_error(remote, [str(t) for t in exc.target_infos]) from exc
             except Exception as exc:
-                raise _failed(exc, remote, "check out the pulled data", capture.errors) from exc
+                raise remote_or_dvc_error(exc, remote, "check out the pulled data", capture.errors) from exc
         missing = self._not_in_cache(targets)
         if missing:
             raise missing_objects_error(remote, missing)
@@ -570,7 +377,7 @@ class DvcRepo:
                     self.repo.data_status(granular=granular, not_in_remote=not_in_remote, remote_refresh=True)
                 )
             except Exception as exc:
-                raise _failed(exc, ref, "compute the data status", capture.errors) from exc
+                raise remote_or_dvc_error(exc, ref, "compute the data status", capture.errors) from exc
 
     def tracked_files(self) -> list[dict[str, Any]]:
         """Data tracked with .dvc files: path, md5, size, files (for folders)."""
@@ -682,7 +489,7 @@ class DvcRepo:
         remote = self.remote_ref()
         # the work tree's remotes (all options, config.local included), not what an old commit's
         # .dvc/config said: a version registered before a switch of remotes still reads
-        remotes = {name: spec for name, spec in _plain(self.remotes()).items() if spec.get("url")}
+        remotes = {name: spec for name, spec in plain_config(self.remotes()).items() if spec.get("url")}
         config = {"remote": remotes, "core": {"remote": remote.name}} if remote.name else None
         try:
             with quiet_dvc() as capture, dvc.api.open(path, repo=str(self.root), rev=rev, mode="rb",
@@ -719,7 +526,7 @@ def _remote_odb(dvc: DvcRepo, hash_name: str, remote: str | None) -> tuple[Any, 
         with quiet_dvc() as capture:
             return dvc.repo.cloud.get_remote_odb(name=remote, command="push", hash_name=hash_name), ref
     except Exception as exc:
-        raise _failed(exc, ref, "open the remote", capture.errors) from exc
+        raise remote_or_dvc_error(exc, ref, "open the remote", capture.errors) from exc
 
 
 def _object_exists(odb: Any, md5: str, ref: RemoteRef) -> bool:
@@ -734,7 +541,7 @@ def _object_exists(odb: Any, md5: str, ref: RemoteRef) -> bool:
             raise failure from exc
         return False
     except Exception as exc:
-        raise _failed(exc, ref, "look up an object") from exc
+        raise remote_or_dvc_error(exc, ref, "look up an object") from exc
     return True
 
 
@@ -743,7 +550,7 @@ def _download(odb: Any, md5: str, dest: str | os.PathLike[str], ref: RemoteRef) 
         with quiet_dvc() as capture:
             odb.fs.get_file(odb.oid_to_path(md5), os.fspath(dest))
     except Exception as exc:
-        raise _failed(exc, ref, "download an object", capture.errors) from exc
+        raise remote_or_dvc_error(exc, ref, "download an object", capture.errors) from exc
 
 
 def _cache_odb(dvc: DvcRepo, hash_name: str) -> Any:
@@ -873,7 +680,7 @@ def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, dict[str, Any]]]:
 
     try:
         with dvc._session():
-            remotes = {name: spec for name, spec in _plain(dvc.remotes()).items() if spec.get("url")}
+            remotes = {name: spec for name, spec in plain_config(dvc.remotes()).items() if spec.get("url")}
             default = dvc.config_get("core", "remote")
     except DvcException as exc:
         raise _dvc_error(exc, "read the remote configuration") from exc
