@@ -155,7 +155,6 @@ class DvcRepo:
         if not is_dvc_repo(self.root):
             raise NotADvcRepoError(str(self.root))
         self._repo: Any = None
-        self._unpushed: set[str] = set()
 
     @property
     def repo(self) -> Any:
@@ -287,14 +286,14 @@ class DvcRepo:
     def push(self, targets: Sequence[str] = (), jobs: int | None = None) -> dict[str, Any]:
         """Push cached data to the default remote: files and bytes sent, DVC's object count, the remote."""
         remote = self.remote_ref()
-        pending = self._pending_push(targets, remote)
+        pending, unpushed = self._pending_push(targets, remote)
         with self._session() as capture:
             try:
                 objects = int(self.repo.push(targets=list(targets) or None, jobs=jobs))
             except Exception as exc:  # DVC lets fsspec/botocore errors through: map them here
                 raise remote_or_dvc_error(exc, remote, "push", capture.errors) from exc
-        if not objects and self._unpushed:
-            lost = [p for p in self._not_in_cache(targets) if p in self._unpushed]
+        if not objects and unpushed:
+            lost = [p for p in self._not_in_cache(targets) if p in unpushed]
             if lost:
                 raise DataError(f"cannot push {', '.join(lost)}: its data is neither in the DVC cache nor in "
                                 f"remote {remote.label}",
@@ -303,12 +302,13 @@ class DvcRepo:
         return {"remote": remote.to_dict(), "files": len(moved),
                 "bytes": sum(moved.values()), "objects": objects, "paths": sorted(moved)}
 
-    def _pending_push(self, targets: Sequence[str], remote: RemoteRef) -> dict[str, int]:
-        """Work-tree files whose data the remote lacks (path -> size), from DVC's data status."""
+    def _pending_push(self, targets: Sequence[str], remote: RemoteRef) -> tuple[dict[str, int], set[str]]:
+        """Work-tree files whose data the remote lacks (path -> size), and every path DVC's data status
+        says the remote lacks (files and folders, present or not)."""
         raw = self.data_status(not_in_remote=True, granular=True, remote=remote)
         wanted = [t.rstrip("/") for t in targets]
         pending: dict[str, int] = {}
-        self._unpushed = {str(p).rstrip("/") for p in raw.get("not_in_remote") or []}
+        unpushed = {str(p).rstrip("/") for p in raw.get("not_in_remote") or []}
         for path in raw.get("not_in_remote") or []:
             full = self.root / path
             if path.endswith("/") or not full.is_file():
@@ -316,7 +316,7 @@ class DvcRepo:
             if wanted and not any(path == t or path.startswith(t + "/") for t in wanted):
                 continue
             pending[path] = full.stat().st_size
-        return pending
+        return pending, unpushed
 
     def _cache_objects(self) -> dict[str, int]:
         """Objects of the local cache (path -> size), to measure what a fetch brought in."""
