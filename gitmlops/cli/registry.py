@@ -159,12 +159,20 @@ def resolve(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.argument("ref")
 @click.option("-o", "--output", type=click.Path(), help="Where to write the file (default: its name, here).")
 @click.option("--force", is_flag=True, help="Overwrite an existing different file.")
+@json_option
 @click.pass_context
-def get(ctx: click.Context, ref: str, output: str | None, force: bool) -> None:
+def get(ctx: click.Context, ref: str, output: str | None, force: bool, as_json: bool) -> None:
     """Fetch the artifact file of REF through DVC (cache or remote), checking its md5."""
     from gitmlops.registry import get as do_get
+    from gitmlops.registry import resolve as do_resolve
 
-    click.echo(str(do_get(repo_path(ctx), ref, output=output, force=force)))
+    dest = do_get(repo_path(ctx), ref, output=output, force=force)
+    if not as_json:
+        click.echo(str(dest))
+        return
+    found = do_resolve(repo_path(ctx), ref)
+    emit({"ref": ref, "path": str(dest), "name": found.name, "version": found.version, "tag": found.tag,
+          "commit": found.commit, "md5": found.md5, "bytes": dest.stat().st_size}, True, str)
 
 
 @registry.command("check-ref")
