@@ -211,3 +211,82 @@ def test_conflicting_output_options_are_refused(git_repo: Path) -> None:
         result = invoke(git_repo, *args)
         assert result.exit_code == EXIT_USAGE, (args, result.output)
         assert "two outputs" in result.output
+
+
+def _complete(repo: Path, words: str) -> list[str]:
+    """What bash completion offers for the line ``words`` (the last word is being completed)."""
+    parts = words.split(" ")
+    env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(len(parts) - 1), _GITMLOPS_COMPLETE="bash_complete")
+    out = subprocess.run([str(BIN / "gitmlops")], cwd=repo, env=env, capture_output=True, text=True, check=True)
+    return [line.split(",", 1)[1] for line in out.stdout.splitlines() if line.startswith("plain,")]
+
+
+@pytest.mark.slow
+def test_completion_knows_refs_stages_datasets_and_keys(registered_repo: Path) -> None:
+    assert invoke(registered_repo, "monitor", "profile", "data/churn.csv", "--name", "churn").exit_code == 0
+    assert _complete(registered_repo, "gitmlops registry resolve mo") == ["model#prod", "model@latest", "model@v0.1.0"]
+    assert _complete(registered_repo, "gitmlops serve model#") == ["model#prod"]
+    assert "v0.1.0" in _complete(registered_repo, "gitmlops registry promote model ")
+    assert {"dev", "staging", "prod"} <= set(_complete(registered_repo, "gitmlops registry promote model v0.1.0 --stage "))
+    assert _complete(registered_repo, "gitmlops run --stage tr") == ["train"]
+    assert "train.max_depth=" in _complete(registered_repo, "gitmlops run train.")
+    assert "model=xgb_large" in _complete(registered_repo, "gitmlops run model=")
+    assert _complete(registered_repo, "gitmlops monitor show ch") == ["churn"]
+    assert "registry" in _complete(registered_repo, "gitmlops reg")
+
+
+@pytest.mark.slow
+def test_git_mlops_completion_through_gits_own_bash_completion(registered_repo: Path, tmp_path: Path) -> None:
+    git_completion = Path("/usr/share/bash-completion/completions/git")
+    if not git_completion.is_file():
+        pytest.fail("git's bash completion is not installed (Debian: git ships it)")
+    script = invoke(None, "completion", "bash")
+    assert script.exit_code == 0
+    (tmp_path / "gitmlops.bash").write_text(script.stdout)
+    driver = tmp_path / "drive.sh"
+    driver.write_text(
+        f"source {git_completion}\nsource {tmp_path / 'gitmlops.bash'}\n"
+        "COMP_WORDS=(git mlops registry resolve mo); COMP_CWORD=4\n"
+        "COMP_LINE='git mlops registry resolve mo'; COMP_POINT=${#COMP_LINE}\n"
+        "__git_wrap__git_main\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n"
+    )
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}")
+    out = subprocess.run(["bash", str(driver)], cwd=registered_repo, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["model#prod", "model@latest", "model@v0.1.0"]
+
+
+@pytest.mark.parametrize(("shell", "marker"), [("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files --command gitmlops")])
+def test_completion_scripts(shell: str, marker: str) -> None:
+    result = invoke(None, "completion", shell)
+    assert result.exit_code == 0 and marker in result.stdout
+    if shell == "bash":
+        assert subprocess.run(["bash", "-n"], input=result.stdout, text=True).returncode == 0
+        assert "_git_mlops()" in result.stdout
+    assert invoke(None, "completion", "tcsh").exit_code == EXIT_USAGE
+
+
+@pytest.mark.slow
+def test_doctor(registered_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ok = invoke(registered_repo, "doctor", "--json")
+    assert ok.exit_code == 0, ok.output
+    report = json.loads(ok.stdout)
+    assert report["versions"]["dvc"] and report["versions"]["xgboost"]
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["git identity"]["status"] == "ok"
+    assert checks["DVC remote local (default)"]["status"] == "ok"
+    assert report["workflows"]["pr-comment.yml"] == ["GITHUB_TOKEN"]
+    # a remote that does not answer, and no git identity: both named, exit 1, nothing printed twice
+    from tests.conftest import dvc
+
+    dvc(registered_repo, "remote", "add", "broken", "gs://bucket/store")  # its plugin is not installed
+    empty_home = tmp_path / "home"
+    empty_home.mkdir()
+    monkeypatch.setenv("HOME", str(empty_home))
+    bad = invoke(registered_repo, "doctor")
+    assert bad.exit_code == 1, bad.output
+    assert re.search(r"DVC remote broken +fail +gs://bucket/store; does not answer: .*dvc-gs", bad.stdout)
+    assert re.search(r"git identity +fail", bad.stdout)
+    assert "2 check(s) failed: git identity, DVC remote broken" in bad.output
+    offline = invoke(registered_repo, "doctor", "--no-remote", "--json")
+    assert not any(c["name"].startswith("DVC remote") for c in json.loads(offline.stdout)["checks"])

@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lineage": ("gitmlops.cli.lineage", "lineage", "Show the data, params, code and events behind a model."),
     "status": ("gitmlops.cli.lineage", "status", "One screen: artifacts, stages, staleness, drift."),
     "demo": ("gitmlops.cli.demo", "demo", "Run the whole loop on the bundled example."),
+    "doctor": ("gitmlops.cli.doctor", "doctor", "Check versions, git identity, DVC remotes and workflows' needs."),
+    "completion": ("gitmlops.cli.completion", "completion", "Print the shell completion script (bash, zsh, fish)."),
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli.output import emit, json_option, table
 from gitmlops.errors import CheckFailed
 
@@ -49,7 +50,7 @@ def profile_cmd(ctx: click.Context, path: str, name: str | None, chunk_size: int
 
 
 @monitor.command("show")
-@click.argument("path")
+@click.argument("path", shell_complete=complete.datasets)
 @json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
@@ -69,9 +70,9 @@ def show_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
 
 
 @monitor.command("diff")
-@click.option("--reference", "-r", metavar="REF|PATH",
+@click.option("--reference", "-r", metavar="REF|PATH", shell_complete=complete.refs,
               help="model#stage, model@version, a profile, a dataset name or data (default: paths.reference_profile).")
-@click.option("--target", "-t", metavar="PATH|DATASET", help="A profile, a data file (profiled now) or a dataset name.")
+@click.option("--target", "-t", metavar="PATH|DATASET", shell_complete=complete.datasets, help="A profile, a data file (profiled now) or a dataset name.")
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]),
               help="text (a terminal table), md (Markdown for PR comments), json or html. "
                    "Default: text on a terminal, md when piped or with --output.")

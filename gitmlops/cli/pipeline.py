@@ -7,6 +7,7 @@ import time
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli import repo_path
 from gitmlops.cli.output import emit, json_option, table
 
@@ -17,7 +18,7 @@ def pipeline() -> None:
 
 
 @pipeline.command()
-@click.argument("overrides", nargs=-1)
+@click.argument("overrides", nargs=-1, shell_complete=complete.overrides)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if dvc.yaml or params.yaml is stale.")
 @click.option("--force", is_flag=True, help="Replace a dvc.yaml that gitmlops did not generate.")
 @json_option
@@ -96,9 +97,9 @@ class _Progress:
 
 
 @click.command()
-@click.argument("overrides", nargs=-1)
+@click.argument("overrides", nargs=-1, shell_complete=complete.overrides)
 @click.option("--force", is_flag=True, help="Run every stage even if nothing changed.")
-@click.option("--stage", help="Run only this stage (and what it needs).")
+@click.option("--stage", shell_complete=complete.pipeline_stages, help="Run only this stage (and what it needs).")
 @click.option("--sweep", is_flag=True, help="Treat OVERRIDES as a grid (key=a,b,c) and run one DVC experiment per point.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Sweep: experiments run in parallel.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
