@@ -7,6 +7,7 @@ import time
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli import repo_path
 from gitmlops.cli.output import emit, json_option, table
 
@@ -17,25 +18,31 @@ def pipeline() -> None:
 
 
 @pipeline.command()
-@click.argument("overrides", nargs=-1)
+@click.argument("overrides", nargs=-1, shell_complete=complete.overrides)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if dvc.yaml or params.yaml is stale.")
 @click.option("--force", is_flag=True, help="Replace a dvc.yaml that gitmlops did not generate.")
+@json_option
 @click.pass_context
-def sync(ctx: click.Context, overrides: tuple[str, ...], check: bool, force: bool) -> None:
+def sync(ctx: click.Context, overrides: tuple[str, ...], check: bool, force: bool, as_json: bool) -> None:
     """Compose conf/ (with OVERRIDES) and write params.yaml and dvc.yaml."""
     from gitmlops.errors import CheckFailed
     from gitmlops.pipeline import sync as do_sync
 
     result = do_sync(repo_path(ctx), overrides, check=check, force=force)
+    if as_json:
+        emit({"check": check, "written": result.written, "stale": result.stale,
+              "up_to_date": not (result.stale if check else result.written)}, True, str)
     if check:
         if result.stale:
             raise CheckFailed(
                 f"{' and '.join(result.stale)} {'is' if len(result.stale) == 1 else 'are'} stale: not what conf/ composes to",
                 "run `gitmlops pipeline sync` and commit the result",
             )
-        click.echo("dvc.yaml and params.yaml are up to date")
+        if not as_json:
+            click.echo("dvc.yaml and params.yaml are up to date")
         return
-    click.echo("\n".join(f"wrote {p}" for p in result.written) or "dvc.yaml and params.yaml are up to date")
+    if not as_json:
+        click.echo("\n".join(f"wrote {p}" for p in result.written) or "dvc.yaml and params.yaml are up to date")
 
 
 @pipeline.command()
@@ -90,16 +97,17 @@ class _Progress:
 
 
 @click.command()
-@click.argument("overrides", nargs=-1)
+@click.argument("overrides", nargs=-1, shell_complete=complete.overrides)
 @click.option("--force", is_flag=True, help="Run every stage even if nothing changed.")
-@click.option("--stage", help="Run only this stage (and what it needs).")
+@click.option("--stage", shell_complete=complete.pipeline_stages, help="Run only this stage (and what it needs).")
 @click.option("--sweep", is_flag=True, help="Treat OVERRIDES as a grid (key=a,b,c) and run one DVC experiment per point.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Sweep: experiments run in parallel.")
+@click.option("--save", is_flag=True, help="Write OVERRIDES into conf/ first, so a plain `gitmlops run` keeps them.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @json_option
 @click.pass_context
 def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str | None, sweep: bool, jobs: int,
-        quiet: bool, as_json: bool) -> None:
+        save: bool, quiet: bool, as_json: bool) -> None:
     """Compose the config with OVERRIDES (Hydra syntax), sync dvc.yaml and reproduce with DVC.
 
     \b
@@ -107,11 +115,16 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
       gitmlops run
       gitmlops run train.max_depth=6 model=xgb_large
       gitmlops run data.path=data/mine.csv data.target=label
+      gitmlops run --save train.max_depth=6
       gitmlops run --sweep 'train.max_depth=3,5,7' 'train.eta=0.1,0.3' --jobs 2
     """
+    from gitmlops.errors import UsageError
+
     progress = _Progress(quiet or as_json)
+    if save and (sweep or not overrides):
+        raise UsageError("--save keeps the OVERRIDES of one run: give some, and no --sweep",
+                         "keep a sweep's best point with `gitmlops exp apply NAME`")
     if sweep:
-        from gitmlops.errors import UsageError
         from gitmlops.pipeline.experiments import sweep as do_sweep
 
         if stage or force:
@@ -122,9 +135,16 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
 
         emit(swept, as_json, lambda r: f"ran {len(swept.points)} experiment(s)\n" + render_experiments(swept.experiments, "table"))
         return
-    from gitmlops.pipeline import run as do_run
+    if save:
+        from gitmlops.pipeline.keep import run_saved
 
-    result = do_run(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
+        result = run_saved(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
+        if not as_json:
+            click.echo(f"kept {' '.join(overrides)} in {', '.join(result.saved)}", err=True)
+    else:
+        from gitmlops.pipeline import run as do_run
+
+        result = do_run(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
     progress.close()
     sys.stdout.flush()
 
