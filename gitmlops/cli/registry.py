@@ -38,7 +38,8 @@ def registry() -> None:
               "uncommitted changes to the artifact, dvc.yaml or params.yaml].")
 @click.option("--version", "version", help="Version to register, e.g. v1.2.0.")
 @click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Bump this part of the greatest version.")
-@click.option("--force", is_flag=True, help="Allow a version lower than the greatest one.")
+@click.option("--force", is_flag=True, help="Allow a version lower than the greatest one, or a commit whose "
+              "dvc.lock is stale or disagrees with dvc.yaml/params.yaml (the tag records it).")
 @_message
 @_push
 @_remote
@@ -105,9 +106,9 @@ def show(ctx: click.Context, name: str | None, as_json: bool) -> None:
     if name is not None:
         found = versions(repo_path(ctx), name)
         emit({"name": name, "versions": found}, as_json, lambda _: table(
-            ["version", "commit", "registered", "active", "stages"],
-            [(v.version, v.commit[:8], v.registered_at, "yes" if v.active else "no", ", ".join(v.stages))
-             for v in found],
+            ["version", "commit", "registered", "active", "stages", "forced"],
+            [(v.version, v.commit[:8], v.registered_at, "yes" if v.active else "no", ", ".join(v.stages),
+              "yes" if v.forced else "") for v in found],
         ))
         return
     result = do_show(repo_path(ctx))

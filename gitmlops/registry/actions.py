@@ -40,6 +40,7 @@ from gitmlops.registry.tags import (
     check_stage,
     format_tag,
     name_to_tag,
+    split_name,
 )
 
 COUNTER_REFS = "refs/gitmlops/counters"
@@ -167,7 +168,10 @@ def register(
     The artifact must be declared in dvc.yaml at that commit, committed (md5 in dvc.lock or a .dvc
     file) and present in the DVC remote. The first version is v0.1.0; later ones bump the patch
     (or ``bump``) of the greatest version ever registered. A given ``version`` must be new and (unless
-    ``force``) greater than every registered one. One version per commit per artifact.
+    ``force``) greater than every registered one. One version per commit per artifact. A pipeline
+    output is refused when the commit's dvc.lock disagrees with its dvc.yaml or params.yaml or is
+    stale (see :func:`gitmlops.pipeline.consistency.lock_problems`); ``force`` registers it anyway and
+    records the problems in the tag (``forced``).
     """
     from gitmlops.registry.artifacts import artifact_at, lineage_metadata
 
@@ -207,6 +211,18 @@ def register(
                 "push it first: `gitmlops data push` (or `dvc push`)",
             )
     metadata = lineage_metadata(git, artifact)
+    if artifact.source and artifact.source.endswith("dvc.lock"):
+        from gitmlops.pipeline.consistency import lock_problems
+
+        problems = lock_problems(git, commit, split_name(name)[0])
+        if problems and not force:
+            raise RegistryError(
+                f"the pipeline at {commit[:8]} does not match what produced {artifact.path}: " + "; ".join(problems),
+                "rerun it and commit the result (`gitmlops run`, then `git commit`), or pass --force to register "
+                "anyway (the tag records why)",
+            )
+        if problems:
+            metadata["forced"] = problems
 
     def plan(state: ArtifactState | None) -> _Plan:
         if state is not None:

@@ -87,7 +87,7 @@ def show(repo: Repo, name: str | None = None) -> Registry:
 
 def versions(repo: Repo, name: str) -> list[VersionState]:
     """Every version of ``name`` (active and deregistered), newest registration first."""
-    artifact = find_artifact(load(repo), name)
+    artifact = find_artifact(load(repo, with_messages=True), name)
     return sorted(artifact.versions.values(), key=lambda v: v.position, reverse=True)
 
 

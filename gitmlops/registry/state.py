@@ -47,6 +47,7 @@ class VersionState:
     deregistered: bool = False
     stages: list[str] = field(default_factory=list)  # stages this version is current in
     position: int = -1  # index of its registration in the artifact's ordered events
+    forced: list[str] = field(default_factory=list)  # problems `register --force` overrode (read from the tag)
 
     @property
     def registered_at(self) -> str | None:
@@ -75,6 +76,7 @@ class VersionState:
             "active": self.active,
             "deregistered": self.deregistered,
             "stages": list(self.stages),
+            "forced": list(self.forced),
         }
 
 
@@ -184,6 +186,8 @@ def build_artifact(name: str, events: Iterable[Event]) -> ArtifactState:
             state = versions.setdefault(event.version, VersionState(version=event.version, commit=event.commit))
             state.commit, state.tag = event.commit, event.tag
             state.registered_ts, state.position = event.timestamp, position
+            forced = (event.metadata or {}).get("forced") if event.message else None
+            state.forced = [str(p) for p in forced] if isinstance(forced, list) else []
         elif event.kind == DEREGISTER and event.version is not None:
             state = versions.setdefault(event.version, VersionState(version=event.version, commit=event.commit))
             state.deregistered = True
