@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,7 @@ def validate_overrides(overrides: Sequence[str], allow_sweep: bool = False) -> l
 
 
 CACHE_FILE = Path(".dvc") / "tmp" / "gitmlops-compose.json"
+CACHE_ENTRIES = 8
 
 
 def _cache_key(path: Path, overrides: Sequence[str]) -> str:
@@ -96,16 +99,21 @@ def compose(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     path = conf_dir(root).resolve()
     cache = Path(root) / CACHE_FILE
     key = _cache_key(path, overrides)
+    entries: dict[str, Any] = {}
     try:
         cached = json.loads(cache.read_text())
-        if cached.get("key") == key and isinstance(cached.get("config"), dict):
-            return cached["config"]
-    except (OSError, ValueError):
+        entries = cached.get("entries") if isinstance(cached.get("entries"), dict) else {}
+    except (OSError, ValueError, AttributeError):
         pass
+    if isinstance(entries.get(key), dict):
+        return entries[key]
     data = _compose(path, overrides)
     if cache.parent.is_dir():
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "config": data}))
+        # a few entries: a run composes conf/ alone and with its overrides, and so does each stage
+        entries = {k: v for k, v in list(entries.items())[-(CACHE_ENTRIES - 1):]}
+        entries[key] = data
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"entries": entries}))
         tmp.replace(cache)
     return data
 
@@ -174,3 +182,64 @@ def load_params(root: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a mapping")
     return data
+
+
+def format_override(key: str, value: Any, prefix: str = "") -> str:
+    """``key=value`` in Hydra's override grammar (strings quoted when they need it)."""
+    return f"{prefix}{key}={_hydra_value(value)}"
+
+
+_PLAIN = re.compile(r"^[A-Za-z_/][\w./\-]*$")
+
+
+def _hydra_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_hydra_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_hydra_value(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in ("null", "true", "false", "inf", "nan"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _node(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def overrides_between(base: dict[str, Any], target: dict[str, Any]) -> list[str]:
+    """The Hydra overrides that turn composed parameters ``base`` into ``target`` (leaf by leaf;
+    ``+key`` for new keys, ``~key`` for removed ones, a whole node where ``base`` has a leaf)."""
+    flat_base, flat_target = flatten(base), flatten(target)
+    result: dict[str, str] = {}
+
+    def leaf_prefix(key: str, flat: dict[str, Any]) -> str | None:
+        parts = key.split(".")
+        return next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in flat), None)
+
+    for key in sorted(set(flat_base) | set(flat_target)):
+        if key in flat_base and key in flat_target:
+            if flat_base[key] != flat_target[key] or type(flat_base[key]) is not type(flat_target[key]):
+                result[key] = format_override(key, flat_target[key])
+        elif key in flat_target:
+            node = leaf_prefix(key, flat_base)
+            if node is not None:
+                result[node] = format_override(node, _node(target, node))
+            else:
+                result[key] = format_override(key, flat_target[key], "+")
+        else:
+            result[key] = f"~{key}"  # Hydra merges a mapping given as a value: only ~ removes a key
+    return list(result.values())
+
+
+def parameters_of(root: str | Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The parameters part of a composed config: what params.yaml holds (the whole config)."""
+    return config

@@ -6,12 +6,22 @@ Through the CLI on the trained example project, with real DVC experiments.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from gitmlops.adapters.dvc_repo import stage_env
 from gitmlops.errors import EXIT_USAGE
 from tests.conftest import git, invoke
+
+
+def dvc_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real DVC CLI, with stage commands' `python` the interpreter running the tests."""
+    env = {**os.environ, **stage_env()}
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True, env=env)
 
 
 def tags(repo: Path) -> list[str]:
@@ -67,3 +77,103 @@ def test_register_refuses_a_stale_pipeline_until_it_is_rerun(trained_repo: Path)
     registered = invoke(trained_repo, "registry", "register", "model", "--json")
     assert registered.exit_code == 0, registered.output
     assert "forced" not in json.loads(registered.output)["metadata"]
+
+
+def run_json(repo: Path, *args: str) -> dict:
+    result = invoke(repo, "run", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def params(repo: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+@pytest.mark.slow
+def test_exp_apply_keeps_a_dvc_experiment(trained_repo: Path) -> None:
+    proc = dvc_cli(trained_repo, "exp", "run", "--temp", "-n", "deeper", "-S", "train.max_depth=6", "-S", "model=xgb_large")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    train_conf = trained_repo / "conf" / "train" / "default.yaml"
+    comments = [line for line in train_conf.read_text().splitlines() if line.startswith("#")]
+
+    applied = invoke(trained_repo, "exp", "apply", "deeper", "--json")
+    assert applied.exit_code == 0, applied.output
+    kept = json.loads(applied.output)
+    assert kept["overrides"] == ["model=xgb_large", "train.max_depth=6"]
+    assert sorted(kept["written"]) == ["conf/config.yaml", "conf/train/default.yaml"]
+    assert "  - model: xgb_large\n" in (trained_repo / "conf" / "config.yaml").read_text()
+    assert "max_depth: 6\n" in train_conf.read_text()
+    assert [line for line in train_conf.read_text().splitlines() if line.startswith("#")] == comments
+
+    # the work tree is the experiment's (DVC's exp apply), and conf/ now says so: nothing to rerun
+    assert run_json(trained_repo)["ran"] == []
+    assert params(trained_repo)["train"]["max_depth"] == 6
+    assert params(trained_repo)["model"]["grow_policy"] == "lossguide"
+    git(trained_repo, "add", "-A")
+    git(trained_repo, "commit", "-qm", "keep deeper")
+    model = (trained_repo / "models" / "model.ubj").read_bytes()
+    assert run_json(trained_repo, "--force")["ran"] == ["prepare", "train", "evaluate"]
+    assert (trained_repo / "models" / "model.ubj").read_bytes() == model  # the experiment's model, reproduced
+    assert git(trained_repo, "status", "--porcelain", "--", "params.yaml", "dvc.yaml", "metrics.json") == ""
+    git(trained_repo, "commit", "-qam", "rerun")
+    assert invoke(trained_repo, "data", "push").exit_code == 0
+    assert invoke(trained_repo, "registry", "register", "model").exit_code == 0  # an honest lock
+
+    unknown = invoke(trained_repo, "exp", "apply", "no-such-exp")
+    assert unknown.exit_code == EXIT_USAGE and "no experiment 'no-such-exp'" in unknown.output
+
+
+@pytest.mark.slow
+def test_run_save_keeps_overrides_and_plain_run_no_longer_undoes_them(trained_repo: Path) -> None:
+    train_conf = trained_repo / "conf" / "train" / "default.yaml"
+    saved = invoke(trained_repo, "run", "--save", "train.eta=0.1", "data.test_size=0.25")
+    assert saved.exit_code == 0, saved.output
+    assert "kept train.eta=0.1 data.test_size=0.25 in conf/" in saved.output
+    assert "eta: 0.1\n" in train_conf.read_text() and "# Training hyper-parameters" in train_conf.read_text()
+    assert "test_size: 0.25\n" in (trained_repo / "conf" / "data" / "default.yaml").read_text()
+    assert run_json(trained_repo)["ran"] == []
+    assert params(trained_repo)["train"]["eta"] == 0.1
+
+    assert run_json(trained_repo, "train.eta=0.2")["ran"]  # a one-off run...
+    assert run_json(trained_repo)["ran"] and params(trained_repo)["train"]["eta"] == 0.1  # ...goes back
+
+    before = train_conf.read_text()
+    for args, needle in (
+        (["--save", "train.no_such_key=1"], "no_such_key"),
+        (["--save"], "--save keeps the OVERRIDES"),
+        (["--save", "--sweep", "train.eta=0.1,0.2"], "--save keeps the OVERRIDES"),
+    ):
+        refused = invoke(trained_repo, "run", *args)
+        assert refused.exit_code == EXIT_USAGE and needle in refused.output, refused.output
+    assert train_conf.read_text() == before
+
+
+@pytest.mark.slow
+def test_run_save_keeps_nothing_when_the_run_fails(trained_repo: Path) -> None:
+    conf = trained_repo / "conf" / "data" / "default.yaml"
+    before = conf.read_text()
+    failed = invoke(trained_repo, "run", "--save", "data.target=no_such_column")
+    assert failed.exit_code != 0
+    assert conf.read_text() == before and git(trained_repo, "status", "--porcelain") == ""
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_on_a_path_is_refused_not_recorded(trained_repo: Path) -> None:
+    (trained_repo / "data" / "other.csv").write_text((trained_repo / "data" / "churn.csv").read_text())
+    assert invoke(trained_repo, "data", "add", "data/other.csv").exit_code == 0
+    git(trained_repo, "add", "-A")
+    git(trained_repo, "commit", "-qm", "other data")
+    lock = (trained_repo / "dvc.lock").read_text()
+    proc = dvc_cli(trained_repo, "exp", "run", "-S", "data.path=data/other.csv")
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "change the pipeline, but dvc.yaml was not regenerated (stage 'prepare': deps)" in output
+    assert "gitmlops run data.path=data/other.csv" in output
+    assert (trained_repo / "dvc.lock").read_text() == lock  # nothing recorded
+
+    git(trained_repo, "checkout", "-q", "params.yaml")
+    assert run_json(trained_repo, "--save", "data.path=data/other.csv")["ran"]  # the way that renders dvc.yaml
+    assert "data/other.csv" in (trained_repo / "dvc.lock").read_text()
+    assert invoke(trained_repo, "pipeline", "sync", "--check").exit_code == 0

@@ -1,4 +1,5 @@
-"""`gitmlops exp show|diff`: compare DVC experiments (tables, JSON or Markdown for PR comments)."""
+"""`gitmlops exp show|diff|apply`: compare DVC experiments (tables, JSON or Markdown for PR comments)
+and keep one (its overrides written into conf/)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import click
 
 from gitmlops.cli import repo_path
-from gitmlops.cli.output import format_value, print_json, table
+from gitmlops.cli.output import emit, format_value, json_option, print_json, table
 
 
 def _md_escape(text: str) -> str:
@@ -45,7 +46,7 @@ def _format_option(func: Any) -> Any:
 
 @click.group()
 def exp() -> None:
-    """Compare DVC experiments: show, diff."""
+    """Compare DVC experiments (show, diff) and keep one (apply)."""
 
 
 @exp.command()
@@ -83,3 +84,24 @@ def diff(ctx: click.Context, a: str | None, b: str | None, fmt: str | None) -> N
         headers = [section[:-1], str(result["a"]), str(result["b"]), "change"]
         parts.append((f"**{section}**\n\n" + _md_table(headers, rows)) if fmt == "md" else table(headers, rows))
     click.echo("\n\n".join(parts) or "no differences")
+
+
+@exp.command()
+@click.argument("name")
+@json_option
+@click.pass_context
+def apply(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Bring experiment NAME into the work tree and write its overrides into conf/.
+
+    Like `dvc exp apply` (params.yaml, dvc.lock and outputs), and the experiment's parameters are
+    written into the files under conf/ that define them, so the next plain `gitmlops run` reproduces
+    it. Commit the result to keep it.
+    """
+    from gitmlops.pipeline.keep import apply as do_apply
+
+    kept = do_apply(repo_path(ctx), name)
+    emit(kept, as_json, lambda k: (
+        f"applied {k.experiment} ({k.rev[:7]}): {' '.join(k.overrides) or 'no parameter changes'}"
+        + (f"\nwrote {', '.join(k.written)}" if k.written else "")
+        + "\ncommit it: git add -A && git commit"
+    ))

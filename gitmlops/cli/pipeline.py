@@ -95,11 +95,12 @@ class _Progress:
 @click.option("--stage", help="Run only this stage (and what it needs).")
 @click.option("--sweep", is_flag=True, help="Treat OVERRIDES as a grid (key=a,b,c) and run one DVC experiment per point.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Sweep: experiments run in parallel.")
+@click.option("--save", is_flag=True, help="Write OVERRIDES into conf/ first, so a plain `gitmlops run` keeps them.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @json_option
 @click.pass_context
 def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str | None, sweep: bool, jobs: int,
-        quiet: bool, as_json: bool) -> None:
+        save: bool, quiet: bool, as_json: bool) -> None:
     """Compose the config with OVERRIDES (Hydra syntax), sync dvc.yaml and reproduce with DVC.
 
     \b
@@ -107,11 +108,16 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
       gitmlops run
       gitmlops run train.max_depth=6 model=xgb_large
       gitmlops run data.path=data/mine.csv data.target=label
+      gitmlops run --save train.max_depth=6
       gitmlops run --sweep 'train.max_depth=3,5,7' 'train.eta=0.1,0.3' --jobs 2
     """
+    from gitmlops.errors import UsageError
+
     progress = _Progress(quiet or as_json)
+    if save and (sweep or not overrides):
+        raise UsageError("--save keeps the OVERRIDES of one run: give some, and no --sweep",
+                         "keep a sweep's best point with `gitmlops exp apply NAME`")
     if sweep:
-        from gitmlops.errors import UsageError
         from gitmlops.pipeline.experiments import sweep as do_sweep
 
         if stage or force:
@@ -122,9 +128,16 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
 
         emit(swept, as_json, lambda r: f"ran {len(swept.points)} experiment(s)\n" + render_experiments(swept.experiments, "table"))
         return
-    from gitmlops.pipeline import run as do_run
+    if save:
+        from gitmlops.pipeline.keep import run_saved
 
-    result = do_run(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
+        result = run_saved(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
+        if not as_json:
+            click.echo(f"kept {' '.join(overrides)} in {', '.join(result.saved)}", err=True)
+    else:
+        from gitmlops.pipeline import run as do_run
+
+        result = do_run(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
     progress.close()
     sys.stdout.flush()
 

@@ -31,6 +31,7 @@ class RunResult:
     written: list[str]
     seconds: float
     stages: list[str] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)  # conf/ files `run --save` wrote the overrides to
 
 
 def read_metrics(root: Path, config: dict[str, Any]) -> dict[str, Any]:

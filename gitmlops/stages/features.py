@@ -165,10 +165,14 @@ def read_json(path: str | Path) -> Any:
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
-    """The composed config a stage runs with (params.yaml)."""
+    """The config a stage runs with: conf/ next to params.yaml composed with the parameters in it
+    (see :mod:`gitmlops.pipeline.effective`, which also refuses a dvc.yaml that does not match)."""
     import yaml
+
+    from gitmlops.pipeline.effective import stage_config
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} not found", "run stages through `gitmlops run` or `dvc repro`")
-    return yaml.safe_load(path.read_text()) or {}
+    params = yaml.safe_load(path.read_text()) or {}
+    return stage_config(path.absolute().parent, params)
