@@ -102,8 +102,8 @@ def test_exp_apply_keeps_a_dvc_experiment(trained_repo: Path) -> None:
     assert applied.exit_code == 0, applied.output
     kept = json.loads(applied.output)
     assert kept["overrides"] == ["model=xgb_large", "train.max_depth=6"]
-    assert sorted(kept["written"]) == ["conf/config.yaml", "conf/train/default.yaml"]
-    assert "  - model: xgb_large\n" in (trained_repo / "conf" / "config.yaml").read_text()
+    assert sorted(kept["written"]) == ["conf/parameters.yaml", "conf/train/default.yaml"]
+    assert "  - model: xgb_large\n" in (trained_repo / "conf" / "parameters.yaml").read_text()
     assert "max_depth: 6\n" in train_conf.read_text()
     assert [line for line in train_conf.read_text().splitlines() if line.startswith("#")] == comments
 
@@ -177,3 +177,38 @@ def test_dvc_exp_run_on_a_path_is_refused_not_recorded(trained_repo: Path) -> No
     assert run_json(trained_repo, "--save", "data.path=data/other.csv")["ran"]  # the way that renders dvc.yaml
     assert "data/other.csv" in (trained_repo / "dvc.lock").read_text()
     assert invoke(trained_repo, "pipeline", "sync", "--check").exit_code == 0
+
+
+PARAMETER_GROUPS = {"data", "model", "train", "dask"}
+
+
+@pytest.mark.slow
+def test_params_yaml_holds_parameters_only(trained_repo: Path) -> None:
+    assert set(params(trained_repo)) == PARAMETER_GROUPS
+    proc = dvc_cli(trained_repo, "exp", "run", "--temp", "-n", "deeper", "-S", "train.max_depth=6")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = json.loads(dvc_cli(trained_repo, "exp", "show", "--json").stdout)
+    columns = set()
+    for commit in shown:
+        rows = [commit] + [rev for group in commit.get("experiments") or [] for rev in group["revs"]]
+        for row in rows:
+            columns |= {key.split(".")[0] for key in row["data"]["params"]["params.yaml"]["data"]}
+    assert columns == PARAMETER_GROUPS  # no pipeline.*, paths.*, serve.*, monitor.*, registry.*
+    gm = json.loads(invoke(trained_repo, "exp", "show", "--json").output)
+    assert {k.split(".")[0] for row in gm for k in row["params"]} == PARAMETER_GROUPS
+
+    # a group the user adds to conf/parameters.yaml is a parameter; settings are refused as overrides
+    (trained_repo / "conf" / "features").mkdir()
+    (trained_repo / "conf" / "features" / "default.yaml").write_text("# my features\nwindow: 7\n")
+    set_line(trained_repo / "conf" / "parameters.yaml", "  - dask: default\n", "  - dask: default\n  - features: default\n")
+    assert run_json(trained_repo)["written"] == ["params.yaml"]
+    assert params(trained_repo)["features"] == {"window": 7}
+    diff = dvc_cli(trained_repo, "params", "diff", "--json")
+    assert set(json.loads(diff.stdout)["params.yaml"]) == {"features.window"}
+    refused = invoke(trained_repo, "run", "serve.port=9000")
+    assert refused.exit_code == EXIT_USAGE and "changes a setting (serve)" in refused.output
+    assert "--save serve.port=9000" in refused.output
+    saved = invoke(trained_repo, "run", "--save", "serve.port=9000")
+    assert saved.exit_code == 0, saved.output
+    assert "port: 9000" in (trained_repo / "conf" / "serve" / "default.yaml").read_text()
+    assert "serve" not in params(trained_repo)
