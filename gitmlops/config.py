@@ -249,7 +249,9 @@ def parameters_of(root: str | Path, config: dict[str, Any]) -> dict[str, Any]:
 def check_parameter_overrides(root: str | Path, overrides: Sequence[str]) -> None:
     """Refuse overrides of settings (``serve.port=...``) for a run: params.yaml, the only record of a
     run's overrides, holds parameters, so a setting changed for one run would not be reproducible."""
-    settings = settings_keys(root) if overrides else set()
+    if not overrides:
+        return  # nothing to check, and no Hydra import (`lineage status` stays light)
+    settings = settings_keys(root)
     for text, override in zip(overrides, validate_overrides(overrides), strict=True):
         top = str(override.key_or_group).split(".")[0]
         if top in settings:
