@@ -200,35 +200,29 @@ def _hydra_value(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _node(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        data = data[part]
-    return data
-
-
 def overrides_between(base: dict[str, Any], target: dict[str, Any]) -> list[str]:
-    """The Hydra overrides that turn composed parameters ``base`` into ``target`` (leaf by leaf;
-    ``+key`` for new keys, ``~key`` for removed ones, a whole node where ``base`` has a leaf)."""
-    flat_base, flat_target = flatten(base), flatten(target)
-    result: dict[str, str] = {}
+    """The Hydra overrides that turn composed parameters ``base`` into ``target``: ``key=value`` for
+    a changed value, ``+key=value`` for a new key, ``~key`` for a removed one, and ``~key`` then
+    ``+key=value`` where a mapping becomes a value or back (Hydra would merge the two)."""
+    result: list[str] = []
 
-    def leaf_prefix(key: str, flat: dict[str, Any]) -> str | None:
-        parts = key.split(".")
-        return next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in flat), None)
+    def walk(old: Any, new: Any, path: str) -> None:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new), key=str):
+                name = f"{path}.{key}" if path else str(key)
+                if key not in old:
+                    result.append(format_override(name, new[key], "+"))
+                elif key not in new:
+                    result.append(f"~{name}")
+                else:
+                    walk(old[key], new[key], name)
+        elif isinstance(old, dict) or isinstance(new, dict):
+            result.extend([f"~{path}", format_override(path, new, "+")])
+        elif old != new or type(old) is not type(new):
+            result.append(format_override(path, new))
 
-    for key in sorted(set(flat_base) | set(flat_target)):
-        if key in flat_base and key in flat_target:
-            if flat_base[key] != flat_target[key] or type(flat_base[key]) is not type(flat_target[key]):
-                result[key] = format_override(key, flat_target[key])
-        elif key in flat_target:
-            node = leaf_prefix(key, flat_base)
-            if node is not None:
-                result[node] = format_override(node, _node(target, node))
-            else:
-                result[key] = format_override(key, flat_target[key], "+")
-        else:
-            result[key] = f"~{key}"  # Hydra merges a mapping given as a value: only ~ removes a key
-    return list(result.values())
+    walk(base, target, "")
+    return result
 
 
 def settings_keys(root: str | Path) -> set[str]:

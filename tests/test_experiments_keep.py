@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitmlops.adapters.dvc_repo import stage_env
 from gitmlops.errors import EXIT_USAGE
@@ -212,3 +214,29 @@ def test_params_yaml_holds_parameters_only(trained_repo: Path) -> None:
     assert saved.exit_code == 0, saved.output
     assert "port: 9000" in (trained_repo / "conf" / "serve" / "default.yaml").read_text()
     assert "serve" not in params(trained_repo)
+
+
+_names = st.sampled_from(["a", "b", "max_depth", "eta"])
+# no None: Hydra cannot delete a key whose value is null (`~a.b` says it does not exist)
+_scalars = st.one_of(
+    st.integers(-5, 5), st.floats(-10, 10, allow_nan=False).map(lambda f: round(f, 3)), st.booleans(),
+    st.text("ab /.-_'x", min_size=1, max_size=6),
+)
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=2) | st.dictionaries(_names, inner, max_size=2),
+                       max_leaves=4)
+_groups = st.dictionaries(_names, _values, max_size=3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(base=st.dictionaries(_names, _groups, min_size=1, max_size=2), target=st.dictionaries(_names, _groups, max_size=2))
+def test_overrides_between_turn_base_into_target_through_hydra(tmp_path_factory, base: dict, target: dict) -> None:
+    """What `exp apply` and the stages rely on: Hydra, given the overrides, composes the target."""
+    import yaml
+
+    from gitmlops.config import compose, overrides_between
+
+    target = {**{k: {} for k in base}, **target}  # parameter groups are not removed, only their keys
+    root = tmp_path_factory.mktemp("conf")
+    (root / "conf").mkdir()
+    (root / "conf" / "config.yaml").write_text(yaml.safe_dump(base))
+    assert compose(root, overrides_between(base, target)) == target
