@@ -264,7 +264,10 @@ def load_params(root: str | Path) -> dict[str, Any]:
     path = Path(root) / "params.yaml"
     if not path.is_file():
         raise ConfigError(f"{path} is missing", "run `gitmlops pipeline sync` or `gitmlops run`")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "run `gitmlops pipeline sync`") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a mapping")
     if settings_keys(root) - set(data) and (Path(root) / CONF_DIR / f"{CONFIG_NAME}.yaml").is_file():
