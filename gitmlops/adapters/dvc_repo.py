@@ -561,3 +561,15 @@ def isolate_cache(dvc: DvcRepo, cache_dir: str | os.PathLike[str], default_remot
             section.setdefault(name, {})["url"] = url
         if default_remote:
             conf.setdefault("core", {})["remote"] = default_remote
+
+
+def remote_answers(dvc: DvcRepo, name: str) -> str | None:
+    """None when DVC remote ``name`` can be listed (it answers), else what went wrong, in one line."""
+    try:
+        odb = _remote_odb(dvc, "md5", name)
+        odb.fs.exists(odb.path)
+    except GitMLOpsError as exc:
+        return exc.message
+    except Exception as exc:  # noqa: BLE001 - any filesystem error means the remote does not answer
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    return None

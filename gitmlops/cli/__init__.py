@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lineage": ("gitmlops.cli.lineage", "lineage", "Show the data, params, code and events behind a model."),
     "status": ("gitmlops.cli.lineage", "status", "One screen: artifacts, stages, staleness, drift."),
     "demo": ("gitmlops.cli.demo", "demo", "Run the whole loop on the bundled example."),
+    "doctor": ("gitmlops.cli.doctor", "doctor", "Check versions, git identity, DVC remotes and workflows' needs."),
+    "completion": ("gitmlops.cli.completion", "completion", "Print the shell completion script (bash, zsh, fish)."),
 }
 
 
@@ -82,32 +84,54 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODE
     metavar="PATH",
 )
 @click.option("--traceback", is_flag=True, hidden=True, help="Show the full traceback on errors.")
+@click.option(
+    "--no-color",
+    "no_color",
+    is_flag=True,
+    help="Never colour the output (also when the NO_COLOR environment variable is set).",
+)
 @click.version_option(__version__, "--version", prog_name="gitmlops")
 @click.pass_context
-def cli(ctx: click.Context, repo: str, traceback: bool) -> None:
+def cli(ctx: click.Context, repo: str, traceback: bool, no_color: bool) -> None:
     """gitmlops: data, pipelines, registry, serving and monitoring, with git as the source of truth."""
     ctx.ensure_object(dict)
     ctx.obj["repo"] = repo
     ctx.obj["traceback"] = traceback
+    if no_color or not color_allowed():
+        ctx.color = False  # inherited by every subcommand's context, so `click.secho` stays plain
+
+
+def color_allowed(args: list[str] | None = None) -> bool:
+    """False when the user asked for plain output: `--no-color` or a non-empty NO_COLOR (no-color.org)."""
+    if os.environ.get("NO_COLOR", ""):
+        return False
+    return not (args and "--no-color" in args)
+
+
+def prog_name(argv0: str | None = None) -> str:
+    """`git mlops` when started by git as its `git-mlops` plugin, else `gitmlops`."""
+    name = os.path.basename(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
+    return "git mlops" if name.startswith("git-mlops") else "gitmlops"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `gitmlops` and `git-mlops` console scripts."""
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args or bool(os.environ.get("GITMLOPS_TRACEBACK"))
-    sys.exit(run(args, show_traceback))
+    sys.exit(run(args, show_traceback, prog=prog_name()))
 
 
-def run(args: list[str], show_traceback: bool = False) -> int:
+def run(args: list[str], show_traceback: bool = False, prog: str = "gitmlops") -> int:
     """Run the CLI with ``args`` and return the exit code; the one place errors become codes."""
+    color = None if color_allowed(args) else False
     try:
-        rv = cli.main(args=args, prog_name="gitmlops", standalone_mode=False)
+        rv = cli.main(args=args, prog_name=prog, standalone_mode=False)
     except GitMLOpsError as exc:
         if show_traceback:
             import traceback
 
             traceback.print_exc()
-        click.secho(f"error: {exc.message}", fg="red", err=True)
+        click.secho(f"error: {exc.message}", fg="red", err=True, color=color)
         if exc.hint:
             click.echo(f"  hint: {exc.hint}", err=True)
         return exc.exit_code
@@ -127,7 +151,7 @@ def run(args: list[str], show_traceback: bool = False) -> int:
             import traceback
 
             traceback.print_exc()
-        click.secho(f"error: unexpected {type(exc).__name__}: {exc}", fg="red", err=True)
+        click.secho(f"error: unexpected {type(exc).__name__}: {exc}", fg="red", err=True, color=color)
         click.echo("  hint: rerun with --traceback and report it", err=True)
         return EXIT_INTERNAL
     return rv if isinstance(rv, int) else 0

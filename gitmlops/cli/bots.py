@@ -83,14 +83,19 @@ def _render_comment(result) -> str:  # type: ignore[no-untyped-def]
 @click.command("report")
 @click.option("--base", default=None, metavar="REV",
               help="Compare with REV (default: the merge-base with the default branch).")
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True,
-              help="Markdown for a comment, or JSON for other bots.")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default=None,
+              help="Markdown for a comment (default), or JSON for other bots.")
+@json_option
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
               help="Write the report to FILE instead of printing it.")
 @click.option("--no-drift", is_flag=True, help="Skip the drift section (it profiles the new data).")
 @click.pass_context
-def report(ctx: click.Context, base: str | None, fmt: str, output: str | None, no_drift: bool) -> None:
+def report(ctx: click.Context, base: str | None, fmt: str | None, output: str | None, no_drift: bool,
+           as_json: bool) -> None:
     """Write the pull-request report: params, metrics, data, drift and registry events since BASE."""
+    if as_json and fmt == "md":
+        raise click.UsageError("--json and --format md ask for two outputs: give one")
+    fmt = "json" if as_json else fmt or "md"
     import json
 
     from gitmlops.cli import repo_path

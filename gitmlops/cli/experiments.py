@@ -39,9 +39,16 @@ def render_experiments(experiments: list[Any], fmt: str) -> str:
 
 
 def _format_option(func: Any) -> Any:
-    func = click.option("--md", "fmt", flag_value="md", help="Markdown (fit for a pull-request comment).")(func)
-    func = click.option("--json", "fmt", flag_value="json", help="JSON.")(func)
+    func = click.option("--md", "md", is_flag=True, help="Markdown (fit for a pull-request comment).")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="JSON.")(func)
     return func
+
+
+def _format(md: bool, as_json: bool) -> str | None:
+    """The one output asked for; `--md` with `--json` is refused instead of keeping the last."""
+    if md and as_json:
+        raise click.UsageError("--md and --json ask for two outputs: give one")
+    return "json" if as_json else "md" if md else None
 
 
 @click.group()
@@ -52,8 +59,9 @@ def exp() -> None:
 @exp.command()
 @_format_option
 @click.pass_context
-def show(ctx: click.Context, fmt: str | None) -> None:
+def show(ctx: click.Context, md: bool, as_json: bool) -> None:
     """Show HEAD and its experiments: metrics and the params that differ."""
+    fmt = _format(md, as_json)
     from gitmlops.pipeline.experiments import show as do_show
 
     experiments = do_show(repo_path(ctx))
@@ -68,8 +76,9 @@ def show(ctx: click.Context, fmt: str | None) -> None:
 @click.argument("b", required=False)
 @_format_option
 @click.pass_context
-def diff(ctx: click.Context, a: str | None, b: str | None, fmt: str | None) -> None:
+def diff(ctx: click.Context, a: str | None, b: str | None, md: bool, as_json: bool) -> None:
     """Params and metrics that differ: A vs B, A vs the work tree, or HEAD vs the work tree."""
+    fmt = _format(md, as_json)
     from gitmlops.pipeline.experiments import diff as do_diff
 
     result = do_diff(repo_path(ctx), a, b)

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli import repo_path
 from gitmlops.cli.output import emit, format_value, json_option, table
 from gitmlops.errors import CheckFailed
@@ -53,7 +54,7 @@ def render_verify(report: Any) -> str:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.refs)
 @click.option("--keep", is_flag=True, help="Keep the temporary work tree and print its path.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parallel transfers when pulling data.")
 @json_option
@@ -114,7 +115,7 @@ def render_lineage(found: Any) -> str:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.refs)
 @click.option("--dataset", help="Compare the newest profile of this dataset (default: newest of any).")
 @click.option("--no-drift", is_flag=True, help="Skip the drift verdict (no DVC or whylogs import).")
 @json_option

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli.output import emit, json_option, table
 from gitmlops.errors import CheckFailed
 
@@ -49,7 +50,7 @@ def profile_cmd(ctx: click.Context, path: str, name: str | None, chunk_size: int
 
 
 @monitor.command("show")
-@click.argument("path")
+@click.argument("path", shell_complete=complete.datasets)
 @json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
@@ -69,24 +70,35 @@ def show_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
 
 
 @monitor.command("diff")
-@click.option("--reference", "-r", metavar="REF|PATH",
+@click.option("--reference", "-r", metavar="REF|PATH", shell_complete=complete.refs,
               help="model#stage, model@version, a profile, a dataset name or data (default: paths.reference_profile).")
-@click.option("--target", "-t", metavar="PATH|DATASET", help="A profile, a data file (profiled now) or a dataset name.")
-@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
+@click.option("--target", "-t", metavar="PATH|DATASET", shell_complete=complete.datasets, help="A profile, a data file (profiled now) or a dataset name.")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]),
+              help="text (a terminal table), md (Markdown for PR comments), json or html. "
+                   "Default: text on a terminal, md when piped or with --output.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
 @click.option("--fail-on", type=click.Choice(["drift", "possible", "never"]), default="never", show_default=True,
               help="Exit 1 when the dataset verdict is drift (or, with 'possible', any flagged column).")
 @json_option
 @click.pass_context
-def diff_cmd(ctx: click.Context, reference: str | None, target: str | None, fmt: str, output: str | None,
+def diff_cmd(ctx: click.Context, reference: str | None, target: str | None, fmt: str | None, output: str | None,
              fail_on: str, as_json: bool) -> None:
     """Drift between a reference and a target profile, per column, with a dataset verdict."""
+    import sys
+
     from gitmlops.cli.output import to_jsonable
     from gitmlops.monitor import compare, render_html, render_markdown
 
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two outputs: give one")
     report = compare(_root(ctx), target, reference)
-    fmt = "json" if as_json else fmt
-    if fmt == "json":
+    if as_json:
+        fmt = "json"
+    elif fmt is None:
+        fmt = "text" if output is None and sys.stdout.isatty() else "md"
+    if fmt == "text":
+        text = render_terminal(report) + "\n"
+    elif fmt == "json":
         import json
 
         text = json.dumps(to_jsonable(report), indent=2) + "\n"
@@ -104,6 +116,33 @@ def diff_cmd(ctx: click.Context, reference: str | None, target: str | None, fmt:
             f"drift check failed: verdict {report.verdict}, {report.drifted} of {report.compared} columns drifted",
             "inspect the report; adjust monitor.drift thresholds only if the change is expected",
         )
+
+
+def render_terminal(report: Any) -> str:
+    """The drift report for a terminal: a verdict line and a table fitted to the width, no Markdown."""
+    from gitmlops.cli.output import fit
+
+    labels = {"drift": "DRIFT", "possible_drift": "possible", "no_drift": "no drift"}
+    head = [
+        f"{report.reference} -> {report.target}: {labels.get(report.verdict, report.verdict)} "
+        f"({report.drifted} of {report.compared} columns drifted, {report.possible} possibly)",
+    ]
+    if report.removed:
+        head.append(f"missing from the target: {', '.join(report.removed)}")
+    if report.added:
+        head.append(f"new in the target: {', '.join(report.added)}")
+    def nulls(c: Any) -> str:
+        ref, now = c.reference_null_fraction, c.target_null_fraction
+        return "-" if ref is None and now is None else f"{ref or 0:.3g} -> {now or 0:.3g}"
+
+    rows = [
+        [c.column, "skipped" if c.rule == "skipped" else labels.get(c.category, c.category),
+         f"{c.effect_size} {c.effect:.3g}" if c.effect_size and c.effect is not None else "-",
+         c.hellinger, nulls(c), f"{c.reference_rows} -> {c.target_rows}"]
+        for c in report.columns
+    ]
+    return fit("\n".join(head)) + "\n" + table(
+        ["column", "result", "effect", "hellinger", "nulls", "rows"], rows)
 
 
 @monitor.command("check")

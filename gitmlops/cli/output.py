@@ -49,7 +49,26 @@ def emit(value: Any, as_json: bool, render: Callable[[Any], str | None]) -> None
         return
     text = render(value)
     if text:
-        click.echo(text.rstrip("\n"))
+        click.echo(fit(text.rstrip("\n")))
+
+
+def fit(text: str, width: int | None = -1) -> str:
+    """Wrap prose lines longer than ``width`` (default: :func:`terminal_width`) at word boundaries,
+    continuation lines indented two more spaces; tables are fitted by :func:`table` already."""
+    import textwrap
+
+    limit = terminal_width() if width == -1 else width
+    if limit is None:
+        return text
+    out: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= limit:
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        out.extend(textwrap.wrap(line.strip(), width=limit, initial_indent=indent,
+                                 subsequent_indent=indent + "  ", break_on_hyphens=False) or [line])
+    return "\n".join(out)
 
 
 def format_value(value: Any) -> str:
@@ -61,15 +80,63 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain aligned text table."""
+def terminal_width() -> int | None:
+    """The width to fit: $COLUMNS when set, the terminal's when stdout is one, else no limit (a pipe)."""
+    import os
+    import shutil
+    import sys
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+MIN_CELL = 8  # a truncated column keeps at least this many characters (or its header's width)
+
+
+def _truncate(cell: str, width: int) -> str:
+    return cell if len(cell) <= width else cell[: max(width - 1, 0)] + "…"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], width: int | None = -1) -> str:
+    """A plain aligned text table, fitted to ``width`` (default: :func:`terminal_width`).
+
+    Too wide, the widest columns are shortened (cells end in "…"); if that is not enough, columns are
+    dropped from the right and a last line names them. `--json` always has everything.
+    """
+    limit = terminal_width() if width == -1 else width
     cells = [[format_value(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
+    names = list(headers)
+    widths = [len(h) for h in names]
     for row in cells:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    dropped: list[str] = []
+    if limit is not None:
+        def total() -> int:
+            return sum(widths) + 2 * (len(widths) - 1)
+
+        if total() > limit:
+            # one cap for all columns (never below a column's floor): the widest give up the most
+            floors = [max(len(h), MIN_CELL) for h in names]
+            full = list(widths)
+            cap = max(full)
+            while cap > 0 and total() > limit:
+                cap -= 1
+                widths = [min(w, max(cap, f)) for w, f in zip(full, floors, strict=True)]
+        while total() > limit and len(widths) > 1:
+            dropped.insert(0, names.pop())
+            widths.pop()
+        keep = len(names)
+        cells = [[_truncate(c, widths[i]) for i, c in enumerate(row[:keep])] for row in cells]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(names, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for row in cells:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if dropped:
+        lines.append(fit(f"({len(dropped)} column(s) not shown at this width: {', '.join(dropped)}; see --json)",
+                         limit))
     return "\n".join(lines)

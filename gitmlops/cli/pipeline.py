@@ -7,6 +7,7 @@ import time
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli import repo_path
 from gitmlops.cli.output import emit, json_option, table
 
@@ -17,25 +18,31 @@ def pipeline() -> None:
 
 
 @pipeline.command()
-@click.argument("overrides", nargs=-1)
+@click.argument("overrides", nargs=-1, shell_complete=complete.overrides)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if dvc.yaml or params.yaml is stale.")
 @click.option("--force", is_flag=True, help="Replace a dvc.yaml that gitmlops did not generate.")
+@json_option
 @click.pass_context
-def sync(ctx: click.Context, overrides: tuple[str, ...], check: bool, force: bool) -> None:
+def sync(ctx: click.Context, overrides: tuple[str, ...], check: bool, force: bool, as_json: bool) -> None:
     """Compose conf/ (with OVERRIDES) and write params.yaml and dvc.yaml."""
     from gitmlops.errors import CheckFailed
     from gitmlops.pipeline import sync as do_sync
 
     result = do_sync(repo_path(ctx), overrides, check=check, force=force)
+    if as_json:
+        emit({"check": check, "written": result.written, "stale": result.stale,
+              "up_to_date": not (result.stale if check else result.written)}, True, str)
     if check:
         if result.stale:
             raise CheckFailed(
                 f"{' and '.join(result.stale)} {'is' if len(result.stale) == 1 else 'are'} stale: not what conf/ composes to",
                 "run `gitmlops pipeline sync` and commit the result",
             )
-        click.echo("dvc.yaml and params.yaml are up to date")
+        if not as_json:
+            click.echo("dvc.yaml and params.yaml are up to date")
         return
-    click.echo("\n".join(f"wrote {p}" for p in result.written) or "dvc.yaml and params.yaml are up to date")
+    if not as_json:
+        click.echo("\n".join(f"wrote {p}" for p in result.written) or "dvc.yaml and params.yaml are up to date")
 
 
 @pipeline.command()
@@ -90,9 +97,9 @@ class _Progress:
 
 
 @click.command()
-@click.argument("overrides", nargs=-1)
+@click.argument("overrides", nargs=-1, shell_complete=complete.overrides)
 @click.option("--force", is_flag=True, help="Run every stage even if nothing changed.")
-@click.option("--stage", help="Run only this stage (and what it needs).")
+@click.option("--stage", shell_complete=complete.pipeline_stages, help="Run only this stage (and what it needs).")
 @click.option("--sweep", is_flag=True, help="Treat OVERRIDES as a grid (key=a,b,c) and run one DVC experiment per point.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Sweep: experiments run in parallel.")
 @click.option("--save", is_flag=True, help="Write OVERRIDES into conf/ first, so a plain `gitmlops run` keeps them.")

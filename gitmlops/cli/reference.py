@@ -1,6 +1,7 @@
 """Generate docs/cli-reference.md from the commands' own `--help` (so the reference cannot drift).
 
-``python -m gitmlops.cli.reference`` rewrites the file; ``--check`` exits 1 when it is stale.
+``python -m gitmlops.cli.reference`` rewrites the file and the man pages (gitmlops.cli.manpages);
+``--check`` exits 1 when either is stale.
 A test runs the check.
 """
 
@@ -56,17 +57,22 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write (or with --check, verify) docs/cli-reference.md."""
+    """Write (or with --check, verify) docs/cli-reference.md and the man pages in man/man1/."""
+    from gitmlops.cli import manpages
+
     args = sys.argv[1:] if argv is None else argv
     target = Path(__file__).resolve().parents[2] / "docs" / "cli-reference.md"
     text = render()
     if "--check" in args:
-        if not target.exists() or target.read_text() != text:
-            print(f"{target} is stale: run `python -m gitmlops.cli.reference`", file=sys.stderr)
+        stale_pages = manpages.stale()
+        if not target.exists() or target.read_text() != text or stale_pages:
+            print(f"{target} or man pages {stale_pages} are stale: run `python -m gitmlops.cli.reference`", file=sys.stderr)
             return 1
         return 0
     target.write_text(text)
     print(f"wrote {target}")
+    pages = manpages.write()
+    print(f"wrote {len(pages)} man pages in {manpages.MAN_DIR}")
     return 0
 
 

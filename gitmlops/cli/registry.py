@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli import repo_path
 from gitmlops.cli.output import emit, json_option, table
 
@@ -33,7 +34,7 @@ def registry() -> None:
 
 
 @registry.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.artifact_names)
 @click.option("--ref", default=None, help="Commit to register, as committed [default: HEAD, which must have no "
               "uncommitted changes to the artifact, dvc.yaml or params.yaml].")
 @click.option("--version", "version", help="Version to register, e.g. v1.2.0.")
@@ -56,9 +57,9 @@ def register(ctx: click.Context, name: str, ref: str, version: str | None, bump:
 
 
 @registry.command()
-@click.argument("name")
-@click.argument("version")
-@click.option("--stage", required=True, help="Stage to assign (see registry.stages in conf/).")
+@click.argument("name", shell_complete=complete.artifact_names)
+@click.argument("version", shell_complete=complete.versions)
+@click.option("--stage", required=True, shell_complete=complete.registry_stages, help="Stage to assign (see registry.stages in conf/).")
 @click.option("--force", is_flag=True, help="Record the assignment even if VERSION is already in STAGE.")
 @_message
 @_push
@@ -76,9 +77,9 @@ def promote(ctx: click.Context, name: str, version: str, stage: str, force: bool
 
 
 @registry.command()
-@click.argument("name")
-@click.argument("version", required=False)
-@click.option("--stage", help="Unassign this stage (from VERSION, default its current version).")
+@click.argument("name", shell_complete=complete.artifact_names)
+@click.argument("version", required=False, shell_complete=complete.versions)
+@click.option("--stage", shell_complete=complete.registry_stages, help="Unassign this stage (from VERSION, default its current version).")
 @_message
 @_push
 @_remote
@@ -95,7 +96,7 @@ def deprecate(ctx: click.Context, name: str, version: str | None, stage: str | N
 
 
 @registry.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete.artifact_names)
 @json_option
 @click.pass_context
 def show(ctx: click.Context, name: str | None, as_json: bool) -> None:
@@ -126,7 +127,7 @@ def show(ctx: click.Context, name: str | None, as_json: bool) -> None:
 
 
 @registry.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.artifact_names)
 @json_option
 @click.pass_context
 def history(ctx: click.Context, name: str, as_json: bool) -> None:
@@ -141,7 +142,7 @@ def history(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 @registry.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.refs)
 @json_option
 @click.pass_context
 def resolve(ctx: click.Context, ref: str, as_json: bool) -> None:
@@ -157,15 +158,23 @@ def resolve(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 @registry.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.refs)
 @click.option("-o", "--output", type=click.Path(), help="Where to write the file (default: its name, here).")
 @click.option("--force", is_flag=True, help="Overwrite an existing different file.")
+@json_option
 @click.pass_context
-def get(ctx: click.Context, ref: str, output: str | None, force: bool) -> None:
+def get(ctx: click.Context, ref: str, output: str | None, force: bool, as_json: bool) -> None:
     """Fetch the artifact file of REF through DVC (cache or remote), checking its md5."""
     from gitmlops.registry import get as do_get
+    from gitmlops.registry import resolve as do_resolve
 
-    click.echo(str(do_get(repo_path(ctx), ref, output=output, force=force)))
+    dest = do_get(repo_path(ctx), ref, output=output, force=force)
+    if not as_json:
+        click.echo(str(dest))
+        return
+    found = do_resolve(repo_path(ctx), ref)
+    emit({"ref": ref, "path": str(dest), "name": found.name, "version": found.version, "tag": found.tag,
+          "commit": found.commit, "md5": found.md5, "bytes": dest.stat().st_size}, True, str)
 
 
 @registry.command("check-ref")

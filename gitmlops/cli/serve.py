@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gitmlops.cli import completion as complete
 from gitmlops.cli.output import emit, json_option
 from gitmlops.errors import UsageError
 
@@ -46,7 +47,7 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
 
 
 @click.command("serve")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.refs)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: 127.0.0.1, 0.0.0.0 or ::.")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -107,7 +108,7 @@ def _render_bundle(result: Any) -> str:
 
 
 @deploy.command("bundle")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.refs)
 @click.option("-o", "--output", required=True, type=click.Path(), metavar="DIR", help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
 @json_option

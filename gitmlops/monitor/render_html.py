@@ -15,6 +15,8 @@ from gitmlops.monitor.drift import DRIFT, NO_DRIFT, POSSIBLE, ColumnDrift, Drift
 W, H, PAD = 420, 170, 28
 REF_COLOR, TGT_COLOR = "#7f8c9a", "#d9480f"
 BADGE = {DRIFT: ("DRIFT", "#c92a2a"), POSSIBLE: ("POSSIBLE DRIFT", "#e67700"), NO_DRIFT: ("NO DRIFT", "#2b8a3e")}
+SKIPPED = ("SKIPPED", "#868e96")  # a column left out of the comparison is not evidence of no drift
+SHARE_W = 84  # room right of the bars for "100%→100%" at the SVG's font size
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#212529;background:#f8f9fa}
@@ -27,7 +29,13 @@ h1{font-size:1.4rem;margin:0 0 .3rem} .sub{color:#495057;margin:0 0 1.2rem}
 table.n{font-size:.8rem;border-collapse:collapse} table.n td{padding:.1rem .6rem .1rem 0}
 .legend{font-size:.75rem;color:#495057} .sw{display:inline-block;width:10px;height:10px;margin:0 .25rem 0 .6rem}
 svg text{font-size:10px;fill:#495057}
+table.summary{border-collapse:collapse;margin:0 0 1.2rem;font-size:.85rem;background:#fff}
+table.summary th,table.summary td{border:1px solid #dee2e6;padding:.2rem .6rem;text-align:left}
 """
+
+
+def _badge(col: ColumnDrift) -> tuple[str, str]:
+    return SKIPPED if col.rule == "skipped" else BADGE[col.category]
 
 
 def _num(value: float | None) -> str:
@@ -60,7 +68,7 @@ def _bars_svg(chart: dict[str, Any]) -> str:
     row = 16
     height = max(len(cats) * row + 20, 40)
     label_w = 130
-    span = W - label_w - 50
+    span = W - label_w - SHARE_W
     top = max([*ref, *tgt, 1e-12])
     parts = []
     for i, cat in enumerate(cats):
@@ -69,7 +77,7 @@ def _bars_svg(chart: dict[str, Any]) -> str:
         parts.append(f'<text x="{label_w - 6}" y="{y + 10}" text-anchor="end">{escape(label)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{span * ref[i] / top:.1f}" height="6" fill="{REF_COLOR}"/>')
         parts.append(f'<rect x="{label_w}" y="{y + 7}" width="{span * tgt[i] / top:.1f}" height="6" fill="{TGT_COLOR}"/>')
-        parts.append(f'<text x="{label_w + span + 4}" y="{y + 10}">{ref[i]:.0%}→{tgt[i]:.0%}</text>')
+        parts.append(f'<text x="{W - 2}" y="{y + 10}" text-anchor="end">{ref[i]:.0%}→{tgt[i]:.0%}</text>')
     return _svg("".join(parts), "category shares of reference and target", height)
 
 
@@ -78,8 +86,8 @@ def _svg(body: str, label: str, height: int = H) -> str:
             f'viewBox="0 0 {W} {height}" role="img" aria-label="{escape(label)}">{body}</svg>')
 
 
-def _card(col: ColumnDrift) -> str:
-    text, color = BADGE[col.category]
+def _card(index: int, col: ColumnDrift) -> str:
+    text, color = _badge(col)
     chart = ""
     if col.chart and col.chart["type"] == "histogram":
         chart = _histogram_svg(col.chart)
@@ -97,7 +105,7 @@ def _card(col: ColumnDrift) -> str:
     ]
     table = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in rows)
     return (
-        f'<section class="card"><h2>{escape(col.column)} '
+        f'<section class="card" id="col-{index}"><h2>{escape(col.column)} '
         f'<span class="badge" style="background:{color}">{text}</span></h2>'
         f'<p class="why">{escape(col.reason)}</p>{chart}<table class="n">{table}</table></section>'
     )
@@ -115,13 +123,20 @@ def render_html(report: DriftReport, title: str = "Data drift") -> str:
         schema += f"<p>Missing from the target: {escape(', '.join(report.removed))}</p>"
     if report.added:
         schema += f"<p>New in the target: {escape(', '.join(report.added))}</p>"
-    cards = "\n".join(_card(c) for c in report.columns)
+    cards = "\n".join(_card(i, c) for i, c in enumerate(report.columns))
+    overview = "".join(
+        f'<tr><td><a href="#col-{i}">{escape(c.column)}</a></td><td>{_badge(c)[0].lower()}</td>'
+        f"<td>{escape(c.effect_size or c.rule or '–')}</td><td>{escape(_num(c.effect))}</td></tr>"
+        for i, c in enumerate(report.columns)
+    )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n"
         f'<h1>{escape(title)} <span class="badge" style="background:{color}">{text}</span></h1>\n'
         f'<p class="sub">reference <code>{escape(report.reference)}</code> vs target '
         f"<code>{escape(report.target)}</code>. {escape(summary)}</p>{schema}\n"
+        '<table class="summary"><thead><tr><th>column</th><th>result</th><th>decided by</th>'
+        f"<th>effect</th></tr></thead><tbody>{overview}</tbody></table>\n"
         f'<p class="legend"><span class="sw" style="background:{REF_COLOR}"></span>reference'
         f'<span class="sw" style="background:{TGT_COLOR}"></span>target</p>\n'
         f'<div class="grid">\n{cards}\n</div>\n</body></html>\n'
