@@ -19,6 +19,10 @@ from gitmlops.errors import ConfigError
 
 CONF_DIR = "conf"
 CONFIG_NAME = "config"
+#: The primary config of the pipeline's parameters (conf/parameters.yaml): what params.yaml holds and
+#: what `dvc exp run -S` composes (the [hydra] section of .dvc/config names it). conf/config.yaml
+#: includes it and adds the settings (stages, paths, serving, monitoring, registry).
+PARAMETERS_NAME = "parameters"
 
 
 def conf_dir(root: str | Path) -> Path:
@@ -89,7 +93,7 @@ def _cache_key(path: Path, overrides: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def compose(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+def compose(root: str | Path, overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> dict[str, Any]:
     """Compose conf/ with ``overrides`` and return the resolved config as plain data.
 
     Results are memoised in .dvc/tmp/ keyed by the bytes of every file under conf/ and the
@@ -98,7 +102,7 @@ def compose(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """
     path = conf_dir(root).resolve()
     cache = Path(root) / CACHE_FILE
-    key = _cache_key(path, overrides)
+    key = _cache_key(path, [*overrides, f"\0{config_name}"])
     entries: dict[str, Any] = {}
     try:
         cached = json.loads(cache.read_text())
@@ -107,7 +111,7 @@ def compose(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
         pass
     if isinstance(entries.get(key), dict):
         return entries[key]
-    data = _compose(path, overrides)
+    data = _compose(path, overrides, config_name)
     if cache.parent.is_dir():
         # a few entries: a run composes conf/ alone and with its overrides, and so does each stage
         entries = {k: v for k, v in list(entries.items())[-(CACHE_ENTRIES - 1):]}
@@ -118,7 +122,7 @@ def compose(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     return data
 
 
-def _compose(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
+def _compose(path: Path, overrides: Sequence[str], config_name: str = CONFIG_NAME) -> dict[str, Any]:
     validate_overrides(overrides)
     _check_yaml_files(path)
 
@@ -130,7 +134,7 @@ def _compose(path: Path, overrides: Sequence[str]) -> dict[str, Any]:
 
     try:
         with initialize_config_dir(config_dir=str(path), version_base=None):
-            cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
             OmegaConf.resolve(cfg)
             data = OmegaConf.to_container(cfg, resolve=True)
     except MissingConfigException as exc:
@@ -171,19 +175,6 @@ def params_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def load_params(root: str | Path) -> dict[str, Any]:
-    """params.yaml of a project (the last composed config)."""
-    import yaml
-
-    path = Path(root) / "params.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{path} is missing", "run `gitmlops pipeline sync` or `gitmlops run`")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} is not a mapping")
-    return data
-
-
 def format_override(key: str, value: Any, prefix: str = "") -> str:
     """``key=value`` in Hydra's override grammar (strings quoted when they need it)."""
     return f"{prefix}{key}={_hydra_value(value)}"
@@ -209,37 +200,76 @@ def _hydra_value(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _node(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        data = data[part]
-    return data
-
-
 def overrides_between(base: dict[str, Any], target: dict[str, Any]) -> list[str]:
-    """The Hydra overrides that turn composed parameters ``base`` into ``target`` (leaf by leaf;
-    ``+key`` for new keys, ``~key`` for removed ones, a whole node where ``base`` has a leaf)."""
-    flat_base, flat_target = flatten(base), flatten(target)
-    result: dict[str, str] = {}
+    """The Hydra overrides that turn composed parameters ``base`` into ``target``: ``key=value`` for
+    a changed value, ``+key=value`` for a new key, ``~key`` for a removed one, and ``~key`` then
+    ``+key=value`` where a mapping becomes a value or back (Hydra would merge the two)."""
+    result: list[str] = []
 
-    def leaf_prefix(key: str, flat: dict[str, Any]) -> str | None:
-        parts = key.split(".")
-        return next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in flat), None)
+    def walk(old: Any, new: Any, path: str) -> None:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new), key=str):
+                name = f"{path}.{key}" if path else str(key)
+                if key not in old:
+                    result.append(format_override(name, new[key], "+"))
+                elif key not in new:
+                    result.append(f"~{name}")
+                else:
+                    walk(old[key], new[key], name)
+        elif isinstance(old, dict) or isinstance(new, dict):
+            result.extend([f"~{path}", format_override(path, new, "+")])
+        elif old != new or type(old) is not type(new):
+            result.append(format_override(path, new))
 
-    for key in sorted(set(flat_base) | set(flat_target)):
-        if key in flat_base and key in flat_target:
-            if flat_base[key] != flat_target[key] or type(flat_base[key]) is not type(flat_target[key]):
-                result[key] = format_override(key, flat_target[key])
-        elif key in flat_target:
-            node = leaf_prefix(key, flat_base)
-            if node is not None:
-                result[node] = format_override(node, _node(target, node))
-            else:
-                result[key] = format_override(key, flat_target[key], "+")
-        else:
-            result[key] = f"~{key}"  # Hydra merges a mapping given as a value: only ~ removes a key
-    return list(result.values())
+    walk(base, target, "")
+    return result
+
+
+def settings_keys(root: str | Path) -> set[str]:
+    """Top-level keys of the composed config that are settings, not parameters: what conf/config.yaml
+    composes beyond conf/parameters.yaml (none in a project without that file)."""
+    if not (Path(root) / CONF_DIR / f"{PARAMETERS_NAME}.yaml").is_file():
+        return set()
+    return set(compose(root)) - set(compose(root, config_name=PARAMETERS_NAME))
 
 
 def parameters_of(root: str | Path, config: dict[str, Any]) -> dict[str, Any]:
-    """The parameters part of a composed config: what params.yaml holds (the whole config)."""
-    return config
+    """The parameters part of a composed config: what params.yaml holds (conf/parameters.yaml's
+    groups, plus keys added by ``+key=value``; the whole config in a project without that file)."""
+    settings = settings_keys(root)
+    return {k: v for k, v in config.items() if k not in settings}
+
+
+def check_parameter_overrides(root: str | Path, overrides: Sequence[str]) -> None:
+    """Refuse overrides of settings (``serve.port=...``) for a run: params.yaml, the only record of a
+    run's overrides, holds parameters, so a setting changed for one run would not be reproducible."""
+    if not overrides:
+        return  # nothing to check, and no Hydra import (`lineage status` stays light)
+    settings = settings_keys(root)
+    for text, override in zip(overrides, validate_overrides(overrides), strict=True):
+        top = str(override.key_or_group).split(".")[0]
+        if top in settings:
+            raise ConfigError(
+                f"override {text!r} changes a setting ({top}), not a pipeline parameter",
+                f"parameters are the groups of conf/{PARAMETERS_NAME}.yaml; keep a setting in conf/ with "
+                f"`gitmlops run --save {text}` (or edit conf/ and run)",
+            )
+
+
+def load_params(root: str | Path) -> dict[str, Any]:
+    """The project's config as its last run composed it: conf/'s settings with the parameters of
+    params.yaml over them (params.yaml alone in a project without conf/)."""
+    import yaml
+
+    path = Path(root) / "params.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing", "run `gitmlops pipeline sync` or `gitmlops run`")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "run `gitmlops pipeline sync`") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a mapping")
+    if settings_keys(root) - set(data) and (Path(root) / CONF_DIR / f"{CONFIG_NAME}.yaml").is_file():
+        return {**compose(root), **data}
+    return data

@@ -110,7 +110,8 @@ def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, fo
         if dvc.config_get("core", "analytics") is not False:
             dvc.config_set("core", {"analytics": False})
         hydra = dvc.config_get("hydra") or {}
-        wanted = {"enabled": True, "config_dir": "conf", "config_name": "config"}
+        # DVC composes the parameters only (conf/parameters.yaml) into params.yaml for `exp run -S`
+        wanted = {"enabled": True, "config_dir": "conf", "config_name": "parameters"}
         if any(hydra.get(k) != v for k, v in wanted.items()):
             dvc.config_set("hydra", wanted)
         # the local default goes to .dvc/config.local: nothing machine-specific is committed

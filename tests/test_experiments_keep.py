@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitmlops.adapters.dvc_repo import stage_env
 from gitmlops.errors import EXIT_USAGE
@@ -102,8 +104,8 @@ def test_exp_apply_keeps_a_dvc_experiment(trained_repo: Path) -> None:
     assert applied.exit_code == 0, applied.output
     kept = json.loads(applied.output)
     assert kept["overrides"] == ["model=xgb_large", "train.max_depth=6"]
-    assert sorted(kept["written"]) == ["conf/config.yaml", "conf/train/default.yaml"]
-    assert "  - model: xgb_large\n" in (trained_repo / "conf" / "config.yaml").read_text()
+    assert sorted(kept["written"]) == ["conf/parameters.yaml", "conf/train/default.yaml"]
+    assert "  - model: xgb_large\n" in (trained_repo / "conf" / "parameters.yaml").read_text()
     assert "max_depth: 6\n" in train_conf.read_text()
     assert [line for line in train_conf.read_text().splitlines() if line.startswith("#")] == comments
 
@@ -177,3 +179,64 @@ def test_dvc_exp_run_on_a_path_is_refused_not_recorded(trained_repo: Path) -> No
     assert run_json(trained_repo, "--save", "data.path=data/other.csv")["ran"]  # the way that renders dvc.yaml
     assert "data/other.csv" in (trained_repo / "dvc.lock").read_text()
     assert invoke(trained_repo, "pipeline", "sync", "--check").exit_code == 0
+
+
+PARAMETER_GROUPS = {"data", "model", "train", "dask"}
+
+
+@pytest.mark.slow
+def test_params_yaml_holds_parameters_only(trained_repo: Path) -> None:
+    assert set(params(trained_repo)) == PARAMETER_GROUPS
+    proc = dvc_cli(trained_repo, "exp", "run", "--temp", "-n", "deeper", "-S", "train.max_depth=6")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = json.loads(dvc_cli(trained_repo, "exp", "show", "--json").stdout)
+    columns = set()
+    for commit in shown:
+        rows = [commit] + [rev for group in commit.get("experiments") or [] for rev in group["revs"]]
+        for row in rows:
+            columns |= {key.split(".")[0] for key in row["data"]["params"]["params.yaml"]["data"]}
+    assert columns == PARAMETER_GROUPS  # no pipeline.*, paths.*, serve.*, monitor.*, registry.*
+    gm = json.loads(invoke(trained_repo, "exp", "show", "--json").output)
+    assert {k.split(".")[0] for row in gm for k in row["params"]} == PARAMETER_GROUPS
+
+    # a group the user adds to conf/parameters.yaml is a parameter; settings are refused as overrides
+    (trained_repo / "conf" / "features").mkdir()
+    (trained_repo / "conf" / "features" / "default.yaml").write_text("# my features\nwindow: 7\n")
+    set_line(trained_repo / "conf" / "parameters.yaml", "  - dask: default\n", "  - dask: default\n  - features: default\n")
+    assert run_json(trained_repo)["written"] == ["params.yaml"]
+    assert params(trained_repo)["features"] == {"window": 7}
+    diff = dvc_cli(trained_repo, "params", "diff", "--json")
+    assert set(json.loads(diff.stdout)["params.yaml"]) == {"features.window"}
+    refused = invoke(trained_repo, "run", "serve.port=9000")
+    assert refused.exit_code == EXIT_USAGE and "changes a setting (serve)" in refused.output
+    assert "--save serve.port=9000" in refused.output
+    saved = invoke(trained_repo, "run", "--save", "serve.port=9000")
+    assert saved.exit_code == 0, saved.output
+    assert "port: 9000" in (trained_repo / "conf" / "serve" / "default.yaml").read_text()
+    assert "serve" not in params(trained_repo)
+
+
+_names = st.sampled_from(["a", "b", "max_depth", "eta"])
+# no None: Hydra cannot delete a key whose value is null (`~a.b` says it does not exist)
+_scalars = st.one_of(
+    st.integers(-5, 5), st.floats(-10, 10, allow_nan=False).map(lambda f: round(f, 3)), st.booleans(),
+    st.text("ab /.-_'x", min_size=1, max_size=6),
+)
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=2) | st.dictionaries(_names, inner, max_size=2),
+                       max_leaves=4)
+_groups = st.dictionaries(_names, _values, max_size=3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(base=st.dictionaries(_names, _groups, min_size=1, max_size=2), target=st.dictionaries(_names, _groups, max_size=2))
+def test_overrides_between_turn_base_into_target_through_hydra(tmp_path_factory, base: dict, target: dict) -> None:
+    """What `exp apply` and the stages rely on: Hydra, given the overrides, composes the target."""
+    import yaml
+
+    from gitmlops.config import compose, overrides_between
+
+    target = {**{k: {} for k in base}, **target}  # parameter groups are not removed, only their keys
+    root = tmp_path_factory.mktemp("conf")
+    (root / "conf").mkdir()
+    (root / "conf" / "config.yaml").write_text(yaml.safe_dump(base))
+    assert compose(root, overrides_between(base, target)) == target

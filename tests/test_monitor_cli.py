@@ -231,10 +231,11 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(repo: Path, setup: str | 
 
 @pytest.mark.slow
 def test_registry_reference_reads_the_registered_reference_profile(trained_repo: Path) -> None:
+    from gitmlops.config import load_params
     from gitmlops.registry import register
 
     register(trained_repo, "model")
-    params = yaml.safe_load((trained_repo / "params.yaml").read_text())
+    params = load_params(trained_repo)  # params.yaml over conf/ (paths are settings, in conf/)
     data = params["data"]["path"]
     reference = trained_repo / params["paths"]["reference_profile"]
     assert reference.is_file()

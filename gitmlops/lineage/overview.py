@@ -136,6 +136,17 @@ def _param(params: dict[str, Any], key: str) -> Any:
     return value
 
 
+def _settings(root: Path) -> dict[str, Any]:
+    """The project's config with its settings (monitor, paths live in conf/, not params.yaml)."""
+    from gitmlops.config import load_params
+    from gitmlops.errors import ConfigError
+
+    try:
+        return load_params(root)
+    except ConfigError:
+        return _yaml(root / "params.yaml") or {}
+
+
 def _stage_states(root: Path, hasher: _Hasher) -> tuple[list[StageState], dict[str, str | None]]:
     """Per stage of dvc.yaml, what changed since dvc.lock (DVC's `status`, read from files)."""
     spec = _yaml(root / "dvc.yaml") or {}
@@ -195,7 +206,7 @@ def _drift(root: Path) -> list[DriftState]:
     """The newest profile per dataset, with a verdict against paths.reference_profile (memoised)."""
     from gitmlops.monitor import layout
 
-    params = _yaml(root / "params.yaml") or {}
+    params = _settings(root)
     raw = params.get("monitor")
     monitor: dict[str, Any] = raw if isinstance(raw, dict) else {}
     base = root / str(monitor.get("profiles_dir") or "monitoring")

@@ -219,11 +219,12 @@ def _metrics_at(git: GitRepo, commit: str, path: str) -> dict[str, Any] | None:
 def _by_design(root: Path) -> dict[str, str | None]:
     """Outputs that are non-deterministic by design: the whylogs reference profile (whose summary
     is compared instead) and its summary. Maps each to the summary that stands for it."""
-    import yaml
+    from gitmlops.config import load_params
+    from gitmlops.errors import ConfigError
 
     try:
-        params = yaml.safe_load((root / "params.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        params = load_params(root)  # paths are settings: conf/ has them, params.yaml does not
+    except ConfigError:
         params = {}
     paths = params.get("paths") if isinstance(params, dict) else None
     paths = paths if isinstance(paths, dict) else {}

@@ -85,6 +85,9 @@ def sweep(
     if git.head_commit() is None:
         raise GitMLOpsError("experiments need a commit to start from", "commit your project first (`git commit`)")
     points = expand_grid(overrides)
+    from gitmlops.config import check_parameter_overrides
+
+    check_parameter_overrides(root, points[0])
     base = compose(root)
     base_dvc = render_dvc_yaml(base)
     for point in points:

@@ -11,7 +11,7 @@ DVC_YAML_HEADER = """\
 # Change conf/pipeline/*.yaml (or pass overrides) and run `gitmlops pipeline sync`.
 """
 PARAMS_HEADER = """\
-# Composed from conf/ by gitmlops (Hydra); do not edit by hand.
+# The pipeline's parameters, composed from conf/parameters.yaml by gitmlops (Hydra); do not edit.
 # Change conf/ or pass overrides to `gitmlops run`; `dvc exp run -S` rewrites it too.
 """
 
@@ -119,15 +119,9 @@ def render_dvc_yaml(config: dict[str, Any]) -> str:
     return DVC_YAML_HEADER + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100)
 
 
-def params_from_config(config: dict[str, Any]) -> dict[str, Any]:
-    """What goes into params.yaml: the whole composed config."""
-    return config
-
-
-def render_params(config: dict[str, Any]) -> str:
-    """The text of params.yaml for a composed config."""
+def render_params(params: dict[str, Any]) -> str:
+    """The text of params.yaml for the parameters of a composed config
+    (:func:`gitmlops.config.parameters_of`)."""
     import yaml
 
-    return PARAMS_HEADER + yaml.safe_dump(
-        params_from_config(config), sort_keys=False, default_flow_style=False, width=100
-    )
+    return PARAMS_HEADER + yaml.safe_dump(params, sort_keys=False, default_flow_style=False, width=100)

@@ -88,6 +88,9 @@ def run(
     if not is_dvc_repo(root):
         raise NotADvcRepoError(str(root))
     started = time.perf_counter()
+    from gitmlops.config import check_parameter_overrides
+
+    check_parameter_overrides(root, overrides)
     config = compose(root, overrides)
     from gitmlops.stages import check_config
 

@@ -1,4 +1,5 @@
-"""`gitmlops pipeline sync`: compose conf/ and write params.yaml and dvc.yaml when they differ."""
+"""`gitmlops pipeline sync`: compose conf/ and write params.yaml (the parameters) and dvc.yaml when
+they differ."""
 
 from __future__ import annotations
 
@@ -49,9 +50,12 @@ def plan(root: Path, config: dict[str, Any]) -> dict[str, str]:
     dvc_path = root / DVC_YAML
     if not dvc_path.exists() or dvc_path.read_text() != dvc_text:
         changes[DVC_YAML] = dvc_text
+    from gitmlops.config import parameters_of
+
+    params = parameters_of(root, config)
     params_path = root / PARAMS_YAML
-    if not params_path.exists() or not _params_equal(params_path, config):
-        changes[PARAMS_YAML] = render_params(config)
+    if not params_path.exists() or not _params_equal(params_path, params):
+        changes[PARAMS_YAML] = render_params(params)
     return changes
 
 
@@ -71,6 +75,9 @@ def sync(
     git = open_repo(repo)
     root = git.root
     if config is None:
+        from gitmlops.config import check_parameter_overrides
+
+        check_parameter_overrides(root, overrides)
         config = compose(root, overrides)
     changes = plan(root, config)
     result = SyncResult(config=config)

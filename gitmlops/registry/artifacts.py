@@ -116,7 +116,8 @@ def lineage_metadata(git: GitRepo, artifact: ArtifactAtCommit) -> dict[str, Any]
     params = _yaml(git, artifact.commit, _join(base, "params.yaml"))
     params = params if isinstance(params, dict) else None
     paths = (params or {}).get("paths") or {}
-    metrics_path = _join(base, str(paths.get("metrics") or DEFAULT_METRICS))
+    metrics_path = _join(base, str(paths.get("metrics") or _declared_metrics(git, artifact.commit, base)
+                                   or DEFAULT_METRICS))
     metrics_text = git.file_at(artifact.commit, metrics_path)
     metrics: Any = None
     if metrics_text is not None:
@@ -151,3 +152,15 @@ def _present(git: GitRepo, commit: str, path: str, base: str) -> bool:
 
     stages = parse_lock(git.file_at(commit, _join(base, "dvc.lock")))
     return any(_join(base, out["path"]) == path for stage in stages.values() for out in stage["outs"])
+
+
+def _declared_metrics(git: GitRepo, commit: str, base: str) -> str | None:
+    """The first metrics file a stage of dvc.yaml declares (params.yaml holds no paths)."""
+    doc = _yaml(git, commit, _join(base, "dvc.yaml"))
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    for spec in (stages or {}).values() if isinstance(stages, dict) else []:
+        for item in (spec.get("metrics") or []) if isinstance(spec, dict) else []:
+            path = item if isinstance(item, str) else next(iter(item), None) if isinstance(item, dict) else None
+            if isinstance(path, str):
+                return path
+    return None

@@ -34,6 +34,10 @@ def registry_settings(root: str | os.PathLike[str]) -> RegistrySettings:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "run `gitmlops pipeline sync`") from None
     section = params.get("registry") if isinstance(params, dict) else None
+    if section is None and (Path(root) / "conf" / "config.yaml").is_file():
+        from gitmlops.config import load_params
+
+        section = load_params(Path(root)).get("registry")  # a setting: from conf/, not params.yaml
     if not isinstance(section, dict):
         return RegistrySettings()
     stages = section.get("stages", list(DEFAULT_STAGES))
