@@ -297,3 +297,17 @@ def test_run_json_stdout_is_clean_json(trained_repo: Path) -> None:
     data = json.loads(proc.stdout)
     assert "evaluate" in data["ran"]
     assert "evaluate: accuracy=" in proc.stderr
+
+
+def test_plots_are_sized_by_what_they_show(trained_repo: Path) -> None:
+    metrics = json.loads((trained_repo / "metrics.json").read_text())
+    confusion = json.loads((trained_repo / "plots" / "confusion.json").read_text())["confusion"]
+    schema = json.loads((trained_repo / "models" / "schema.json").read_text())
+    assert len(confusion) <= len(schema["classes"]) ** 2
+    assert sum(e["count"] for e in confusion) == metrics["rows"]
+    assert len(json.loads((trained_repo / "plots" / "roc.json").read_text())["roc"]) == 101
+    out = trained_repo / "plots-html"
+    dvc(trained_repo, "plots", "show", "-o", str(out))
+    html = (out / "index.html").read_text()
+    assert '"op": "sum"' in html.replace("'", '"') or '"op":"sum"' in html
+    assert "predicted" in html

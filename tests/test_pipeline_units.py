@@ -143,3 +143,17 @@ def test_git_mlops_works_as_a_git_subcommand(tmp_path: Path) -> None:
     out = subprocess.run(["git", "mlops", "--version"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "gitmlops" in out.stdout
+
+
+def test_confusion_data_is_class_pair_counts() -> None:
+    import numpy as np
+
+    from gitmlops.stages.evaluate import binned, pair_counts
+
+    counts = pair_counts(["a", "a", "b", "a"], ["a", "b", "b", "a"])
+    assert counts == [{"actual": "a", "predicted": "a", "count": 2}, {"actual": "a", "predicted": "b", "count": 1},
+                      {"actual": "b", "predicted": "b", "count": 1}]
+    y = np.linspace(0.0, 100.0, 100_000)
+    labels = binned(y)
+    assert len(set(labels)) == 10 and labels[0] < labels[-1]
+    assert len(pair_counts(labels, binned(y + 1.0, edges_of=y))) <= 100
