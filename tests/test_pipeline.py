@@ -311,3 +311,22 @@ def test_plots_are_sized_by_what_they_show(trained_repo: Path) -> None:
     html = (out / "index.html").read_text()
     assert '"op": "sum"' in html.replace("'", '"') or '"op":"sum"' in html
     assert "predicted" in html
+
+
+def _leaves(model_file: Path) -> int:
+    import xgboost as xgb
+
+    return sum(tree.count("leaf=") for tree in xgb.Booster(model_file=str(model_file)).get_dump())
+
+
+def test_larger_preset_gives_a_larger_model(trained_repo: Path) -> None:
+    default_leaves = _leaves(trained_repo / "models" / "model.ubj")
+    result = invoke(trained_repo, "run", "model=xgb_large", "-q")
+    assert result.exit_code == 0, result.output
+    params = yaml.safe_load((trained_repo / "params.yaml").read_text())
+    assert params["train"]["max_depth"] == 8 and params["model"]["max_leaves"] == 255
+    assert _leaves(trained_repo / "models" / "model.ubj") > 1.5 * default_leaves
+    # A command-line override still wins over the preset.
+    assert invoke(trained_repo, "run", "model=xgb_large", "train.max_depth=2", "-q").exit_code == 0
+    assert yaml.safe_load((trained_repo / "params.yaml").read_text())["train"]["max_depth"] == 2
+    assert _leaves(trained_repo / "models" / "model.ubj") < default_leaves
