@@ -105,6 +105,14 @@ def test_conf_edit_is_picked_up(trained_repo: Path) -> None:
         (["model=no_such_model"], "available options: xgb, xgb_large"),
         (["novalue"], "malformed override"),
         (["train.max_depth=1,2"], "--sweep"),
+        (["train.max_depth=eight"], "train.max_depth='eight' is refused by XGBoost: Invalid Parameter format for "
+                                    "max_depth expect int"),
+        (["train.eta=-1"], "train.eta=-1 is refused by XGBoost: value -1 for Parameter learning_rate should be "
+                           "greater equal to 0"),
+        (["train.eta=1e400"], "train.eta=inf is not allowed: XGBoost parameters must be finite numbers"),
+        (["model.objective=reg:nope"], "Unknown objective function: `reg:nope` (known objectives:"),
+        (["+train.gamma2=1"], "train.gamma2 is not an XGBoost parameter"),
+        (["train.num_boost_round=0"], "train.num_boost_round=0 is not allowed"),
     ],
 )
 def test_bad_overrides_change_nothing(trained_repo: Path, args: list[str], needle: str) -> None:
@@ -278,12 +286,17 @@ def test_sweep_rejects_bad_points_before_running(trained_repo: Path) -> None:
 
 
 def test_sweep_reports_the_point_that_failed(trained_repo: Path) -> None:
+    # A point XGBoost would refuse is refused before any experiment runs.
     result = invoke(trained_repo, "run", "--sweep", "train.eta=0.3,-1", "train.num_boost_round=5", "--jobs", "2")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "train.eta=-1 is refused by XGBoost" in result.output
+    # A point that fails while it runs is named.
+    result = invoke(trained_repo, "run", "--sweep", "data.test_size=0.2,0.0", "train.num_boost_round=5", "--jobs", "2")
     assert result.exit_code == EXIT_EXTERNAL, result.output
     assert "1 of 2 experiment(s) failed" in result.output
-    assert "train.eta=-1" in result.output
+    assert "data.test_size=0.0" in result.output
     shown = json.loads(invoke(trained_repo, "exp", "show", "--json").output)
-    assert [e["params"]["train.eta"] for e in shown if not e["baseline"]] == [0.3]
+    assert [e["params"]["data.test_size"] for e in shown if not e["baseline"]] == [0.2]
     assert git(trained_repo, "status", "--porcelain") == ""
 
 
@@ -330,3 +343,41 @@ def test_larger_preset_gives_a_larger_model(trained_repo: Path) -> None:
     assert invoke(trained_repo, "run", "model=xgb_large", "train.max_depth=2", "-q").exit_code == 0
     assert yaml.safe_load((trained_repo / "params.yaml").read_text())["train"]["max_depth"] == 2
     assert _leaves(trained_repo / "models" / "model.ubj") < default_leaves
+
+
+def test_every_xgboost_parameter_reaches_the_booster(trained_repo: Path) -> None:
+    model = trained_repo / "models" / "model.ubj"
+    before, leaves = md5(model), _leaves(model)
+    assert invoke(trained_repo, "run", "+train.gamma=50", "-q").exit_code == 0
+    assert _leaves(model) < leaves / 2  # a large min_split_loss prunes most splits
+    assert invoke(trained_repo, "run", "+model.colsample_bylevel=0.1", "-q").exit_code == 0
+    assert md5(model) != before
+
+
+def test_awkward_column_names_train_and_serve_by_their_names(example_repo: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import xgboost as xgb
+
+    from gitmlops.serve.schema import ModelSchema, RequestParser
+
+    rng = np.random.default_rng(3)
+    n = 400
+    area = rng.normal(size=n)
+    frame = pd.DataFrame({"worst [area] <mm2>": area, "worst (area) <mm2>": rng.normal(size=n),
+                          "label": np.where(area > 0, "yes", "no")})
+    path = example_repo / "data" / "awkward.csv"
+    frame.to_csv(path, index=False)
+    assert invoke(example_repo, "data", "add", str(path)).exit_code == 0
+    result = invoke(example_repo, "run", "data.path=data/awkward.csv", "data.target=label", "data.drop_columns=[]",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["metrics"]["accuracy"] > 0.9
+    raw = json.loads((example_repo / "models" / "schema.json").read_text())
+    assert [f["name"] for f in raw["features"]] == ["worst [area] <mm2>", "worst (area) <mm2>"]
+    assert [f.get("model_name") for f in raw["features"]] == ["worst (area) ltmm2>", None]
+    booster = xgb.Booster(model_file=str(example_repo / "models" / "model.ubj"))
+    assert booster.feature_names == ["worst (area) ltmm2>", "worst (area) <mm2>"]
+    parser = RequestParser(ModelSchema.from_dict(raw), max_rows=10)
+    body = json.dumps({"records": [{"worst [area] <mm2>": 1.5, "worst (area) <mm2>": 0.0}]}).encode()
+    assert booster.inplace_predict(parser.parse(body), validate_features=False)[0] > 0.5

@@ -87,8 +87,11 @@ def sweep(
     points = expand_grid(overrides)
     base = compose(root)
     base_dvc = render_dvc_yaml(base)
+    from gitmlops.stages import check_config
+
     for point in points:
         config = compose(root, point)
+        check_config(config)
         if render_dvc_yaml(config) != base_dvc:
             raise ConfigError(
                 f"the sweep point {' '.join(point)} changes the pipeline's stages (dvc.yaml)",

@@ -331,7 +331,7 @@ def fit(client: Any, ddf: Any, params: dict[str, Any], settings: DaskSettings) -
     from xgboost import dask as dxgb
     from xgboost.collective import Config as CollConfig
 
-    from gitmlops.stages.train import booster_params
+    from gitmlops.stages.params import booster_params
 
     target = params.get("data", {}).get("target")
     if target not in ddf.columns:

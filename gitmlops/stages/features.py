@@ -76,6 +76,26 @@ def infer_task(target: Any, objective: str = "auto") -> tuple[str, str]:
     return "multiclass", "multi:softprob"
 
 
+#: Characters XGBoost does not take in a feature name, and what the model sees instead.
+_NAME_SAFE = str.maketrans({"[": "(", "]": ")", "<": "lt"})
+
+
+def model_names(names: list[str]) -> list[str]:
+    """The feature names the booster gets: ``names`` with ``[``, ``]`` and ``<`` (which XGBoost
+    refuses) replaced, made unique. The schema keeps the original names for serving."""
+    out: list[str] = []
+    taken: set[str] = set()
+    for name in names:
+        safe = candidate = name.translate(_NAME_SAFE)
+        n = 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{safe}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def _native(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
@@ -108,6 +128,9 @@ def build_schema(df: Any, target: str, objective: str = "auto") -> dict[str, Any
         features.append(entry)
     if not features:
         raise DataError("the data has no feature columns besides the target")
+    for entry, safe in zip(features, model_names([f["name"] for f in features]), strict=True):
+        if safe != entry["name"]:
+            entry["model_name"] = safe
     classes = None
     if task != "regression":
         classes = sorted((_native(v) for v in df[target].dropna().unique()), key=lambda v: (str(type(v)), v))
@@ -122,7 +145,8 @@ def build_schema(df: Any, target: str, objective: str = "auto") -> dict[str, Any
 
 
 def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
-    """The model's input frame: schema columns in order, categories coded as at training."""
+    """The model's input frame: schema columns in order (named as the booster knows them, see
+    :func:`model_names`), categories coded as at training."""
     import pandas as pd
 
     missing = [f["name"] for f in schema["features"] if f["name"] not in df.columns]
@@ -133,9 +157,9 @@ def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
         col = df[feature["name"]]
         if feature["type"] == "category":
             values = col.where(col.isna(), col.astype(str))
-            out[feature["name"]] = pd.Categorical(values, categories=feature["categories"])
+            out[feature.get("model_name", feature["name"])] = pd.Categorical(values, categories=feature["categories"])
         else:
-            out[feature["name"]] = pd.to_numeric(col, errors="coerce").astype("float64")
+            out[feature.get("model_name", feature["name"])] = pd.to_numeric(col, errors="coerce").astype("float64")
     return pd.DataFrame(out, index=df.index)
 
 
