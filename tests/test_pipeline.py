@@ -364,7 +364,7 @@ def test_awkward_column_names_train_and_serve_by_their_names(example_repo: Path)
     rng = np.random.default_rng(3)
     n = 400
     area = rng.normal(size=n)
-    frame = pd.DataFrame({"worst [area] <mm2>": area, "worst (area) <mm2>": rng.normal(size=n),
+    frame = pd.DataFrame({"worst [area] <mm2>": area, "worst (area) ltmm2>": rng.normal(size=n),
                           "label": np.where(area > 0, "yes", "no")})
     path = example_repo / "data" / "awkward.csv"
     frame.to_csv(path, index=False)
@@ -374,10 +374,10 @@ def test_awkward_column_names_train_and_serve_by_their_names(example_repo: Path)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["metrics"]["accuracy"] > 0.9
     raw = json.loads((example_repo / "models" / "schema.json").read_text())
-    assert [f["name"] for f in raw["features"]] == ["worst [area] <mm2>", "worst (area) <mm2>"]
-    assert [f.get("model_name") for f in raw["features"]] == ["worst (area) ltmm2>", None]
+    assert [f["name"] for f in raw["features"]] == ["worst [area] <mm2>", "worst (area) ltmm2>"]
+    assert [f.get("model_name") for f in raw["features"]] == ["worst (area) ltmm2>_2", None]
     booster = xgb.Booster(model_file=str(example_repo / "models" / "model.ubj"))
-    assert booster.feature_names == ["worst (area) ltmm2>", "worst (area) <mm2>"]
+    assert booster.feature_names == ["worst (area) ltmm2>_2", "worst (area) ltmm2>"]
     parser = RequestParser(ModelSchema.from_dict(raw), max_rows=10)
-    body = json.dumps({"records": [{"worst [area] <mm2>": 1.5, "worst (area) <mm2>": 0.0}]}).encode()
+    body = json.dumps({"records": [{"worst [area] <mm2>": 1.5, "worst (area) ltmm2>": 0.0}]}).encode()
     assert booster.inplace_predict(parser.parse(body), validate_features=False)[0] > 0.5

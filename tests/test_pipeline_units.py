@@ -157,3 +157,21 @@ def test_confusion_data_is_class_pair_counts() -> None:
     labels = binned(y)
     assert len(set(labels)) == 10 and labels[0] < labels[-1]
     assert len(pair_counts(labels, binned(y + 1.0, edges_of=y))) <= 100
+
+
+def test_role_inference_rules() -> None:
+    import pandas as pd
+
+    from gitmlops.stages.roles import infer_roles
+
+    n = 40
+    df = pd.DataFrame({
+        "row": range(n), "code": [f"K{i}" for i in range(n)], "flag": [True, False, None, "yes"] * 10,
+        "when": ["2024-01-02T03:04:05Z"] * n, "size": [1.5] * n, "colour": ["red", "blue"] * 20,
+        "y": [0, 1] * 20,
+    })
+    roles = {r.name: r.role for r in infer_roles(df, "y", {})}
+    assert roles == {"row": "id", "code": "id", "flag": "boolean", "when": "datetime", "size": "numeric",
+                     "colour": "categorical"}
+    small = {r.name: r.role for r in infer_roles(df.head(10), "y", {"roles": {"size": "ignore"}})}
+    assert small["code"] == "categorical" and small["row"] == "numeric" and small["size"] == "ignore"

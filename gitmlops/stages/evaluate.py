@@ -125,6 +125,19 @@ def compute_metrics(schema: dict[str, Any], y: Any, raw: Any) -> tuple[dict[str,
     return {k: round(v, DECIMALS) for k, v in metrics.items()}, pred
 
 
+def unseen_rows(df: Any, schema: dict[str, Any]) -> Any:
+    """A boolean mask of the rows holding a category value not seen in training."""
+    import numpy as np
+
+    mask = np.zeros(len(df), dtype=bool)
+    for feature in schema["features"]:
+        if feature["type"] == "category" and feature["name"] in df.columns:
+            col = df[feature["name"]]
+            known = col.isna() | col.astype(str).isin(feature["categories"])
+            mask |= ~known.to_numpy()
+    return mask
+
+
 def evaluate(params_path: str | Path = "params.yaml") -> str:
     """Write metrics and plots for the held-out set; return a one-line summary."""
     import pandas as pd
@@ -137,6 +150,12 @@ def evaluate(params_path: str | Path = "params.yaml") -> str:
         raise DataError(f"{test_file} is missing", "run the prepare stage first")
     schema = read_json(paths.get("schema", "models/schema.json"))
     df = pd.read_parquet(test_file)
+    unseen = unseen_rows(df, schema)
+    strict = schema.get("unseen_categories") == "strict"
+    if strict:  # serving refuses these rows (422): leave them out of the metrics too
+        df = df[~unseen]
+        if df.empty:
+            raise DataError("every held-out row has a category unseen in training (unseen_categories: strict)")
     booster = xgb.Booster(model_file=str(paths.get("model", "models/model.ubj")))
     booster.set_param({"nthread": 1})
     dtest = xgb.DMatrix(feature_frame(df, schema), enable_categorical=True, nthread=1)
@@ -144,6 +163,7 @@ def evaluate(params_path: str | Path = "params.yaml") -> str:
     raw = booster.predict(dtest)
     metrics, pred = compute_metrics(schema, y, raw)
     metrics["rows"] = len(df)
+    metrics["refused_rows" if strict else "unseen_category_rows"] = int(unseen.sum())
     write_json(paths.get("metrics", "metrics.json"), metrics)
 
     plots = Path(paths.get("plots", "plots"))

@@ -17,9 +17,11 @@ from gitmlops.stages.features import (
     encode_target,
     feature_frame,
     load_params,
+    read_json,
     write_json,
 )
 from gitmlops.stages.params import PARAMETER_DOCS, booster_params, check_params, xgboost_message
+from gitmlops.stages.roles import ROLES_FILE
 
 
 def write_reference_profile(df: Any, path: Path) -> None:
@@ -60,7 +62,9 @@ def train(params_path: str | Path = "params.yaml") -> str:
     df = pd.read_parquet(train_file)
     if target not in df.columns:
         raise DataError(f"target column {target!r} is not in {train_file}")
-    schema = build_schema(df, target, params.get("model", {}).get("objective", "auto"))
+    roles_file = prepared / ROLES_FILE
+    roles = read_json(roles_file) if roles_file.is_file() else None
+    schema = build_schema(df, target, params.get("model", {}).get("objective", "auto"), roles)
     features = feature_frame(df, schema)
     labels = encode_target(df[target], schema)
     dtrain = xgb.DMatrix(features, label=labels, enable_categorical=True, nthread=1)
