@@ -312,6 +312,9 @@ def test_booleans_missing_tokens_and_unseen_categories_parse_as_the_stages_read_
     row = lenient.parse(body([{**GOOD, "monthly_charges": "?", "has_partner": "NA", "plan": ""}]))[0]
     assert np.isnan(row[1]) and np.isnan(row[2]) and np.isnan(row[3])
     assert "?" in ModelSchema.from_dict(SCHEMA).missing_values
+    # A whole number for categories trained from a number column (data.roles: categorical) is its text.
+    coded = {**SCHEMA, "features": [{"name": "size", "type": "category", "categories": ["10", "5"]}]}
+    assert RequestParser(ModelSchema.from_dict(coded), 10).parse(body([{"size": 5}]))[0, 0] == 1.0
 
 
 def test_datetimes_parse_to_seconds_as_in_training() -> None:

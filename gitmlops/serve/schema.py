@@ -238,6 +238,8 @@ def _category(feature: Feature, strict: bool = False) -> Callable[[Any], float]:
     def convert(value: Any) -> float:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             code = codes.get(value)
+            if code is None and type(value) is int:  # a whole-number column trained as categories
+                code = codes.get(str(value))
             if code is not None:
                 return code
             if not strict:  # scored as missing, as XGBoost and the evaluate stage do
