@@ -105,6 +105,14 @@ def test_conf_edit_is_picked_up(trained_repo: Path) -> None:
         (["model=no_such_model"], "available options: xgb, xgb_large"),
         (["novalue"], "malformed override"),
         (["train.max_depth=1,2"], "--sweep"),
+        (["train.max_depth=eight"], "train.max_depth='eight' is refused by XGBoost: Invalid Parameter format for "
+                                    "max_depth expect int"),
+        (["train.eta=-1"], "train.eta=-1 is refused by XGBoost: value -1 for Parameter learning_rate should be "
+                           "greater equal to 0"),
+        (["train.eta=1e400"], "train.eta=inf is not allowed: XGBoost parameters must be finite numbers"),
+        (["model.objective=reg:nope"], "Unknown objective function: `reg:nope` (known objectives:"),
+        (["+train.gamma2=1"], "train.gamma2 is not an XGBoost parameter"),
+        (["train.num_boost_round=0"], "train.num_boost_round=0 is not allowed"),
     ],
 )
 def test_bad_overrides_change_nothing(trained_repo: Path, args: list[str], needle: str) -> None:
@@ -278,12 +286,17 @@ def test_sweep_rejects_bad_points_before_running(trained_repo: Path) -> None:
 
 
 def test_sweep_reports_the_point_that_failed(trained_repo: Path) -> None:
+    # A point XGBoost would refuse is refused before any experiment runs.
     result = invoke(trained_repo, "run", "--sweep", "train.eta=0.3,-1", "train.num_boost_round=5", "--jobs", "2")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "train.eta=-1 is refused by XGBoost" in result.output
+    # A point that fails while it runs is named.
+    result = invoke(trained_repo, "run", "--sweep", "data.test_size=0.2,0.0", "train.num_boost_round=5", "--jobs", "2")
     assert result.exit_code == EXIT_EXTERNAL, result.output
     assert "1 of 2 experiment(s) failed" in result.output
-    assert "train.eta=-1" in result.output
+    assert "data.test_size=0.0" in result.output
     shown = json.loads(invoke(trained_repo, "exp", "show", "--json").output)
-    assert [e["params"]["train.eta"] for e in shown if not e["baseline"]] == [0.3]
+    assert [e["params"]["data.test_size"] for e in shown if not e["baseline"]] == [0.2]
     assert git(trained_repo, "status", "--porcelain") == ""
 
 
@@ -297,3 +310,74 @@ def test_run_json_stdout_is_clean_json(trained_repo: Path) -> None:
     data = json.loads(proc.stdout)
     assert "evaluate" in data["ran"]
     assert "evaluate: accuracy=" in proc.stderr
+
+
+def test_plots_are_sized_by_what_they_show(trained_repo: Path) -> None:
+    metrics = json.loads((trained_repo / "metrics.json").read_text())
+    confusion = json.loads((trained_repo / "plots" / "confusion.json").read_text())["confusion"]
+    schema = json.loads((trained_repo / "models" / "schema.json").read_text())
+    assert len(confusion) <= len(schema["classes"]) ** 2
+    assert sum(e["count"] for e in confusion) == metrics["rows"]
+    assert len(json.loads((trained_repo / "plots" / "roc.json").read_text())["roc"]) == 101
+    out = trained_repo / "plots-html"
+    dvc(trained_repo, "plots", "show", "-o", str(out))
+    html = (out / "index.html").read_text()
+    assert '"op": "sum"' in html.replace("'", '"') or '"op":"sum"' in html
+    assert "predicted" in html
+
+
+def _leaves(model_file: Path) -> int:
+    import xgboost as xgb
+
+    return sum(tree.count("leaf=") for tree in xgb.Booster(model_file=str(model_file)).get_dump())
+
+
+def test_larger_preset_gives_a_larger_model(trained_repo: Path) -> None:
+    default_leaves = _leaves(trained_repo / "models" / "model.ubj")
+    result = invoke(trained_repo, "run", "model=xgb_large", "-q")
+    assert result.exit_code == 0, result.output
+    params = yaml.safe_load((trained_repo / "params.yaml").read_text())
+    assert params["train"]["max_depth"] == 8 and params["model"]["max_leaves"] == 255
+    assert _leaves(trained_repo / "models" / "model.ubj") > 1.5 * default_leaves
+    # A command-line override still wins over the preset.
+    assert invoke(trained_repo, "run", "model=xgb_large", "train.max_depth=2", "-q").exit_code == 0
+    assert yaml.safe_load((trained_repo / "params.yaml").read_text())["train"]["max_depth"] == 2
+    assert _leaves(trained_repo / "models" / "model.ubj") < default_leaves
+
+
+def test_every_xgboost_parameter_reaches_the_booster(trained_repo: Path) -> None:
+    model = trained_repo / "models" / "model.ubj"
+    before, leaves = md5(model), _leaves(model)
+    assert invoke(trained_repo, "run", "+train.gamma=50", "-q").exit_code == 0
+    assert _leaves(model) < leaves / 2  # a large min_split_loss prunes most splits
+    assert invoke(trained_repo, "run", "+model.colsample_bylevel=0.1", "-q").exit_code == 0
+    assert md5(model) != before
+
+
+def test_awkward_column_names_train_and_serve_by_their_names(example_repo: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import xgboost as xgb
+
+    from gitmlops.serve.schema import ModelSchema, RequestParser
+
+    rng = np.random.default_rng(3)
+    n = 400
+    area = rng.normal(size=n)
+    frame = pd.DataFrame({"worst [area] <mm2>": area, "worst (area) ltmm2>": rng.normal(size=n),
+                          "label": np.where(area > 0, "yes", "no")})
+    path = example_repo / "data" / "awkward.csv"
+    frame.to_csv(path, index=False)
+    assert invoke(example_repo, "data", "add", str(path)).exit_code == 0
+    result = invoke(example_repo, "run", "data.path=data/awkward.csv", "data.target=label", "data.drop_columns=[]",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["metrics"]["accuracy"] > 0.9
+    raw = json.loads((example_repo / "models" / "schema.json").read_text())
+    assert [f["name"] for f in raw["features"]] == ["worst [area] <mm2>", "worst (area) ltmm2>"]
+    assert [f.get("model_name") for f in raw["features"]] == ["worst (area) ltmm2>_2", None]
+    booster = xgb.Booster(model_file=str(example_repo / "models" / "model.ubj"))
+    assert booster.feature_names == ["worst (area) ltmm2>_2", "worst (area) ltmm2>"]
+    parser = RequestParser(ModelSchema.from_dict(raw), max_rows=10)
+    body = json.dumps({"records": [{"worst [area] <mm2>": 1.5, "worst (area) ltmm2>": 0.0}]}).encode()
+    assert booster.inplace_predict(parser.parse(body), validate_features=False)[0] > 0.5

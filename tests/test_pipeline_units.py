@@ -143,3 +143,35 @@ def test_git_mlops_works_as_a_git_subcommand(tmp_path: Path) -> None:
     out = subprocess.run(["git", "mlops", "--version"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "gitmlops" in out.stdout
+
+
+def test_confusion_data_is_class_pair_counts() -> None:
+    import numpy as np
+
+    from gitmlops.stages.evaluate import binned, pair_counts
+
+    counts = pair_counts(["a", "a", "b", "a"], ["a", "b", "b", "a"])
+    assert counts == [{"actual": "a", "predicted": "a", "count": 2}, {"actual": "a", "predicted": "b", "count": 1},
+                      {"actual": "b", "predicted": "b", "count": 1}]
+    y = np.linspace(0.0, 100.0, 100_000)
+    labels = binned(y)
+    assert len(set(labels)) == 10 and labels[0] < labels[-1]
+    assert len(pair_counts(labels, binned(y + 1.0, edges_of=y))) <= 100
+
+
+def test_role_inference_rules() -> None:
+    import pandas as pd
+
+    from gitmlops.stages.roles import infer_roles
+
+    n = 40
+    df = pd.DataFrame({
+        "row": range(n), "code": [f"K{i}" for i in range(n)], "flag": [True, False, None, "yes"] * 10,
+        "when": ["2024-01-02T03:04:05Z"] * n, "size": [1.5] * n, "colour": ["red", "blue"] * 20,
+        "y": [0, 1] * 20,
+    })
+    roles = {r.name: r.role for r in infer_roles(df, "y", {})}
+    assert roles == {"row": "id", "code": "id", "flag": "boolean", "when": "datetime", "size": "numeric",
+                     "colour": "categorical"}
+    small = {r.name: r.role for r in infer_roles(df.head(10), "y", {"roles": {"size": "ignore"}})}
+    assert small["code"] == "categorical" and small["row"] == "numeric" and small["size"] == "ignore"

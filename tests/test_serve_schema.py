@@ -41,8 +41,8 @@ SCHEMA = {
 GOOD = {"tenure_months": 3, "monthly_charges": 45.5, "plan": "pro", "has_partner": True}
 
 
-def parser(max_rows: int = 100) -> RequestParser:
-    return RequestParser(ModelSchema.from_dict(SCHEMA), max_rows)
+def parser(max_rows: int = 100, unseen: str = "strict") -> RequestParser:
+    return RequestParser(ModelSchema.from_dict({**SCHEMA, "unseen_categories": unseen}), max_rows)
 
 
 def body(records: object) -> bytes:
@@ -82,7 +82,8 @@ def test_valid_records_become_the_training_matrix() -> None:
         (body([{**GOOD, "tenure_months": True}]), 422, "records[0].tenure_months", "expected an integer"),
         (body([{**GOOD, "tenure_months": None}]), 422, "records[0].tenure_months", "not nullable"),
         (body([{**GOOD, "monthly_charges": "high"}]), 422, "records[0].monthly_charges", "expected a number"),
-        (body([{**GOOD, "has_partner": 1}]), 422, "records[0].has_partner", "expected true or false"),
+        (body([{**GOOD, "has_partner": "maybe"}]), 422, "records[0].has_partner", "expected true/false, 1/0 or yes/no"),
+        (body([{**GOOD, "has_partner": 2}]), 422, "records[0].has_partner", "expected true/false, 1/0 or yes/no"),
         (body([{**GOOD, "plan": "gold"}]), 422, "records[0].plan", "not a training category"),
         (body([{**GOOD, "plan": 2}]), 422, "records[0].plan", "not a training category"),
         (body([{**GOOD, "plan": ["pro"]}]), 422, "records[0].plan", "expected a category"),
@@ -285,7 +286,7 @@ def test_columnar_and_row_paths_agree(records: list[dict[str, object]]) -> None:
         ({"monthly_charges": "x"}, "monthly_charges"),
         ({"plan": "gold"}, "plan"),
         ({"plan": None}, "plan"),
-        ({"has_partner": 0}, "has_partner"),
+        ({"has_partner": "maybe"}, "has_partner"),
         ({"zip": 1}, "zip"),
     ],
 )
@@ -293,3 +294,41 @@ def test_many_rows_with_one_bad_value_name_it(bad: dict[str, object], field: str
     rows = [GOOD] * 30
     rows = [*rows[:17], {**GOOD, **bad}, *rows[17:]]
     assert refused(body(rows)).field == f"records[17].{field}"
+
+
+def test_booleans_missing_tokens_and_unseen_categories_parse_as_the_stages_read_them() -> None:
+    p = parser(unseen="missing")
+    nullable = {**SCHEMA, "features": [{**f, "nullable": True} for f in SCHEMA["features"]]}
+    lenient = RequestParser(ModelSchema.from_dict(nullable), 100)
+    spellings = [True, 1, 1.0, "true", "TRUE", "yes", "Yes", "1"]
+    for value in spellings:
+        assert p.parse(body([{**GOOD, "has_partner": value}]))[0, 3] == 1.0
+    for value in [False, 0, "false", "no", "NO", "0"]:
+        assert p.parse(body([{**GOOD, "has_partner": value}]))[0, 3] == 0.0
+    # An unseen category is scored as missing under the default rule (and refused under strict).
+    assert np.isnan(p.parse(body([{**GOOD, "plan": "gold"}]))[0, 2])
+    assert refused(body([{**GOOD, "plan": "gold"}])).status == 422
+    # Missing-value tokens ("?" and pandas' own) are missing values, as when prepare read the data.
+    row = lenient.parse(body([{**GOOD, "monthly_charges": "?", "has_partner": "NA", "plan": ""}]))[0]
+    assert np.isnan(row[1]) and np.isnan(row[2]) and np.isnan(row[3])
+    assert "?" in ModelSchema.from_dict(SCHEMA).missing_values
+    # A whole number for categories trained from a number column (data.roles: categorical) is its text.
+    coded = {**SCHEMA, "features": [{"name": "size", "type": "category", "categories": ["10", "5"]}]}
+    assert RequestParser(ModelSchema.from_dict(coded), 10).parse(body([{"size": 5}]))[0, 0] == 1.0
+
+
+def test_datetimes_parse_to_seconds_as_in_training() -> None:
+    import pandas as pd
+
+    from gitmlops.stages.features import feature_frame as stage_frame
+
+    schema = {**SCHEMA, "features": [{"name": "when", "type": "datetime", "nullable": True}]}
+    texts = ["2024-05-01", "2024-05-01T13:45:00", "2024-05-01 13:45:00.250", "2024-05-01T13:45:00Z",
+             "2024-05-01T13:45:00+02:00", "1969-12-31T23:59:59"]
+    served = RequestParser(ModelSchema.from_dict(schema), 100).parse(body([{"when": t} for t in texts]))[:, 0]
+    stages = stage_frame(pd.DataFrame({"when": texts}), schema)["when"].to_numpy(dtype=np.float32)
+    np.testing.assert_array_equal(served, stages)
+    assert served[0] == np.float32(1714521600.0)
+    bad = RequestParser(ModelSchema.from_dict(schema), 100)
+    with pytest.raises(RequestError, match="ISO 8601"):
+        bad.parse(body([{"when": "05/01/2024"}]))

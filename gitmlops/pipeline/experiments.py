@@ -90,8 +90,11 @@ def sweep(
     check_parameter_overrides(root, points[0])
     base = compose(root)
     base_dvc = render_dvc_yaml(base)
+    from gitmlops.stages import check_config
+
     for point in points:
         config = compose(root, point)
+        check_config(config)
         if render_dvc_yaml(config) != base_dvc:
             raise ConfigError(
                 f"the sweep point {' '.join(point)} changes the pipeline's stages (dvc.yaml)",

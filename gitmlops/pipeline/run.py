@@ -32,6 +32,19 @@ class RunResult:
     seconds: float
     stages: list[str] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)  # conf/ files `run --save` wrote the overrides to
+    #: prepare's role table (one entry per column: name, role, used, source, reason), when it ran.
+    roles: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_roles(root: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The role table prepare wrote next to the train/test files (empty when absent)."""
+    path = root / (config.get("paths") or {}).get("prepared", "data/prepared") / "roles.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    roles = data.get("roles") if isinstance(data, dict) else None
+    return roles if isinstance(roles, list) else []
 
 
 def read_metrics(root: Path, config: dict[str, Any]) -> dict[str, Any]:
@@ -131,4 +144,5 @@ def run(
         written=synced.written,
         seconds=time.perf_counter() - started,
         stages=stage_names,
+        roles=read_roles(root, config),
     )

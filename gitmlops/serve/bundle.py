@@ -29,6 +29,7 @@ from gitmlops.serve.source import open_bundle
 APP_FILE = "serve_app.py"
 PACKAGE = "gitmlops_serve"
 RUNTIME_MODULES = (
+    "values.py",
     "schema.py",
     "model.py",
     "metrics.py",

@@ -23,8 +23,11 @@ from typing import Any
 import numpy as np
 import orjson
 
+from .values import MISSING_TOKENS, parse_bool, parse_datetime
+
 TASKS = ("binary", "multiclass", "regression")
-FEATURE_TYPES = ("int", "float", "bool", "category")
+FEATURE_TYPES = ("int", "float", "bool", "category", "datetime")
+UNSEEN_RULES = ("missing", "strict")
 _MAX_LISTED_CATEGORIES = 10
 #: From this many records on, clean input is converted column by column (numpy) instead of row by row.
 _COLUMNAR_MIN_ROWS = 16
@@ -67,6 +70,10 @@ class ModelSchema:
     target: str | None
     classes: tuple[Any, ...] | None
     features: tuple[Feature, ...]
+    #: Strings read as a missing value for any feature (as prepare read the data).
+    missing_values: frozenset[str] = frozenset(MISSING_TOKENS)
+    #: A category value not seen in training: ``missing`` (scored as missing) or ``strict`` (422).
+    unseen_categories: str = "missing"
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelSchema:
@@ -104,12 +111,20 @@ class ModelSchema:
                     raise SchemaError(f"category feature {name!r} needs a non-empty 'categories' list")
                 categories = tuple(cats)
             features.append(Feature(name, ftype, bool(item.get("nullable", True)), categories))
+        missing = data.get("missing_values", list(MISSING_TOKENS))
+        if not isinstance(missing, list) or not all(isinstance(t, str) for t in missing):
+            raise SchemaError("'missing_values' must be a list of strings")
+        unseen = data.get("unseen_categories", "missing")
+        if unseen not in UNSEEN_RULES:
+            raise SchemaError(f"unknown unseen_categories rule {unseen!r} (expected one of {', '.join(UNSEEN_RULES)})")
         return cls(
             task=task,
             objective=str(data.get("objective", "")),
             target=data.get("target"),
             classes=tuple(classes) if classes is not None else None,
             features=tuple(features),
+            missing_values=frozenset(missing),
+            unseen_categories=str(unseen),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,14 +213,20 @@ def _float(value: Any) -> float:
 
 
 def _bool(value: Any) -> float:
-    if value is True:
-        return 1.0
-    if value is False:
-        return 0.0
-    raise _Invalid(f"expected true or false, got {_describe(value)}")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise _Invalid(f"expected true/false, 1/0 or yes/no, got {_describe(value)}") from None
 
 
-def _category(feature: Feature) -> Callable[[Any], float]:
+def _datetime(value: Any) -> float:
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise _Invalid(f"{exc}, got {_describe(value)}") from None
+
+
+def _category(feature: Feature, strict: bool = False) -> Callable[[Any], float]:
     # Codes are the positions in the training categories: the same codes pd.Categorical(values,
     # categories=feature.categories) gives, which is what the booster was trained on.
     categories = feature.categories or ()
@@ -217,9 +238,14 @@ def _category(feature: Feature) -> Callable[[Any], float]:
     def convert(value: Any) -> float:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             code = codes.get(value)
+            if code is None and type(value) is int:  # a whole-number column trained as categories
+                code = codes.get(str(value))
             if code is not None:
                 return code
-            raise _Invalid(f"{json.dumps(value)} is not a training category (one of: {shown})")
+            if not strict:  # scored as missing, as XGBoost and the evaluate stage do
+                return math.nan
+            raise _Invalid(f"{json.dumps(value)} is not a training category (one of: {shown}); "
+                           "this model refuses unseen categories (unseen_categories: strict)")
         raise _Invalid(f"expected a category (one of: {shown}), got {_describe(value)}")
 
     return convert
@@ -241,9 +267,9 @@ class RequestParser:
         }
         for f in schema.features:
             if f.type == "category":
-                conv = _category(f)
+                conv = _category(f, strict=schema.unseen_categories == "strict")
             else:
-                conv = {"int": _int, "float": _float, "bool": _bool}[f.type]
+                conv = {"int": _int, "float": _float, "bool": _bool, "datetime": _datetime}[f.type]
             self._converters.append((f.name, f.nullable, conv))
 
     def parse(self, body: bytes) -> np.ndarray:
@@ -305,8 +331,8 @@ class RequestParser:
                 values = np.array(mapped, dtype=np.float64)
                 if (values < 0).any():
                     return None
-            elif feature.type == "bool":
-                if not kinds <= {bool}:
+            elif feature.type in ("bool", "datetime"):
+                if not kinds <= {bool} or feature.type == "datetime":
                     return None
                 values = np.array(column, dtype=np.float64)
             else:
@@ -330,9 +356,10 @@ class RequestParser:
         if record.keys() != self.expected:
             self._key_error(i, record)
         row = []
+        missing = self.schema.missing_values
         for name, nullable, convert in self._converters:
             value = record[name]
-            if value is None:
+            if value is None or (type(value) is str and value in missing):
                 if not nullable:
                     raise RequestError(422, f"records[{i}].{name}: null is not allowed (not nullable)", f"records[{i}].{name}")
                 row.append(math.nan)
@@ -404,6 +431,8 @@ def matrix_to_columns(schema: ModelSchema, matrix: np.ndarray) -> dict[str, list
             columns[f.name] = [None if math.isnan(v) else cats[int(v)] for v in col.tolist()]
         elif f.type == "bool":
             columns[f.name] = [None if math.isnan(v) else bool(v) for v in col.tolist()]
+        elif f.type == "datetime":
+            columns[f.name] = [None if math.isnan(v) else v for v in col.tolist()]
         elif f.type == "int":
             columns[f.name] = [None if math.isnan(v) else int(v) for v in col.tolist()]
         else:

@@ -12,11 +12,16 @@ from typing import Any
 
 def check_config(config: dict[str, Any]) -> None:
     """Fail fast, before any stage runs, on settings the built-in stages would reject (a ConfigError
-    names the key): the data engine, the training backend and, when Dask is used, the cluster."""
+    names the key): the data engine, the training backend, the XGBoost parameters and, when Dask is
+    used, the cluster."""
     from gitmlops.stages.dask_prepare import wants_dask_prepare
     from gitmlops.stages.dask_train import dask_settings, wants_dask
+    from gitmlops.stages.params import check_params
+    from gitmlops.stages.roles import check_data_settings
 
     engine_on_dask = wants_dask_prepare(config)  # both run: each validates its own key
     backend_on_dask = wants_dask(config)
     if engine_on_dask or backend_on_dask:
         dask_settings(config)
+    check_data_settings(config.get("data") or {})
+    check_params(config)

@@ -331,7 +331,7 @@ def fit(client: Any, ddf: Any, params: dict[str, Any], settings: DaskSettings) -
     from xgboost import dask as dxgb
     from xgboost.collective import Config as CollConfig
 
-    from gitmlops.stages.train import booster_params
+    from gitmlops.stages.params import booster_params
 
     target = params.get("data", {}).get("target")
     if target not in ddf.columns:
@@ -345,6 +345,13 @@ def fit(client: Any, ddf: Any, params: dict[str, Any], settings: DaskSettings) -
     profile_job = tree_reduce([dask.delayed(profile_partition)(p) for p in parts], merge_profiles)
     summary, profile_bytes = client.compute([summary_job, profile_job], sync=True)
     schema = schema_from_summary(summary, target, params.get("model", {}).get("objective", "auto"))
+    from gitmlops.stages.features import read_json
+    from gitmlops.stages.roles import ROLES_FILE
+
+    roles_file = Path(params.get("paths", {}).get("prepared", "data/prepared")) / ROLES_FILE
+    if roles_file.is_file():  # the pandas engine's role table, recorded as local training records it
+        roles = read_json(roles_file)
+        schema.update({key: roles[key] for key in ("roles", "missing_values", "unseen_categories") if key in roles})
 
     empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in ddf.dtypes.items()})
     features = ddf.map_partitions(feature_frame, schema, meta=feature_frame(empty, schema))

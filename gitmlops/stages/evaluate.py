@@ -6,6 +6,8 @@ recall, f1; multiclass -> accuracy, mlogloss, macro_f1; regression -> rmse, mae,
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from gitmlops.errors import DataError
 from gitmlops.stages.features import encode_target, feature_frame, load_params, read_json, write_json
 
 DECIMALS = 6
+#: Quantile bins of the actual-vs-predicted grid of a regression model (plots/confusion.json).
+REGRESSION_BINS = 10
 
 
 def _auc(y: Any, p: Any) -> float:
@@ -51,6 +55,26 @@ def _roc(y: Any, p: Any, points: int = 101) -> list[dict[str, float]]:
             }
         )
     return rows
+
+
+def pair_counts(actual: Sequence[str], predicted: Sequence[str]) -> list[dict[str, Any]]:
+    """One entry per (actual, predicted) pair with its row count: the confusion plot's data, whose
+    size depends on the classes, not on the rows (the `confusion_counts` template sums ``count``)."""
+    counts = Counter(zip(actual, predicted, strict=True))
+    return [{"actual": a, "predicted": p, "count": n} for (a, p), n in sorted(counts.items())]
+
+
+def binned(values: Any, edges_of: Any = None, bins: int = REGRESSION_BINS) -> list[str]:
+    """Regression values as labels of ``bins`` quantile bins of ``edges_of`` (default: ``values``), so
+    actual-vs-predicted is a bounded bins x bins grid; labels sort in bin order."""
+    import numpy as np
+
+    reference = values if edges_of is None else edges_of
+    edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, bins + 1)))
+    index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, max(len(edges) - 2, 0))
+    width = len(str(max(len(edges) - 1, 1)))
+    labels = [f"{i + 1:0{width}d}: {edges[i]:.4g}..{edges[min(i + 1, len(edges) - 1)]:.4g}" for i in range(max(len(edges) - 1, 1))]
+    return [labels[i] for i in index.tolist()]
 
 
 def _prf(y: Any, pred: Any, cls: int) -> tuple[float, float, float]:
@@ -101,6 +125,19 @@ def compute_metrics(schema: dict[str, Any], y: Any, raw: Any) -> tuple[dict[str,
     return {k: round(v, DECIMALS) for k, v in metrics.items()}, pred
 
 
+def unseen_rows(df: Any, schema: dict[str, Any]) -> Any:
+    """A boolean mask of the rows holding a category value not seen in training."""
+    import numpy as np
+
+    mask = np.zeros(len(df), dtype=bool)
+    for feature in schema["features"]:
+        if feature["type"] == "category" and feature["name"] in df.columns:
+            col = df[feature["name"]]
+            known = col.isna() | col.astype(str).isin(feature["categories"])
+            mask |= ~known.to_numpy()
+    return mask
+
+
 def evaluate(params_path: str | Path = "params.yaml") -> str:
     """Write metrics and plots for the held-out set; return a one-line summary."""
     import pandas as pd
@@ -113,6 +150,12 @@ def evaluate(params_path: str | Path = "params.yaml") -> str:
         raise DataError(f"{test_file} is missing", "run the prepare stage first")
     schema = read_json(paths.get("schema", "models/schema.json"))
     df = pd.read_parquet(test_file)
+    unseen = unseen_rows(df, schema)
+    strict = schema.get("unseen_categories") == "strict"
+    if strict:  # serving refuses these rows (422): leave them out of the metrics too
+        df = df[~unseen]
+        if df.empty:
+            raise DataError("every held-out row has a category unseen in training (unseen_categories: strict)")
     booster = xgb.Booster(model_file=str(paths.get("model", "models/model.ubj")))
     booster.set_param({"nthread": 1})
     dtest = xgb.DMatrix(feature_frame(df, schema), enable_categorical=True, nthread=1)
@@ -120,17 +163,18 @@ def evaluate(params_path: str | Path = "params.yaml") -> str:
     raw = booster.predict(dtest)
     metrics, pred = compute_metrics(schema, y, raw)
     metrics["rows"] = len(df)
+    metrics["refused_rows" if strict else "unseen_category_rows"] = int(unseen.sum())
     write_json(paths.get("metrics", "metrics.json"), metrics)
 
     plots = Path(paths.get("plots", "plots"))
     roc = _roc(y, raw) if schema["task"] == "binary" else []
     write_json(plots / "roc.json", {"roc": roc})
-    confusion: list[dict[str, Any]]
     if schema["task"] == "regression":
-        confusion = [{"actual": round(float(a), 4), "predicted": round(float(p), 4)} for a, p in zip(y, pred, strict=True)]
+        actual, predicted = binned(y), binned(pred, edges_of=y)
     else:
-        classes = schema["classes"]
-        confusion = [{"actual": str(classes[int(a)]), "predicted": str(classes[int(p)])} for a, p in zip(y, pred, strict=True)]
+        classes = [str(c) for c in schema["classes"]]
+        actual, predicted = [classes[int(a)] for a in y], [classes[int(p)] for p in pred]
+    confusion = pair_counts(actual, predicted)
     write_json(plots / "confusion.json", {"confusion": confusion})
     shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
     return f"evaluate: {shown}"

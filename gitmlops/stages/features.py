@@ -30,17 +30,25 @@ def data_files(path: str | Path) -> list[Path]:
     raise DataError(f"data file {path} does not exist", "run `gitmlops data pull`, or check data.path")
 
 
-def read_table(path: str | Path) -> Any:
-    """Read a CSV/Parquet file or a folder of them into one DataFrame."""
+def read_table(path: str | Path, missing: list[str] | None = None) -> Any:
+    """Read a CSV/Parquet file or a folder of them into one DataFrame; ``missing``: the strings read
+    as missing values (default: pandas' own)."""
     import pandas as pd
 
     frames = []
     for file in data_files(path):
         try:
             if file.suffix.lower() == ".csv":
-                frames.append(pd.read_csv(file))
+                if missing is None:
+                    frames.append(pd.read_csv(file))
+                else:
+                    frames.append(pd.read_csv(file, na_values=missing, keep_default_na=False))
             else:
-                frames.append(pd.read_parquet(file))
+                frame = pd.read_parquet(file)
+                for name in frame.columns if missing else ():
+                    if frame[name].dtype == object or pd.api.types.is_string_dtype(frame[name]):
+                        frame[name] = frame[name].mask(frame[name].isin(missing))
+                frames.append(frame)
         except (ValueError, OSError, pd.errors.ParserError) as exc:
             raise DataError(f"cannot read {file}: {exc}") from None
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -76,12 +84,38 @@ def infer_task(target: Any, objective: str = "auto") -> tuple[str, str]:
     return "multiclass", "multi:softprob"
 
 
+#: Characters XGBoost does not take in a feature name, and what the model sees instead.
+_NAME_SAFE = str.maketrans({"[": "(", "]": ")", "<": "lt"})
+
+
+def model_names(names: list[str]) -> list[str]:
+    """The feature names the booster gets: ``names`` with ``[``, ``]`` and ``<`` (which XGBoost
+    refuses) replaced, made unique. The schema keeps the original names for serving."""
+    legal = {name for name in names if name == name.translate(_NAME_SAFE)}
+    out: list[str] = []
+    taken: set[str] = set()
+    for name in names:
+        if name in legal:
+            out.append(name)
+            continue
+        safe = candidate = name.translate(_NAME_SAFE)
+        n = 1
+        while candidate in taken or candidate in legal:
+            n += 1
+            candidate = f"{safe}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def _native(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def build_schema(df: Any, target: str, objective: str = "auto") -> dict[str, Any]:
-    """The feature schema of a training frame (features in column order, target, task, classes)."""
+def build_schema(df: Any, target: str, objective: str = "auto", roles: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The feature schema of a training frame (features in column order, target, task, classes);
+    ``roles`` (prepare's roles.json: the role table, missing-value tokens, the unseen-category rule)
+    is recorded too, for serving to parse values as the stages did."""
     import pandas as pd
 
     task, objective = infer_task(df[target], objective)
@@ -93,6 +127,8 @@ def build_schema(df: Any, target: str, objective: str = "auto") -> dict[str, Any
         entry: dict[str, Any] = {"name": str(name), "nullable": bool(col.isna().any())}
         if pd.api.types.is_bool_dtype(col):
             entry["type"] = "bool"
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            entry["type"] = "datetime"
         elif pd.api.types.is_integer_dtype(col):
             entry["type"] = "int"
         elif pd.api.types.is_float_dtype(col):
@@ -108,10 +144,13 @@ def build_schema(df: Any, target: str, objective: str = "auto") -> dict[str, Any
         features.append(entry)
     if not features:
         raise DataError("the data has no feature columns besides the target")
+    for entry, safe in zip(features, model_names([f["name"] for f in features]), strict=True):
+        if safe != entry["name"]:
+            entry["model_name"] = safe
     classes = None
     if task != "regression":
         classes = sorted((_native(v) for v in df[target].dropna().unique()), key=lambda v: (str(type(v)), v))
-    return {
+    schema = {
         "format": SCHEMA_FORMAT,
         "task": task,
         "objective": objective,
@@ -119,10 +158,14 @@ def build_schema(df: Any, target: str, objective: str = "auto") -> dict[str, Any
         "classes": classes,
         "features": features,
     }
+    if roles:
+        schema.update({key: roles[key] for key in ("roles", "missing_values", "unseen_categories") if key in roles})
+    return schema
 
 
 def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
-    """The model's input frame: schema columns in order, categories coded as at training."""
+    """The model's input frame: schema columns in order (named as the booster knows them, see
+    :func:`model_names`), categories coded as at training."""
     import pandas as pd
 
     missing = [f["name"] for f in schema["features"] if f["name"] not in df.columns]
@@ -131,11 +174,32 @@ def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
     out = {}
     for feature in schema["features"]:
         col = df[feature["name"]]
+        name = feature.get("model_name", feature["name"])
         if feature["type"] == "category":
             values = col.where(col.isna(), col.astype(str))
-            out[feature["name"]] = pd.Categorical(values, categories=feature["categories"])
+            out[name] = pd.Categorical(values, categories=feature["categories"])
+        elif feature["type"] == "datetime":
+            if pd.api.types.is_datetime64_any_dtype(col):
+                moments = col if getattr(col.dt, "tz", None) is not None else col.dt.tz_localize("UTC")
+                out[name] = ((moments - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).astype("float64")
+            else:  # text, as in raw data: serving's own parsing rule
+                from gitmlops.stages.roles import datetime_seconds
+
+                out[name] = datetime_seconds(col)
+        elif feature["type"] == "bool" and not pd.api.types.is_bool_dtype(col):
+            from gitmlops.serve.values import parse_bool
+
+            def as_number(value: Any) -> float:
+                try:
+                    return parse_bool(value)
+                except ValueError:
+                    return float("nan")
+            out[name] = col.map(as_number, na_action="ignore").astype("float64")
+        elif feature["type"] == "bool":
+            numbers = col.astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
+            out[name] = pd.Series(numbers, index=col.index)
         else:
-            out[feature["name"]] = pd.to_numeric(col, errors="coerce").astype("float64")
+            out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
     return pd.DataFrame(out, index=df.index)
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitmlops.errors import DataError
-from gitmlops.stages.features import infer_task, load_params, read_table
+from gitmlops.stages.features import infer_task, load_params, read_table, write_json
+from gitmlops.stages.roles import (
+    ROLES_FILE,
+    apply_roles,
+    infer_roles,
+    left_out_warning,
+    missing_tokens,
+    role_table,
+    unseen_rule,
+)
 
 
 @dataclass(frozen=True)
@@ -57,9 +67,15 @@ def prepare(params_path: str | Path = "params.yaml") -> str:
     out_dir = Path(params.get("paths", {}).get("prepared", "data/prepared"))
     split = split_settings(data)
     target, test_size = split.target, split.test_size
-    df = read_table(data.get("path", ""))
-    df = df.drop(columns=columns_to_drop(data, target, df.columns))
+    tokens = missing_tokens(data)
+    df = read_table(data.get("path", ""), missing=tokens)
+    columns_to_drop(data, target, df.columns)  # the target and data.drop_columns checked
     df = df[df[target].notna()].reset_index(drop=True)
+    table = infer_roles(df, target, data)
+    if not any(entry.used for entry in table):
+        raise DataError("no feature columns are left once ID-like, free-text and ignored columns are left out",
+                        "set data.roles.COLUMN=categorical (or numeric, ...) for the columns to use")
+    df = apply_roles(df, target, table)
     task, _ = infer_task(df[target], params.get("model", {}).get("objective", "auto"))
 
     rng = np.random.default_rng(split.seed)
@@ -81,4 +97,10 @@ def prepare(params_path: str | Path = "params.yaml") -> str:
     out_dir.mkdir(parents=True, exist_ok=True)
     train_df.to_parquet(out_dir / "train.parquet", index=False)
     test_df.to_parquet(out_dir / "test.parquet", index=False)
+    role_rows = [entry.to_dict() for entry in table]
+    write_json(out_dir / ROLES_FILE, {"roles": role_rows, "missing_values": tokens, "unseen_categories": unseen_rule(data)})
+    warning = left_out_warning(role_rows)
+    if warning:
+        print(warning, file=sys.stderr)
+    print(role_table(role_rows), file=sys.stderr)
     return f"prepare: {len(train_df)} train rows, {len(test_df)} test rows ({task}) -> {out_dir}"

@@ -11,43 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitmlops.errors import DataError
+from gitmlops.errors import ConfigError, DataError
 from gitmlops.stages.features import (
     build_schema,
     encode_target,
     feature_frame,
     load_params,
+    read_json,
     write_json,
 )
-
-BOOSTER_KEYS = ("booster", "tree_method", "max_bin", "grow_policy", "max_leaves")
-TRAIN_KEYS = {
-    "max_depth": "max_depth",
-    "eta": "eta",
-    "subsample": "subsample",
-    "colsample_bytree": "colsample_bytree",
-    "min_child_weight": "min_child_weight",
-    "reg_lambda": "lambda",
-    "seed": "seed",
-    "nthread": "nthread",
-}
-
-
-def booster_params(params: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """The parameter dict for ``xgboost.train`` from the model and train config groups."""
-    model, train = params.get("model", {}), params.get("train", {})
-    result: dict[str, Any] = {"objective": schema["objective"]}
-    for key in BOOSTER_KEYS:
-        if model.get(key) is not None:
-            result[key] = model[key]
-    for key, xgb_key in TRAIN_KEYS.items():
-        if train.get(key) is not None:
-            result[xgb_key] = train[key]
-    if schema["task"] == "multiclass":
-        result["num_class"] = len(schema["classes"])
-    result.setdefault("seed", 0)
-    result.setdefault("nthread", 1)
-    return result
+from gitmlops.stages.params import PARAMETER_DOCS, booster_params, check_params, xgboost_message
+from gitmlops.stages.roles import ROLES_FILE
 
 
 def write_reference_profile(df: Any, path: Path) -> None:
@@ -78,6 +52,7 @@ def train(params_path: str | Path = "params.yaml") -> str:
         from gitmlops.stages.dask_train import train_on_dask
 
         return train_on_dask(params)
+    check_params(params)  # also when dvc repro runs the stage without `gitmlops run`
     paths = params.get("paths", {})
     prepared = Path(paths.get("prepared", "data/prepared"))
     target = params.get("data", {}).get("target")
@@ -87,12 +62,18 @@ def train(params_path: str | Path = "params.yaml") -> str:
     df = pd.read_parquet(train_file)
     if target not in df.columns:
         raise DataError(f"target column {target!r} is not in {train_file}")
-    schema = build_schema(df, target, params.get("model", {}).get("objective", "auto"))
+    roles_file = prepared / ROLES_FILE
+    roles = read_json(roles_file) if roles_file.is_file() else None
+    schema = build_schema(df, target, params.get("model", {}).get("objective", "auto"), roles)
     features = feature_frame(df, schema)
     labels = encode_target(df[target], schema)
     dtrain = xgb.DMatrix(features, label=labels, enable_categorical=True, nthread=1)
     rounds = int(params.get("train", {}).get("num_boost_round", 100))
-    booster = xgb.train(booster_params(params, schema), dtrain, num_boost_round=rounds)
+    try:
+        booster = xgb.train(booster_params(params, schema), dtrain, num_boost_round=rounds)
+    except xgb.core.XGBoostError as exc:  # data-dependent settings (constraints) are checked only here
+        raise ConfigError(f"XGBoost refuses the model/train settings for this data: {xgboost_message(exc)}",
+                          f"fix conf/model/ or conf/train/; allowed values: {PARAMETER_DOCS}") from None
 
     model_path = Path(paths.get("model", "models/model.ubj"))
     model_path.parent.mkdir(parents=True, exist_ok=True)
