@@ -132,3 +132,10 @@ class GitHubAPIError(GitHubError):
 
 class PushRejected(ExternalError):
     """A remote refused an atomic push because its refs moved on: fetch and retry."""
+
+
+# -- appended by the hardening work (gitmlops/pipeline/guard.py) ---------------------------------------
+
+
+class RunLockedError(UsageError):
+    """Another `gitmlops run` holds this checkout's run lock."""
