@@ -267,6 +267,17 @@ class GitRepo:
                 f"check that remote {remote!r} is reachable and that no local tag conflicts with it",
             )
 
+    def remote_tag_names(self, remote: str) -> set[str]:
+        """The tag names ``remote`` has (``git ls-remote --tags --refs``); ExternalError when unreachable."""
+        proc = subprocess.run(
+            ["git", "ls-remote", "--tags", "--refs", "--", remote],
+            cwd=self.root, capture_output=True, text=True, env=_git_env(),
+        )
+        if proc.returncode != 0:
+            raise ExternalError(f"git ls-remote {remote} failed: {proc.stderr.strip()}",
+                                f"check that remote {remote!r} is reachable")
+        return {line.split("\t", 1)[1].removeprefix("refs/tags/") for line in proc.stdout.splitlines() if "\t" in line}
+
     def push_atomic(self, remote: str, refspecs: Sequence[str], leases: dict[str, str | None] | None = None) -> None:
         """Push ``refspecs`` to ``remote`` all-or-nothing (``git push --atomic``).
 

@@ -87,11 +87,21 @@ def _write(
     """Plan a tag from the current state, create it, and push it (retrying when the remote moved on)."""
     if push and git.remote_url(remote) is None:
         raise UsageError(f"no git remote named {remote!r}", "add it with `git remote add NAME URL` or pass --remote")
+    finished: list[str] = []
     for attempt in range(1, max(1, attempts) + 1):
         if push:
             git.fetch_refs(remote, FETCH_REFSPECS)
+            if attempt == 1:
+                finished = _finish_pending_push(git, name, remote)
         artifacts = build(read_events(git))
-        step = plan(artifacts.get(name))
+        try:
+            step = plan(artifacts.get(name))
+        except RegistryError:
+            state = artifacts.get(name)
+            done = [e for e in (state.events if state else []) if e.tag in finished]
+            if done:  # the rerun of an interrupted push: finishing it was all there was to do
+                return TagWritten(done[-1], True, remote, attempt)
+            raise
         tag = format_tag(step.tag)
         if git.ref_value(f"refs/tags/{tag}") is not None:
             raise RegistryError(f"tag {tag!r} already exists", "`gitmlops registry history` shows the events")
@@ -128,6 +138,37 @@ def _write(
             event = dataclasses.replace(event, version=step.version)
         return TagWritten(event, push, remote if push else None, attempt)
     raise ExternalError("no attempt was made", "pass attempts >= 1")
+
+
+def _finish_pending_push(git: GitRepo, name: str, remote: str) -> list[str]:
+    """Push this artifact's registry tags that exist here but not on ``remote`` (a push that was
+    killed after the tag was created); returns their names. The counter ref moves with them under
+    the same lease as a normal push, so a remote that moved on meanwhile refuses it."""
+    on_remote = git.remote_tag_names(remote)
+    pending = sorted((e for e in read_events(git) if e.name == name and e.tag not in on_remote),
+                     key=lambda e: (e.counter or 0, e.timestamp))
+    if not pending:
+        return []
+    refspecs = [f"refs/tags/{e.tag}:refs/tags/{e.tag}" for e in pending]
+    leases: dict[str, str | None] = {}
+    counted = [e for e in pending if e.counter is not None]
+    if counted:
+        ref = counter_ref(name)
+        leases[ref] = git.ref_value(ref)
+        top = git.ref_value(f"refs/tags/{counted[-1].tag}")
+        refspecs.append(f"{top}:{ref}")
+    tags = ", ".join(e.tag for e in pending)
+    try:
+        git.push_atomic(remote, refspecs, leases)
+    except PushRejected as exc:
+        raise ExternalError(
+            f"registry tag(s) {tags} exist only in this clone and {remote!r} refused them: {exc.message}",
+            f"another clone wrote to the registry meanwhile; remove them with `git tag -d {pending[0].tag}` "
+            "(each one) and run the command again",
+        ) from exc
+    for ref in leases:
+        git.set_ref(ref, refspecs[-1].split(":", 1)[0])
+    return [e.tag for e in pending]
 
 
 def _active_version(artifact: ArtifactState, text: str) -> VersionState:
