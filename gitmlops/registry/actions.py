@@ -6,7 +6,9 @@ counter (stage assignments) also move ``refs/gitmlops/counters/<artifact>`` on t
 compare-and-swap lease (``--force-with-lease``), so two clones that computed the same counter cannot
 both win, even when they assign different stages (whose tag names differ). The loser deletes its
 local tag, refetches, recomputes and retries a bounded number of times, then fails clearly. Any
-failure removes the local tag: nothing is left behind locally or remotely.
+failure removes the local tag: nothing is left behind locally or remotely. Within one clone, a
+counter value is claimed by creating ``refs/gitmlops/claims/<artifact>/<N>`` (git refuses to
+create an existing ref), so concurrent commands without ``--push`` never share a counter either.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from gitmlops.registry.tags import (
 )
 
 COUNTER_REFS = "refs/gitmlops/counters"
+CLAIM_REFS = "refs/gitmlops/claims"  # local only: which command of this clone took a counter value
 FETCH_REFSPECS = ("refs/tags/*:refs/tags/*", f"+{COUNTER_REFS}/*:{COUNTER_REFS}/*")
 DEFAULT_ATTEMPTS = 12
 BUMPS = ("major", "minor", "patch")
@@ -105,7 +108,16 @@ def _write(
         tag = format_tag(step.tag)
         if git.ref_value(f"refs/tags/{tag}") is not None:
             raise RegistryError(f"tag {tag!r} already exists", "`gitmlops registry history` shows the events")
-        obj = git.create_tag(tag, step.commit, step.message)
+        try:
+            obj = git.create_tag(tag, step.commit, step.message)
+        except ExternalError:
+            if git.ref_value(f"refs/tags/{tag}") is None:
+                raise
+            continue  # a racing command of this clone created the same tag: plan again
+        if step.tag.counter is not None and not _claim_counter(git, name, step.tag.counter, obj):
+            git.delete_tag(tag)  # another command in this clone took the counter first: plan again
+            time.sleep(random.uniform(0.01, 0.05))
+            continue
         try:
             if push:
                 refspecs = [f"refs/tags/{tag}:refs/tags/{tag}"]
@@ -118,7 +130,7 @@ def _write(
                 for ref in leases:
                     git.set_ref(ref, obj)
         except PushRejected as exc:
-            git.delete_tag(tag)
+            _drop_tag(git, name, tag, step.tag.counter, obj)
             if attempt >= attempts:
                 raise ExternalError(
                     f"gave up after {attempt} attempts: {exc.message}",
@@ -128,7 +140,7 @@ def _write(
             time.sleep(random.uniform(0.02, 0.1) * attempt)
             continue
         except BaseException:
-            git.delete_tag(tag)
+            _drop_tag(git, name, tag, step.tag.counter, obj)
             raise
         records = git.annotated_tags(with_messages=True, patterns=(f"refs/tags/{tag}",))
         event = event_from_record(records[0])
@@ -137,7 +149,37 @@ def _write(
         if step.version is not None:
             event = dataclasses.replace(event, version=step.version)
         return TagWritten(event, push, remote if push else None, attempt)
-    raise ExternalError("no attempt was made", "pass attempts >= 1")
+    raise ExternalError(
+        f"gave up after {max(1, attempts)} attempts: other commands in this clone keep taking the counter",
+        "retry in a moment",
+    )
+
+
+def _claim_ref(name: str, counter: int) -> str:
+    return f"{CLAIM_REFS}/{name_to_tag(name).replace('/', '%2F')}/{counter}"
+
+
+def _claim_counter(git: GitRepo, name: str, counter: int, obj: str) -> bool:
+    """Take counter value ``counter`` of ``name`` in this clone for tag object ``obj``.
+
+    Two commands in one clone that planned the same counter (for different stages, so different
+    tag names) cannot both create the claim ref: git creates a ref that must not exist under its
+    ref lock. A claim whose tag is gone (a failed push deleted it) is stale and taken over.
+    """
+    ref = _claim_ref(name, counter)
+    if git.create_ref(ref, obj):
+        return True
+    held = git.ref_value(ref)
+    if held is not None and held not in git.tag_targets():
+        git.delete_ref(ref, held)
+        return git.create_ref(ref, obj)
+    return False
+
+
+def _drop_tag(git: GitRepo, name: str, tag: str, counter: int | None, obj: str) -> None:
+    git.delete_tag(tag)
+    if counter is not None:
+        git.delete_ref(_claim_ref(name, counter), obj)
 
 
 def _finish_pending_push(git: GitRepo, name: str, remote: str) -> list[str]:
