@@ -107,6 +107,9 @@ def _run_locked(
     from gitmlops.stages import check_config
 
     check_config(config)
+    from gitmlops.registry.settings import settings_from_config
+
+    settings_from_config(config)  # a bad registry.stages would break every registry command later
     stage_names = list(stages_from_config(config))
     if stage and stage not in stage_names:
         raise PipelineError(f"no stage named {stage!r}", f"stages are: {', '.join(stage_names)}")
