@@ -18,6 +18,7 @@ from typing import Any
 from gitmlops.errors import ConfigError
 
 CONF_DIR = "conf"
+MAX_KEY_LENGTH = 200  # Hydra looks a key up as a file name: longer ones fail as OS errors
 CONFIG_NAME = "config"
 #: The primary config of the pipeline's parameters (conf/parameters.yaml): what params.yaml holds and
 #: what `dvc exp run -S` composes (the [hydra] section of .dvc/config names it). conf/config.yaml
@@ -69,6 +70,12 @@ def validate_overrides(overrides: Sequence[str], allow_sweep: bool = False) -> l
                 f"malformed override {text!r}: {str(exc).splitlines()[0]}",
                 "write overrides as key=value (e.g. train.max_depth=6) or group=option (model=xgb_large)",
             ) from None
+        key = override.key_or_group
+        if len(key) > MAX_KEY_LENGTH:
+            raise ConfigError(
+                f"override key {key[:40]!r}... is {len(key)} characters long (at most {MAX_KEY_LENGTH})",
+                "write overrides as key=value with a key that exists in conf/ (e.g. train.max_depth=6)",
+            )
         if override.is_sweep_override() and not allow_sweep:
             raise ConfigError(
                 f"override {text!r} is a sweep (several values)",

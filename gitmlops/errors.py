@@ -147,3 +147,10 @@ class RemoteError(ExternalError):
     def __init__(self, message: str, hint: str | None = None, kind: str = "failed") -> None:
         super().__init__(message, hint)
         self.kind = kind
+
+
+# -- appended by the hardening work (gitmlops/pipeline/guard.py) ---------------------------------------
+
+
+class RunLockedError(UsageError):
+    """Another `gitmlops run` holds this checkout's run lock."""

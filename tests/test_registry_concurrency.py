@@ -74,3 +74,23 @@ def test_a_writer_that_keeps_losing_fails_clearly(model_repo: Path, tmp_path: Pa
         registry.promote(model_repo, "model", "v0.1.0", "prod", push=True, attempts=3)
     assert set(git(model_repo, "tag", "--list").split()) == before
     assert "model#prod#1" not in git(origin, "tag", "--list").split()
+
+
+def test_parallel_local_promotions_in_one_clone_use_each_counter_once(model_repo: Path) -> None:
+    registry.register(model_repo, "model")
+    writers = 6
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gitmlops", "-C", str(model_repo), "registry", "promote", "model", "v0.1.0",
+             "--stage", STAGES[i % len(STAGES)], "--force", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in range(writers)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    tags = git(model_repo, "tag", "--list").split()
+    counters = sorted(t.counter for t in map(parse_tag, tags) if t and t.counter is not None)
+    assert counters == list(range(1, writers + 1))
+    assert sorted(json.loads(out)["counter"] for out, _ in outputs) == counters

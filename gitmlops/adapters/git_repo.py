@@ -250,6 +250,21 @@ class GitRepo:
         """Point full ref name ``ref`` at object ``value``."""
         self.git("update-ref", ref, value)
 
+    def create_ref(self, ref: str, value: str) -> bool:
+        """Create full ref name ``ref`` at ``value`` only if it does not exist (atomic, under git's
+        ref lock); False when it already exists."""
+        proc = subprocess.run(["git", "update-ref", ref, value, ""], cwd=self.root, capture_output=True,
+                              text=True, env=_git_env())
+        return proc.returncode == 0
+
+    def delete_ref(self, ref: str, expected: str | None = None) -> None:
+        """Delete full ref name ``ref`` (only while it still points at ``expected``, when given)."""
+        self.git("update-ref", "-d", ref, *([expected] if expected else []), check=False)
+
+    def tag_targets(self) -> set[str]:
+        """The object ids that refs/tags/* point to."""
+        return set(self.git("for-each-ref", "--format=%(objectname)", "refs/tags").split())
+
     def remote_url(self, remote: str) -> str | None:
         """The URL of git remote ``remote``, or None if there is no such remote."""
         out = self.git("remote", "get-url", "--", remote, check=False)
@@ -266,6 +281,17 @@ class GitRepo:
                 f"git fetch {remote} failed: {proc.stderr.strip()}",
                 f"check that remote {remote!r} is reachable and that no local tag conflicts with it",
             )
+
+    def remote_tag_names(self, remote: str) -> set[str]:
+        """The tag names ``remote`` has (``git ls-remote --tags --refs``); ExternalError when unreachable."""
+        proc = subprocess.run(
+            ["git", "ls-remote", "--tags", "--refs", "--", remote],
+            cwd=self.root, capture_output=True, text=True, env=_git_env(),
+        )
+        if proc.returncode != 0:
+            raise ExternalError(f"git ls-remote {remote} failed: {proc.stderr.strip()}",
+                                f"check that remote {remote!r} is reachable")
+        return {line.split("\t", 1)[1].removeprefix("refs/tags/") for line in proc.stdout.splitlines() if "\t" in line}
 
     def push_atomic(self, remote: str, refspecs: Sequence[str], leases: dict[str, str | None] | None = None) -> None:
         """Push ``refspecs`` to ``remote`` all-or-nothing (``git push --atomic``).

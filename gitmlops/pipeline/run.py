@@ -1,6 +1,7 @@
 """`gitmlops run`: compose the config (with overrides), sync dvc.yaml, reproduce with DVC.
 
-On failure or Ctrl-C the generated files are put back as they were; DVC itself never caches or
+One run at a time per checkout (a lock taken before anything is written). On failure, Ctrl-C or
+SIGTERM the generated files are put back as they were; DVC itself never caches or
 records the outputs of a stage that did not finish.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from gitmlops.adapters.dvc_repo import ProgressCallback
 from gitmlops.adapters.git_repo import GitRepo, open_repo
 from gitmlops.errors import DataError, NotADvcRepoError, PipelineError
+from gitmlops.pipeline.guard import run_lock, terminate_as_interrupt
 from gitmlops.pipeline.render import stages_from_config
 from gitmlops.pipeline.sync import DVC_YAML, PARAMS_YAML, sync, write_atomic
 
@@ -93,13 +95,27 @@ def run(
     callback: ProgressCallback | None = None,
 ) -> RunResult:
     """Compose, sync and reproduce; returns the stages run and the metrics."""
-    from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
-    from gitmlops.config import compose
+    from gitmlops.adapters.dvc_repo import is_dvc_repo
 
     git = open_repo(repo)
     root = git.root
     if not is_dvc_repo(root):
         raise NotADvcRepoError(str(root))
+    with run_lock(root), terminate_as_interrupt():
+        return _run_locked(git, root, overrides, force, stage, callback)
+
+
+def _run_locked(
+    git: GitRepo,
+    root: Path,
+    overrides: Sequence[str],
+    force: bool,
+    stage: str | None,
+    callback: ProgressCallback | None,
+) -> RunResult:
+    from gitmlops.adapters.dvc_repo import DvcRepo
+    from gitmlops.config import compose
+
     started = time.perf_counter()
     from gitmlops.config import check_parameter_overrides
 
@@ -108,6 +124,9 @@ def run(
     from gitmlops.stages import check_config
 
     check_config(config)
+    from gitmlops.registry.settings import settings_from_config
+
+    settings_from_config(config)  # a bad registry.stages would break every registry command later
     stage_names = list(stages_from_config(config))
     if stage and stage not in stage_names:
         raise PipelineError(f"no stage named {stage!r}", f"stages are: {', '.join(stage_names)}")

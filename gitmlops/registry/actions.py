@@ -6,7 +6,9 @@ counter (stage assignments) also move ``refs/gitmlops/counters/<artifact>`` on t
 compare-and-swap lease (``--force-with-lease``), so two clones that computed the same counter cannot
 both win, even when they assign different stages (whose tag names differ). The loser deletes its
 local tag, refetches, recomputes and retries a bounded number of times, then fails clearly. Any
-failure removes the local tag: nothing is left behind locally or remotely.
+failure removes the local tag: nothing is left behind locally or remotely. Within one clone, a
+counter value is claimed by creating ``refs/gitmlops/claims/<artifact>/<N>`` (git refuses to
+create an existing ref), so concurrent commands without ``--push`` never share a counter either.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from gitmlops.registry.tags import (
 )
 
 COUNTER_REFS = "refs/gitmlops/counters"
+CLAIM_REFS = "refs/gitmlops/claims"  # local only: which command of this clone took a counter value
 FETCH_REFSPECS = ("refs/tags/*:refs/tags/*", f"+{COUNTER_REFS}/*:{COUNTER_REFS}/*")
 DEFAULT_ATTEMPTS = 12
 BUMPS = ("major", "minor", "patch")
@@ -88,15 +91,34 @@ def _write(
     """Plan a tag from the current state, create it, and push it (retrying when the remote moved on)."""
     if push and git.remote_url(remote) is None:
         raise UsageError(f"no git remote named {remote!r}", "add it with `git remote add NAME URL` or pass --remote")
+    finished: list[str] = []
     for attempt in range(1, max(1, attempts) + 1):
         if push:
             git.fetch_refs(remote, FETCH_REFSPECS)
+            if attempt == 1:
+                finished = _finish_pending_push(git, name, remote)
         artifacts = build(read_events(git))
-        step = plan(artifacts.get(name))
+        try:
+            step = plan(artifacts.get(name))
+        except RegistryError:
+            state = artifacts.get(name)
+            done = [e for e in (state.events if state else []) if e.tag in finished]
+            if done:  # the rerun of an interrupted push: finishing it was all there was to do
+                return TagWritten(done[-1], True, remote, attempt)
+            raise
         tag = format_tag(step.tag)
         if git.ref_value(f"refs/tags/{tag}") is not None:
             raise RegistryError(f"tag {tag!r} already exists", "`gitmlops registry history` shows the events")
-        obj = git.create_tag(tag, step.commit, step.message)
+        try:
+            obj = git.create_tag(tag, step.commit, step.message)
+        except ExternalError:
+            if git.ref_value(f"refs/tags/{tag}") is None:
+                raise
+            continue  # a racing command of this clone created the same tag: plan again
+        if step.tag.counter is not None and not _claim_counter(git, name, step.tag.counter, obj):
+            git.delete_tag(tag)  # another command in this clone took the counter first: plan again
+            time.sleep(random.uniform(0.01, 0.05))
+            continue
         try:
             if push:
                 refspecs = [f"refs/tags/{tag}:refs/tags/{tag}"]
@@ -109,7 +131,7 @@ def _write(
                 for ref in leases:
                     git.set_ref(ref, obj)
         except PushRejected as exc:
-            git.delete_tag(tag)
+            _drop_tag(git, name, tag, step.tag.counter, obj)
             if attempt >= attempts:
                 raise ExternalError(
                     f"gave up after {attempt} attempts: {exc.message}",
@@ -119,7 +141,7 @@ def _write(
             time.sleep(random.uniform(0.02, 0.1) * attempt)
             continue
         except BaseException:
-            git.delete_tag(tag)
+            _drop_tag(git, name, tag, step.tag.counter, obj)
             raise
         records = git.annotated_tags(with_messages=True, patterns=(f"refs/tags/{tag}",))
         event = event_from_record(records[0])
@@ -128,7 +150,68 @@ def _write(
         if step.version is not None:
             event = dataclasses.replace(event, version=step.version)
         return TagWritten(event, push, remote if push else None, attempt)
-    raise ExternalError("no attempt was made", "pass attempts >= 1")
+    raise ExternalError(
+        f"gave up after {max(1, attempts)} attempts: other commands in this clone keep taking the counter",
+        "retry in a moment",
+    )
+
+
+def _claim_ref(name: str, counter: int) -> str:
+    return f"{CLAIM_REFS}/{name_to_tag(name).replace('/', '%2F')}/{counter}"
+
+
+def _claim_counter(git: GitRepo, name: str, counter: int, obj: str) -> bool:
+    """Take counter value ``counter`` of ``name`` in this clone for tag object ``obj``.
+
+    Two commands in one clone that planned the same counter (for different stages, so different
+    tag names) cannot both create the claim ref: git creates a ref that must not exist under its
+    ref lock. A claim whose tag is gone (a failed push deleted it) is stale and taken over.
+    """
+    ref = _claim_ref(name, counter)
+    if git.create_ref(ref, obj):
+        return True
+    held = git.ref_value(ref)
+    if held is not None and held not in git.tag_targets():
+        git.delete_ref(ref, held)
+        return git.create_ref(ref, obj)
+    return False
+
+
+def _drop_tag(git: GitRepo, name: str, tag: str, counter: int | None, obj: str) -> None:
+    git.delete_tag(tag)
+    if counter is not None:
+        git.delete_ref(_claim_ref(name, counter), obj)
+
+
+def _finish_pending_push(git: GitRepo, name: str, remote: str) -> list[str]:
+    """Push this artifact's registry tags that exist here but not on ``remote`` (a push that was
+    killed after the tag was created); returns their names. The counter ref moves with them under
+    the same lease as a normal push, so a remote that moved on meanwhile refuses it."""
+    on_remote = git.remote_tag_names(remote)
+    pending = sorted((e for e in read_events(git) if e.name == name and e.tag not in on_remote),
+                     key=lambda e: (e.counter or 0, e.timestamp))
+    if not pending:
+        return []
+    refspecs = [f"refs/tags/{e.tag}:refs/tags/{e.tag}" for e in pending]
+    leases: dict[str, str | None] = {}
+    counted = [e for e in pending if e.counter is not None]
+    if counted:
+        ref = counter_ref(name)
+        leases[ref] = git.ref_value(ref)
+        top = git.ref_value(f"refs/tags/{counted[-1].tag}")
+        refspecs.append(f"{top}:{ref}")
+    tags = ", ".join(e.tag for e in pending)
+    try:
+        git.push_atomic(remote, refspecs, leases)
+    except PushRejected as exc:
+        raise ExternalError(
+            f"registry tag(s) {tags} exist only in this clone and {remote!r} refused them: {exc.message}",
+            f"another clone wrote to the registry meanwhile; remove them with `git tag -d {pending[0].tag}` "
+            "(each one) and run the command again",
+        ) from exc
+    for ref in leases:
+        git.set_ref(ref, refspecs[-1].split(":", 1)[0])
+    return [e.tag for e in pending]
 
 
 def _active_version(artifact: ArtifactState, text: str) -> VersionState:

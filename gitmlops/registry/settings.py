@@ -33,11 +33,18 @@ def registry_settings(root: str | os.PathLike[str]) -> RegistrySettings:
         params = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "run `gitmlops pipeline sync`") from None
-    section = params.get("registry") if isinstance(params, dict) else None
-    if section is None and (Path(root) / "conf" / "config.yaml").is_file():
+    if isinstance(params, dict) and params.get("registry") is None and (Path(root) / "conf" / "config.yaml").is_file():
         from gitmlops.config import load_params
 
-        section = load_params(Path(root)).get("registry")  # a setting: from conf/, not params.yaml
+        params = load_params(Path(root))  # registry is a setting: from conf/, not params.yaml
+    return settings_from_config(params if isinstance(params, dict) else {}, str(path))
+
+
+def settings_from_config(config: dict[str, object], where: str = "the composed config") -> RegistrySettings:
+    """The registry settings of a composed config; ConfigError when ``registry.stages`` or
+    ``registry.deploy_stage`` is unusable (checked by `gitmlops run` before anything is written)."""
+    section = config.get("registry")
+    path = where
     if not isinstance(section, dict):
         return RegistrySettings()
     stages = section.get("stages", list(DEFAULT_STAGES))

@@ -47,6 +47,7 @@ _SEMVER = (
     rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?"
     r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
+MAX_NUMBER_DIGITS = 30  # far below Python's int-parsing limit (4,300 digits)
 _VERSION_RE = re.compile(rf"^v{_SEMVER}$")
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _FULLNAME_RE = re.compile(rf"^(?:(?P<dirname>{_DIRNAME}){SEPARATOR_IN_NAME})?(?P<name>{_NAME})$")
@@ -88,6 +89,14 @@ class Version:
             raise RegistryError(
                 f"invalid version {text!r}",
                 "write a semantic version with a 'v' prefix, e.g. v1.2.0 (no leading zeros)",
+            )
+        numbers = [match["major"], match["minor"], match["patch"]]
+        numbers += [p for p in (match["pre"] or "").split(".") if p.isdigit()]
+        if any(len(number) > MAX_NUMBER_DIGITS for number in numbers):
+            raise RegistryError(
+                f"invalid version {text[:40]!r}{'...' if len(text) > 40 else ''}: a number has more than "
+                f"{MAX_NUMBER_DIGITS} digits",
+                "write a semantic version with small numbers, e.g. v1.2.0",
             )
         return cls(
             int(match["major"]),
@@ -263,9 +272,13 @@ def parse_tag(text: str) -> TagName | None:
             return None
     elif "//" in name:
         return None
+    if match["counter"] is not None and len(match["counter"]) > MAX_NUMBER_DIGITS:
+        return None
     counter = int(match["counter"]) if match["counter"] is not None else None
     cancel = match["cancel"] == "!"
     if match["version"] is not None:
+        if not _small_numbers(match["version"]):
+            return None
         return TagName(DEREGISTER if cancel else REGISTER, name, match["version"], None, counter)
     if match["stage"] is not None:
         if "//" in match["stage"]:
@@ -273,6 +286,14 @@ def parse_tag(text: str) -> TagName | None:
         return TagName(UNASSIGN if cancel else ASSIGN, name, None, match["stage"], counter)
     kind = DEPRECATE if match["special"] == "deprecated" else CREATE
     return TagName(kind, name, counter=counter)
+
+
+def _small_numbers(version: str) -> bool:
+    try:
+        Version.parse(version)
+    except RegistryError:
+        return False
+    return True
 
 
 LATEST = "latest"

@@ -1,0 +1,48 @@
+"""Input at fault must be a clear error (exit 2) that writes nothing, never an internal error (70)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitmlops.errors import EXIT_USAGE
+from tests.conftest import git, invoke
+from tests.registry_fixtures import model_repo, model_template
+
+__all__ = ["model_repo", "model_template"]
+
+HUGE = "9" * 4400
+
+
+@pytest.mark.parametrize("args", [
+    ["registry", "register", "model", "--version", f"v{HUGE}.0.0"],
+    ["registry", "register", "model", "--version", f"v1.0.0-{HUGE}"],
+    ["registry", "promote", "model", f"v{HUGE}.0.0", "--stage", "dev"],
+])
+def test_huge_version_numbers_are_refused(model_repo: Path, args: list[str]) -> None:
+    before = git(model_repo, "tag", "--list")
+    result = invoke(model_repo, *args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "invalid version" in result.output and "more than 30 digits" in result.output
+    assert git(model_repo, "tag", "--list") == before
+
+
+def test_a_tag_with_a_huge_counter_is_not_a_registry_event(model_repo: Path) -> None:
+    git(model_repo, "tag", "-a", "-m", "x", f"model#dev#{'9' * 40}")  # git caps ref names well below 4,300
+    result = invoke(model_repo, "registry", "show", "--json")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("override", "needle"), [
+    ("k" * 10_000 + "=1", "override key"),
+    ("registry.stages=[prod,../x]", "registry.stages"),
+])
+def test_run_refuses_hostile_overrides_before_writing(trained_repo: Path, override: str, needle: str) -> None:
+    before = {p: (trained_repo / p).read_bytes() for p in ("params.yaml", "dvc.yaml", "dvc.lock")}
+    result = invoke(trained_repo, "run", override)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert needle in result.output
+    assert {p: (trained_repo / p).read_bytes() for p in before} == before
+    assert invoke(trained_repo, "registry", "show").exit_code == 0

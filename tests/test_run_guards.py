@@ -1,0 +1,93 @@
+"""`gitmlops run` under real concurrency and real signals: one run per checkout, SIGTERM like Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitmlops.errors import EXIT_INTERRUPTED, EXIT_USAGE
+from tests.conftest import invoke
+
+pytestmark = pytest.mark.slow
+
+
+def _add_slow_stage(repo: Path) -> None:
+    path = repo / "conf" / "pipeline" / "default.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["stages"]["slow"] = {
+        "cmd": "python -c \"import time,pathlib; pathlib.Path('started').touch(); "
+        "pathlib.Path('partial.txt').write_text('half'); time.sleep(60)\"",
+        "outs": ["partial.txt"],
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _start_run(repo: Path, *overrides: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitmlops", "-C", str(repo), "run", *overrides],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        process_group=0,
+    )
+    deadline = time.monotonic() + 90
+    while not (repo / "started").exists():
+        assert time.monotonic() < deadline, "the slow stage never started"
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        time.sleep(0.1)
+    return proc
+
+
+def _files(repo: Path) -> dict[str, bytes]:
+    return {name: (repo / name).read_bytes() for name in ("params.yaml", "dvc.yaml", "dvc.lock")}
+
+
+def test_second_run_in_one_checkout_is_refused_before_writing(trained_repo: Path) -> None:
+    _add_slow_stage(trained_repo)
+    first = _start_run(trained_repo, "train.max_depth=6")
+    try:
+        during = _files(trained_repo)
+        assert yaml.safe_load(during["params.yaml"])["train"]["max_depth"] == 6
+        # a second, real process racing the first
+        second = subprocess.run(
+            [sys.executable, "-m", "gitmlops", "-C", str(trained_repo), "run", "train.max_depth=2"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert second.returncode == EXIT_USAGE, second.stderr
+        assert "another gitmlops run is in progress" in second.stderr
+        assert f"pid {first.pid}" in second.stderr and "train.max_depth=6" in second.stderr
+        assert _files(trained_repo) == during  # B wrote nothing
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=60)
+    # the lock went with the first run: the next run is not refused
+    result = invoke(trained_repo, "pipeline", "sync")
+    assert result.exit_code == 0, result.output
+
+
+def test_sigterm_restores_like_ctrl_c(trained_repo: Path) -> None:
+    _add_slow_stage(trained_repo)
+    before = _files(trained_repo)
+    proc = _start_run(trained_repo, "train.max_depth=3")
+    assert yaml.safe_load((trained_repo / "params.yaml").read_text())["train"]["max_depth"] == 3
+    os.kill(proc.pid, signal.SIGTERM)  # only the gitmlops process, as `timeout` or `docker stop` do
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED, output
+    assert "interrupted" in output
+    after = _files(trained_repo)
+    # as with Ctrl-C: generated files put back, the unfinished stage recorded nowhere
+    assert after["params.yaml"] == before["params.yaml"]
+    assert after["dvc.yaml"] == before["dvc.yaml"]
+    assert "slow" not in yaml.safe_load(after["dvc.lock"])["stages"]
+    time.sleep(0.5)
+    # the stage command was stopped too, not left running
+    import psutil
+
+    assert not [p for p in psutil.process_iter(["cmdline"]) if "partial.txt" in " ".join(p.info["cmdline"] or [])]
