@@ -40,4 +40,4 @@ def _escape_char(ch: str) -> str:
 
 def neutralise_references(text: str) -> str:
     """``text`` (already Markdown) with every ``@mention`` and ``#reference`` made inert."""
-    return re.sub(r"([@#])(?=[A-Za-z0-9_])", rf"\1{BREAK}", text)
+    return re.sub(r"(?<!&)([@#])(?=[A-Za-z0-9_])", rf"\1{BREAK}", text)

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gitmlops.github.untrusted import relay_untrusted
 from tests.conftest import git, invoke
 from tests.github_fake import FakeGitHub
 from tests.workflow_lint import actionlint, assert_clean
@@ -216,7 +217,9 @@ def test_pr_workflows_run_locally_and_post_one_sticky_comment(trained_repo: Path
             assert log == ["local:download", "local:actions/setup-python", "skipped:install",
                            "ran:Post the sticky comment"]
         (posted,) = gh.comments("pr", 7)
-        assert posted["body"] == "<!-- gitmlops-comment: gitmlops-report -->\n" + report
+        # posted as the PR's own words: sanitised and quoted under the bot's header (see test_bots_untrusted)
+        assert posted["body"] == "<!-- gitmlops-comment: gitmlops-report -->\n" + relay_untrusted(report, gh.repository, 7, head)
+        assert "\n> ## gitmlops report\n" in posted["body"]
 
         # a forged PR number in the artifact is refused before anything is posted
         (artifacts / "gitmlops-report" / "pr-number").write_text("7; rm -rf /\n")

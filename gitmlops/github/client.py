@@ -37,6 +37,7 @@ class Settings:
     sha: str | None = None
     run_url: str | None = None
     bot_login: str | None = None
+    server_url: str = "https://github.com"
 
     @classmethod
     def from_env(cls, token_env: str = "GITHUB_TOKEN", env: dict[str, str] | None = None) -> Settings:
@@ -69,6 +70,7 @@ class Settings:
             sha=env.get("GITHUB_SHA") or None,
             run_url=f"{server}/{repository}/actions/runs/{run_id}" if run_id else None,
             bot_login=env.get("GITMLOPS_BOT_LOGIN", "").strip() or None,
+            server_url=server,
         )
 
 

@@ -225,20 +225,28 @@ def post_comment(
     full_report_url: str | None = None,
     fallback_sha: str | None = None,
     expect_head: str | None = None,
+    untrusted: bool = False,
 ) -> CommentResult:
     """Create or update the sticky comment ``comment_id`` on ``target`` (None: this run's PR).
 
     ``expect_head``: refuse unless the pull request's head is this commit (the report's commit).
+    ``untrusted``: ``text`` was written by a pull request's code; post it sanitised and quoted under
+    the bot's own header (:func:`gitmlops.github.untrusted.relay_untrusted`).
     """
     if not text.strip():
         raise UsageError("the report is empty; refusing to post an empty comment",
                          "check the step that writes the report (gitmlops report --output FILE)")
     mark = marker(comment_id)
-    body, truncated = build_body(text, comment_id, full_report_url or client.settings.run_url)
     if target is None:
         target = resolve_target(client, fallback_sha)
     if expect_head:
         check_head(client, target, expect_head)
+    if untrusted:
+        from gitmlops.github.untrusted import relay_untrusted
+
+        text = relay_untrusted(text, client.settings.repository, target.number, expect_head or target.sha,
+                               client.settings.server_url)
+    body, truncated = build_body(text, comment_id, full_report_url or client.settings.run_url)
     client.permission_hint = PERMISSION_HINTS[target.kind]
     list_path, update_prefix = comment_path(client.settings.repository, target)
     attempt = 0
@@ -282,6 +290,7 @@ def comment_from_file(
     full_report_url: str | None = None,
     fallback_sha: str | None = None,
     expect_head: str | None = None,
+    untrusted: bool = False,
     env: dict[str, str] | None = None,
 ) -> CommentResult:
     """Post the Markdown file ``path`` as the sticky comment ``comment_id`` (the `comment` command)."""
@@ -302,5 +311,5 @@ def comment_from_file(
     client = GitHubClient(settings)
     return post_comment(
         client, text, comment_id, target=parsed, full_report_url=full_report_url, fallback_sha=fallback_sha,
-        expect_head=expect_head,
+        expect_head=expect_head, untrusted=untrusted,
     )
