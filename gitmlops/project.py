@@ -68,6 +68,9 @@ def template_files(example: bool) -> dict[str, str]:
         for rel, node in _walk(workflows):
             if rel.endswith((".yml", ".yaml")):
                 files[f".github/workflows/{rel}"] = node.read_text()
+        from gitmlops.install_spec import SPEC_FILE, requirements_text
+
+        files[SPEC_FILE] = requirements_text()  # what the workflows install
     return files
 
 

@@ -6,6 +6,11 @@ It implements the endpoints gitmlops uses, with GitHub's pagination (``per_page`
 - ``GET/POST /repos/{owner}/{repo}/issues/{n}/comments``, ``PATCH /repos/{owner}/{repo}/issues/comments/{id}``
 - ``GET/POST /repos/{owner}/{repo}/commits/{sha}/comments``, ``PATCH /repos/{owner}/{repo}/comments/{id}``
 - ``GET /repos/{owner}/{repo}/commits/{sha}/pulls``, ``GET /repos/{owner}/{repo}/pulls/{n}`` (head sha)
+- ``GET /user``: 403 like an installation token (``GITHUB_TOKEN``), or :attr:`FakeGitHub.user` when set
+  (a personal access token); comments the fake creates are written by :attr:`FakeGitHub.author`
+
+Hostile servers for tests of the client: :attr:`FakeGitHub.link_base` names another origin in the
+``Link`` headers, :attr:`FakeGitHub.endless` links every page to a next one.
 
 Failures are scripted with :meth:`FakeGitHub.fail` (status, headers, HTML body, a number of times, and
 whether the request still takes effect, like a POST that succeeds but answers 502).
@@ -70,6 +75,10 @@ class FakeGitHub:
         self.pulls: dict[str, list[dict[str, Any]]] = {}
         self.heads: dict[int, str] = {}
         self.failures: list[Failure] = []
+        self.user: dict[str, str] | None = None
+        self.author: dict[str, str] = dict(BOT)
+        self.link_base: str | None = None
+        self.endless = False
         self.requests: list[Request] = []
         self._next_id = 1000
         self._lock = threading.Lock()
@@ -185,8 +194,12 @@ class FakeGitHub:
 
     def _route(self, method: str, path: str, query: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         prefix = f"/repos/{self.repository}/"
-        if not path.startswith(prefix):
+        if not path.startswith(prefix) and path != "/user":
             return 404, {"message": "Not Found"}, {}
+        if path == "/user" and method == "GET":
+            if self.user is None:
+                return 403, {"message": "Resource not accessible by integration"}, {}
+            return 200, dict(self.user), {}
         rest = path[len(prefix):]
         if m := re.fullmatch(r"issues/(\d+)/comments", rest):
             return self._thread_call(method, self._thread_key("issue", m.group(1)), path, query, body)
@@ -226,7 +239,7 @@ class FakeGitHub:
                 return 422, {"message": "Validation Failed", "errors": [{"field": "body"}]}, {}
             if len(body["body"]) > 65536:
                 return 422, {"message": "Validation Failed", "errors": [{"message": "body is too long"}]}, {}
-            return 201, dict(self._create(thread, body["body"], BOT)), {}
+            return 201, dict(self._create(thread, body["body"], self.author)), {}
         if method != "GET":
             return 404, {"message": "Not Found"}, {}
         params = parse_qs(query)
@@ -235,8 +248,8 @@ class FakeGitHub:
         items = thread[(page - 1) * per_page: page * per_page]
         last = max(1, -(-len(thread) // per_page))
         links = []
-        base = f"{self.url}{path}?per_page={per_page}"
-        if page < last:
+        base = f"{self.link_base or self.url}{path}?per_page={per_page}"
+        if page < last or self.endless:
             links.append(f'<{base}&page={page + 1}>; rel="next"')
         links.append(f'<{base}&page={last}>; rel="last"')
         return 200, [dict(c) for c in items], {"Link": ", ".join(links)}

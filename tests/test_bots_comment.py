@@ -79,9 +79,64 @@ def test_marker_on_page_two_of_many_comments(git_repo: Path, gh_env: FakeGitHub,
     assert json.loads(result.output)["id"] == sticky_id
     assert len(gh_env.comments("pr", 12)) == 130
     assert thread[115]["body"].startswith(MARK + "\n## Report")
-    pages = [r.query.get("page", ["1"])[0] for r in gh_env.requests if r.method == "GET"]
+    pages = [r.query.get("page", ["1"])[0] for r in gh_env.requests if r.path.endswith("/comments")]
     assert pages == ["1", "2"]
-    assert all(r.query.get("per_page") == ["100"] for r in gh_env.requests if r.method == "GET")
+    assert all(r.query.get("per_page") == ["100"] for r in gh_env.requests if r.path.endswith("/comments"))
+
+
+def test_marker_in_someone_elses_comment_is_not_edited(git_repo: Path, gh_env: FakeGitHub, report: Path) -> None:
+    thread = gh_env.add_thread("pr", 7, comments=2)
+    thread[0]["body"] = f"{MARK}\nmallory's comment"
+    thread[0]["user"] = {"login": "mallory", "type": "User"}
+    result = _comment(git_repo, str(report), "--target", "pr/7", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["action"] == "created"
+    comments = gh_env.comments("pr", 7)
+    assert comments[0]["body"] == f"{MARK}\nmallory's comment"
+    assert len(comments) == 3 and comments[-1]["user"]["login"] == "github-actions[bot]"
+    # the next post edits the bot's own comment, still not mallory's
+    assert json.loads(_comment(git_repo, str(report), "--target", "pr/7", "--json").output)["action"] == "updated"
+    assert len(gh_env.comments("pr", 7)) == 3 and comments[0]["body"].endswith("mallory's comment")
+
+
+@pytest.mark.parametrize("how", ["personal-token", "app-login"])
+def test_sticky_of_another_identity(git_repo: Path, gh_env: FakeGitHub, report: Path,
+                                    monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    login = "alice" if how == "personal-token" else "my-app[bot]"
+    if how == "personal-token":
+        gh_env.user = {"login": login, "type": "User"}  # GET /user answers for a personal token
+    else:
+        monkeypatch.setenv("GITMLOPS_BOT_LOGIN", login)
+    gh_env.author = {"login": login, "type": "User"}
+    thread = gh_env.add_thread("pr", 7, comments=1)
+    thread[0]["body"] = f"{MARK}\nwritten by GITHUB_TOKEN"
+    thread[0]["user"] = {"login": "github-actions[bot]", "type": "Bot"}
+    first = json.loads(_comment(git_repo, str(report), "--target", "pr/7", "--json").output)
+    second = json.loads(_comment(git_repo, str(report), "--target", "pr/7", "--json").output)
+    assert (first["action"], second["action"], second["id"]) == ("created", "updated", first["id"])
+    assert thread[0]["body"] == f"{MARK}\nwritten by GITHUB_TOKEN"
+    assert any(r.path == "/user" for r in gh_env.requests) == (how == "personal-token")
+
+
+def test_link_to_another_origin_gets_no_token(git_repo: Path, gh_env: FakeGitHub, report: Path) -> None:
+    gh_env.add_thread("pr", 7, comments=150)
+    with FakeGitHub() as evil:
+        gh_env.link_base = evil.url
+        result = _comment(git_repo, str(report), "--target", "pr/7")
+        assert result.exit_code == 3
+        assert "link to another origin" in result.output and "refusing to send the token" in result.output
+        assert evil.requests == []
+    assert len(gh_env.comments("pr", 7)) == 150  # nothing posted
+
+
+def test_endless_pages_are_capped(git_repo: Path, gh_env: FakeGitHub, report: Path) -> None:
+    gh_env.add_thread("pr", 7, comments=3)
+    gh_env.endless = True
+    result = _comment(git_repo, str(report), "--target", "pr/7")
+    assert result.exit_code == 3
+    assert "more than 100 pages" in result.output
+    assert sum(r.path.endswith("/comments") for r in gh_env.requests) == 100
+    assert len(gh_env.comments("pr", 7)) == 3
 
 
 def test_different_ids_are_different_comments(git_repo: Path, gh_env: FakeGitHub, report: Path) -> None:
@@ -155,7 +210,7 @@ def test_api_keeps_failing(git_repo: Path, gh_env: FakeGitHub, report: Path) -> 
     assert result.exit_code == 3
     assert "failed on GET" in result.output and "503" in result.output
     assert gh_env.comments("pr", 7) == []
-    assert sum(r.method == "GET" for r in gh_env.requests) == 5  # 1 try + 4 bounded retries
+    assert sum(r.method == "GET" and r.path.endswith("/comments") for r in gh_env.requests) == 5  # 1 try + 4 bounded retries
 
 
 def test_long_rate_limit_fails_fast(git_repo: Path, gh_env: FakeGitHub, report: Path) -> None:
@@ -165,7 +220,7 @@ def test_long_rate_limit_fails_fast(git_repo: Path, gh_env: FakeGitHub, report: 
     result = _comment(git_repo, str(report), "--target", "pr/7")
     assert result.exit_code == 3
     assert "rate limit" in result.output
-    assert sum(r.method == "GET" for r in gh_env.requests) == 1
+    assert sum(r.method == "GET" and r.path.endswith("/comments") for r in gh_env.requests) == 1
 
 
 @pytest.mark.parametrize(

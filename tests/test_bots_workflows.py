@@ -25,11 +25,15 @@ from typing import Any
 import pytest
 import yaml
 
+from gitmlops.github.untrusted import relay_untrusted
 from tests.conftest import git, invoke
 from tests.github_fake import FakeGitHub
 from tests.workflow_lint import actionlint, assert_clean
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "gitmlops" / "templates" / "workflows"
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / "gitmlops" / "templates" / "workflows"
+ALL_WORKFLOWS = sorted([*WORKFLOWS.glob("*.yml"), *(ROOT / ".github" / "workflows").glob("*.yml")])
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*( |$)")
 MINE = ("pr.yml", "pr-comment.yml", "monitor.yml")
 EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 
@@ -48,7 +52,46 @@ def _load(name: str) -> dict[str, Any]:
 def test_all_workflow_templates_pass_actionlint_and_schema() -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert {f.name for f in files} >= set(MINE)
-    assert_clean(*files)
+    assert_clean(*ALL_WORKFLOWS)
+
+
+def test_zizmor_finds_nothing() -> None:
+    """zizmor's offline audits (pinning, credentials, injection, triggers, cache poisoning...)."""
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    if zizmor is None:
+        pytest.fail("zizmor is not installed: pip install -e '.[test]'")
+    proc = subprocess.run([zizmor, "--offline", "--no-progress", *map(str, ALL_WORKFLOWS)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+
+
+def test_zizmor_is_really_auditing(tmp_path: Path) -> None:
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert zizmor is not None
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+                   "    steps:\n      - uses: actions/checkout@v4\n")
+    proc = subprocess.run([zizmor, "--offline", "--no-progress", str(bad)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "unpinned-uses" in proc.stdout and "dangerous-triggers" in proc.stdout
+
+
+@pytest.mark.parametrize("path", ALL_WORKFLOWS, ids=lambda p: p.name)
+def test_actions_pinned_by_sha_with_tag(path: Path) -> None:
+    for line in path.read_text().splitlines():
+        if line.strip().startswith(("uses:", "- uses:")):
+            ref = line.split("uses:", 1)[1].strip()
+            assert PINNED.match(ref), f"{path.name}: {ref!r} is not pinned by commit SHA with its tag"
+
+
+@pytest.mark.parametrize("name", ["pr.yml", "monitor.yml", "deploy.yml", "pr-comment.yml"])
+def test_workflows_install_the_recorded_gitmlops(name: str) -> None:
+    text = (WORKFLOWS / name).read_text()
+    assert "requirements-gitmlops.txt" in text
+    assert not re.search(r"pip install[^\n]*\bgitmlops\b(?!\.txt)", text.replace("requirements-gitmlops.txt", "R"))
+    if name == "deploy.yml":  # a publishing workflow restores no cache
+        assert not re.search(r"^\s*cache:", text, re.MULTILINE)
 
 
 def test_actionlint_is_really_linting(tmp_path: Path) -> None:
@@ -97,8 +140,11 @@ def test_comment_workflow_writes_but_never_runs_pr_code() -> None:
     assert doc["on"]["workflow_run"]["workflows"] == [_load("pr.yml")["name"]]
     (job,) = doc["jobs"].values()
     assert _write_scopes(job["permissions"]) == {"pull-requests"}
-    uses = [str(s.get("uses", "")) for s in job["steps"]]
-    assert not any(u.startswith("actions/checkout") for u in uses)
+    # the only checkout: the recorded gitmlops spec of the default branch, never the PR's code
+    (checkout,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout")]
+    assert checkout["with"]["sparse-checkout"] == "requirements-gitmlops.txt"
+    assert "ref" not in checkout["with"] and "repository" not in checkout["with"]
+    assert checkout["with"]["persist-credentials"] is False
     # untrusted event fields never reach a script through ${{ }} (only through env)
     for step in job["steps"]:
         assert "${{" not in step.get("run", "")
@@ -117,7 +163,7 @@ def _evaluate(text: str, context: dict[str, str]) -> str:
 
 
 def _run_job(job: dict[str, Any], cwd: Path, env: dict[str, str], context: dict[str, str],
-             artifacts: Path) -> list[str]:
+             artifacts: Path, checkout_of: Path | None = None) -> list[str]:
     """Run a job's steps locally; returns what happened to each step, for the assertions."""
     job_env = {k: _evaluate(str(v), context) for k, v in (job.get("env") or {}).items()}
     context = {**context, **{f"env.{k}": v for k, v in job_env.items()}}
@@ -126,6 +172,10 @@ def _run_job(job: dict[str, Any], cwd: Path, env: dict[str, str], context: dict[
         uses = str(step.get("uses", ""))
         with_ = {k: _evaluate(str(v), context) for k, v in (step.get("with") or {}).items()}
         if uses.startswith(("actions/checkout", "actions/setup-python")):
+            if "sparse-checkout" in with_:  # a few files of the default branch (the test repo's main)
+                (cwd / with_["path"]).mkdir(parents=True, exist_ok=True)
+                for rel in with_["sparse-checkout"].split():
+                    (cwd / with_["path"] / rel).write_text(git(checkout_of or cwd, "show", f"main:{rel}") + "\n")
             log.append(f"local:{uses.split('@', maxsplit=1)[0]}")
             continue
         if uses.startswith("actions/upload-artifact"):
@@ -212,17 +262,19 @@ def test_pr_workflows_run_locally_and_post_one_sticky_comment(trained_repo: Path
         (comment_job,) = _load("pr-comment.yml")["jobs"].values()
         for _ in range(2):  # the second run edits the first comment
             shutil.rmtree(workspace / "gitmlops-report", ignore_errors=True)
-            log = _run_job(comment_job, workspace, comment_env, comment_context, artifacts)
-            assert log == ["local:download", "local:actions/setup-python", "skipped:install",
-                           "ran:Post the sticky comment"]
+            log = _run_job(comment_job, workspace, comment_env, comment_context, artifacts, checkout_of=repo)
+            assert log == ["local:download", "local:actions/checkout", "local:actions/setup-python",
+                           "skipped:install", "ran:Post the sticky comment"]
         (posted,) = gh.comments("pr", 7)
-        assert posted["body"] == "<!-- gitmlops-comment: gitmlops-report -->\n" + report
+        # posted as the PR's own words: sanitised and quoted under the bot's header (see test_bots_untrusted)
+        assert posted["body"] == "<!-- gitmlops-comment: gitmlops-report -->\n" + relay_untrusted(report, gh.repository, 7, head)
+        assert "\n> ## gitmlops report\n" in posted["body"]
 
         # a forged PR number in the artifact is refused before anything is posted
         (artifacts / "gitmlops-report" / "pr-number").write_text("7; rm -rf /\n")
         shutil.rmtree(workspace / "gitmlops-report")
         with pytest.raises(AssertionError, match="no valid PR number"):
-            _run_job(comment_job, workspace, comment_env, comment_context, artifacts)
+            _run_job(comment_job, workspace, comment_env, comment_context, artifacts, checkout_of=repo)
         assert len(gh.comments("pr", 7)) == 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -148,7 +149,7 @@ def test_reports_escape_column_names() -> None:
     tgt = profile_dataframe(pd.DataFrame({nasty: np.arange(100.0) + 50, "ok": np.arange(100.0)}))
     report = diff(ref, tgt, reference_label="ref|<b>", target_label="tgt")
     md = render_markdown(report)
-    assert "<script>" not in md and "<b>" not in md and "\\<script\\>" in md
+    assert "<script>" not in md and "<b>" not in md and "&lt;script&gt;" in md
     assert "\\|\\*\\*x\\*\\*" in md
     for line in md.splitlines():
         if line.startswith("| ") and "script" in line:
@@ -156,6 +157,15 @@ def test_reports_escape_column_names() -> None:
     html = render_html(report)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "http" not in html and "<svg" in html and "src=" not in html
+
+
+def test_drift_markdown_has_no_live_mention_or_reference() -> None:
+    column = "@org/security-team #12"
+    ref = profile_dataframe(pd.DataFrame({column: np.arange(100.0)}))
+    tgt = profile_dataframe(pd.DataFrame({column: np.arange(100.0) + 50}))
+    md = render_markdown(diff(ref, tgt, reference_label="@ref", target_label="#7"))
+    assert re.search(r"(?<!&)[@#][A-Za-z0-9]", md) is None
+    assert "@&#8203;org/security-team #&#8203;12" in md
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.05, 0.5])

@@ -42,11 +42,17 @@ from gitmlops.cli.output import emit, json_option
     metavar="SHA",
     help="Post only if the pull request's head is SHA (use in workflow_run jobs).",
 )
+@click.option(
+    "--untrusted",
+    is_flag=True,
+    help="FILE was written by a pull request's code: remove HTML, images, outside links and mentions, "
+    "and quote it under a header saying so (use in workflow_run jobs).",
+)
 @json_option
 @click.pass_context
 def comment(
     ctx: click.Context, file: str, target: str, comment_id: str, token_env: str,
-    full_report_url: str | None, expect_head: str | None, as_json: bool,
+    full_report_url: str | None, expect_head: str | None, untrusted: bool, as_json: bool,
 ) -> None:
     """Post FILE (Markdown) as a sticky comment on a pull request, issue or commit."""
     from gitmlops.cli import repo_path
@@ -60,6 +66,7 @@ def comment(
         full_report_url=full_report_url,
         fallback_sha=_head_sha(repo_path(ctx)),
         expect_head=expect_head,
+        untrusted=untrusted,
     )
     emit(result, as_json, _render_comment)
 

@@ -12,7 +12,9 @@ from gitmlops.cli.output import emit, format_value, json_option, print_json, tab
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    from gitmlops.markdown import escape
+
+    return escape(text)
 
 
 def _md_table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -20,6 +20,9 @@ from gitmlops.errors import GitHubAPIError, UsageError
 DEFAULT_API_URL = "https://api.github.com"
 SLUG_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+#: Pages of a list endpoint followed at most (100 items each): a thread longer than that is not ours
+#: to walk, and a server that links pages without end must not keep a CI job busy.
+MAX_PAGES = 100
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Settings:
     event_name: str | None = None
     sha: str | None = None
     run_url: str | None = None
+    bot_login: str | None = None
+    server_url: str = "https://github.com"
 
     @classmethod
     def from_env(cls, token_env: str = "GITHUB_TOKEN", env: dict[str, str] | None = None) -> Settings:
@@ -64,6 +69,8 @@ class Settings:
             event_name=env.get("GITHUB_EVENT_NAME") or None,
             sha=env.get("GITHUB_SHA") or None,
             run_url=f"{server}/{repository}/actions/runs/{run_id}" if run_id else None,
+            bot_login=env.get("GITMLOPS_BOT_LOGIN", "").strip() or None,
+            server_url=server,
         )
 
 
@@ -82,6 +89,7 @@ class GitHubClient:
         settings: Settings,
         *,
         retries: int = 4,
+        max_pages: int = MAX_PAGES,
         backoff: float = 1.0,
         max_wait: float = 10.0,
         timeout: float = 30.0,
@@ -91,6 +99,7 @@ class GitHubClient:
 
         self.settings = settings
         self.retries = retries
+        self.max_pages = max_pages
         self.backoff = backoff
         self.max_wait = max_wait
         self.timeout = timeout
@@ -107,10 +116,18 @@ class GitHubClient:
         self.permission_hint = "check the token's permissions"
 
     def url(self, path: str) -> str:
-        """An absolute API URL for ``path`` (absolute URLs pass through)."""
-        if path.startswith(("http://", "https://")):
-            return path
-        return f"{self.settings.api_url}/{path.lstrip('/')}"
+        """An absolute API URL for ``path``; an absolute URL must be on the API's own origin, since
+        the token goes with every request (a ``Link`` header naming another host is refused)."""
+        if not path.startswith(("http://", "https://")):
+            return f"{self.settings.api_url}/{path.lstrip('/')}"
+        if _origin(path) != _origin(self.settings.api_url):
+            raise self._error(
+                f"the GitHub API sent a link to another origin ({_origin(path)}, not "
+                f"{_origin(self.settings.api_url)}); refusing to send the token there",
+                "check GITHUB_API_URL; a proxy or server that rewrites Link headers must keep them on "
+                "the API's host",
+            )
+        return path
 
     def _error(self, message: str, hint: str | None = None, status: int | None = None) -> GitHubAPIError:
         token = self.settings.token
@@ -234,6 +251,12 @@ class GitHubClient:
             full = self.url(url)
             if full in seen:  # a server that links a page to itself must not loop us forever
                 break
+            if len(seen) >= self.max_pages:
+                raise self._error(
+                    f"GET {self.url(path)} has more than {self.max_pages} pages "
+                    f"({self.max_pages * 100:,}+ items); stopped following its Link header",
+                    "the list is too long to walk; for a sticky comment pass another --id to start a new one",
+                )
             seen.add(full)
             payload, resp = self.send("GET", full)
             if not isinstance(payload, list):
@@ -251,6 +274,18 @@ def _parse_retry_after(value: str, default: float) -> float:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return default
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, with the default port filled in."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+    except ValueError:  # a port that is not a number: no origin to match
+        port = None
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _next_link(header: str) -> str | None:

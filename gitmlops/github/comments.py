@@ -2,7 +2,8 @@
 
 A *sticky* comment starts with a hidden marker ``<!-- gitmlops-comment: ID -->``; posting again with
 the same ID edits that comment instead of adding one. The search pages through every comment of the
-thread (``per_page=100`` and the ``Link`` header), so long threads do not grow duplicates.
+thread (``per_page=100`` and the ``Link`` header), so long threads do not grow duplicates, and edits
+only a comment written by the token's own identity (see :func:`token_login`).
 """
 
 from __future__ import annotations
@@ -173,11 +174,44 @@ def comment_path(repository: str, target: Target) -> tuple[str, str]:
     return f"repos/{repository}/issues/{target.number}/comments", f"repos/{repository}/issues/comments"
 
 
+#: Who writes comments with an installation token (``GITHUB_TOKEN``), which may not read ``GET /user``.
+ACTIONS_BOT = "github-actions[bot]"
+
+
+def token_login(client: GitHubClient) -> str:
+    """The login the token comments as: ``GITMLOPS_BOT_LOGIN`` when set (a GitHub App's
+    ``SLUG[bot]``), else ``GET /user`` (a personal token), else ``github-actions[bot]``."""
+    if client.settings.bot_login:
+        return client.settings.bot_login
+    try:
+        user, _ = client.send("GET", "user")
+    except GitHubAPIError as exc:
+        if exc.status in (403, 404):  # an installation token: GITHUB_TOKEN unless told otherwise
+            return ACTIONS_BOT
+        raise
+    login = user.get("login") if isinstance(user, dict) else None
+    if not isinstance(login, str) or not login:
+        raise client._error(f"GET /user answered without a login: {str(user)[:120]!r}")
+    return login
+
+
 def find_sticky(client: GitHubClient, list_path: str, mark: str) -> dict[str, Any] | None:
-    """The earliest comment whose body starts with ``mark``, searching every page."""
+    """The earliest comment by the token's identity whose body starts with ``mark``, searching
+    every page (the identity is asked for only once a marked comment turns up).
+
+    A marker in someone else's comment is ignored: only the bot's own comment may be edited, so a
+    user who copies the marker cannot have the bot overwrite (or take over) their comment.
+    """
+    login: str | None = None
     for comment in client.paginate(list_path):
-        body = comment.get("body") if isinstance(comment, dict) else None
-        if isinstance(body, str) and body.lstrip().startswith(mark):
+        if not isinstance(comment, dict):
+            continue
+        body = comment.get("body")
+        author = (comment.get("user") or {}).get("login") if isinstance(comment.get("user"), dict) else None
+        if not (isinstance(body, str) and body.lstrip().startswith(mark) and isinstance(author, str)):
+            continue
+        login = login or token_login(client)
+        if author.lower() == login.lower():
             return comment
     return None
 
@@ -191,20 +225,28 @@ def post_comment(
     full_report_url: str | None = None,
     fallback_sha: str | None = None,
     expect_head: str | None = None,
+    untrusted: bool = False,
 ) -> CommentResult:
     """Create or update the sticky comment ``comment_id`` on ``target`` (None: this run's PR).
 
     ``expect_head``: refuse unless the pull request's head is this commit (the report's commit).
+    ``untrusted``: ``text`` was written by a pull request's code; post it sanitised and quoted under
+    the bot's own header (:func:`gitmlops.github.untrusted.relay_untrusted`).
     """
     if not text.strip():
         raise UsageError("the report is empty; refusing to post an empty comment",
                          "check the step that writes the report (gitmlops report --output FILE)")
     mark = marker(comment_id)
-    body, truncated = build_body(text, comment_id, full_report_url or client.settings.run_url)
     if target is None:
         target = resolve_target(client, fallback_sha)
     if expect_head:
         check_head(client, target, expect_head)
+    if untrusted:
+        from gitmlops.github.untrusted import relay_untrusted
+
+        text = relay_untrusted(text, client.settings.repository, target.number, expect_head or target.sha,
+                               client.settings.server_url)
+    body, truncated = build_body(text, comment_id, full_report_url or client.settings.run_url)
     client.permission_hint = PERMISSION_HINTS[target.kind]
     list_path, update_prefix = comment_path(client.settings.repository, target)
     attempt = 0
@@ -248,6 +290,7 @@ def comment_from_file(
     full_report_url: str | None = None,
     fallback_sha: str | None = None,
     expect_head: str | None = None,
+    untrusted: bool = False,
     env: dict[str, str] | None = None,
 ) -> CommentResult:
     """Post the Markdown file ``path`` as the sticky comment ``comment_id`` (the `comment` command)."""
@@ -268,5 +311,5 @@ def comment_from_file(
     client = GitHubClient(settings)
     return post_comment(
         client, text, comment_id, target=parsed, full_report_url=full_report_url, fallback_sha=fallback_sha,
-        expect_head=expect_head,
+        expect_head=expect_head, untrusted=untrusted,
     )

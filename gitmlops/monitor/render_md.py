@@ -1,25 +1,24 @@
 """The drift report as Markdown: a compact table, drifted columns first, fit for a PR comment.
 
 Every text that comes from data (column names, labels) is escaped, so a column called
-``<script>`` or ``a|b`` renders as itself and cannot break the table; no HTML tags are emitted.
+``<script>``, ``a|b`` or ``@org/team`` renders as itself: it cannot break the table or ping anyone;
+no HTML tags are emitted.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from gitmlops.markdown import escape as escape_markdown
 from gitmlops.monitor.drift import DRIFT, NO_DRIFT, POSSIBLE, ColumnDrift, DriftReport
 
 LABELS = {DRIFT: "DRIFT", POSSIBLE: "possible", NO_DRIFT: "no drift"}
 VERDICTS = {DRIFT: "**DRIFT**", POSSIBLE: "**possible drift**", NO_DRIFT: "no drift"}
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!$])")
 
 
 def escape(text: Any) -> str:
-    """Markdown-escape ``text`` for a table cell (backslash escapes, newlines flattened)."""
-    flat = " ".join(str(text).split())
-    return _SPECIAL.sub(r"\\\1", flat)
+    """Text from data safe in the drift table (:func:`gitmlops.markdown.escape`)."""
+    return escape_markdown(text)
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -50,7 +49,7 @@ def render_markdown(report: DriftReport, title: str = "Data drift", max_rows: in
     lines = [
         f"### {escape(title)}: {VERDICTS[report.verdict]}",
         "",
-        f"Reference `{escape(report.reference)}` vs target `{escape(report.target)}`: "
+        f"Reference {escape(report.reference)} vs target {escape(report.target)}: "
         f"{report.drifted} of {report.compared} columns drifted ({report.drift_share:.0%}), "
         f"{report.possible} possibly; dataset drift at {report.config['dataset_drift_share']:.0%}.",
     ]

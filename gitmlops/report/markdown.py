@@ -9,29 +9,20 @@ section rounds the same way. Tables longer than :data:`COLLAPSE_ROWS` rows fold 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from gitmlops.markdown import escape as escape_markdown
 from gitmlops.report.collect import Report, Section
 
 COLLAPSE_ROWS = 10
 MAX_CELL = 200
-# Markdown punctuation that can start emphasis, code, links, tables, strikethrough or headings.
-_MD_SPECIAL = frozenset("\\`*_[]|~#!")
-_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "@": "&#64;"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 VERDICT_ICON = {"drift": "🔴 drift", "possible_drift": "🟡 possible drift", "no_drift": "🟢 no drift"}
 
 
 def escape(value: Any, limit: int = MAX_CELL) -> str:
-    """Text safe inside a Markdown table cell: one line, HTML and Markdown punctuation neutralised."""
-    text = value if isinstance(value, str) else str(value)
-    text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ")
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    # One pass, so the entities written for HTML are not themselves escaped as Markdown.
-    return "".join(_HTML.get(ch) or (f"\\{ch}" if ch in _MD_SPECIAL else ch) for ch in text)
+    """Text safe inside a Markdown table cell (:func:`gitmlops.markdown.escape`), cut to ``limit``."""
+    return escape_markdown(value, limit)
 
 
 def number(value: Any) -> str:
