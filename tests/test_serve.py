@@ -29,20 +29,20 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_bundle(tmp_path_factory.mktemp("serve") / "churn")
 
 
-@pytest.fixture(scope="module")
-def profile_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("profiles") / "serving"
-
-
-@pytest.fixture(scope="module")
-def server(model_dir: Path, profile_dir: Path) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=["fast", "litserve"])
+def server(
+    request: pytest.FixtureRequest, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The same server under each engine: every test using it runs against both."""
+    profile_dir = tmp_path_factory.mktemp(f"profiles-{request.param}") / "serving"
     port = free_port()
     argv = gitmlops_argv(
-        "serve", str(model_dir), "--port", str(port), "--api-key-env", "TEST_SERVE_KEY",
+        "serve", str(model_dir), "--engine", request.param, "--port", str(port), "--api-key-env", "TEST_SERVE_KEY",
         "--max-rows", "50", "--max-body-bytes", "20000", "--max-batch-size", "8",
         "--profile-dir", str(profile_dir), "--profile-rows", "40", "--profile-seconds", "0.5",
     )
     with ServerProcess(argv, port, env={"TEST_SERVE_KEY": KEY}).start() as proc:
+        proc.profile_dir = profile_dir
         yield proc
 
 
@@ -160,7 +160,9 @@ def test_metrics_count_requests_errors_and_batches(server: ServerProcess) -> Non
     assert values["gitmlops_rows_total"] >= 2
 
 
-def test_profiles_of_served_requests_are_written(server: ServerProcess, profile_dir: Path) -> None:
+def test_profiles_of_served_requests_are_written(server: ServerProcess) -> None:
+    profile_dir = server.profile_dir
+    assert profile_dir is not None
     for _ in range(3):
         assert post(server, {"records": sample_records(20, seed=3)}).status_code == 200
     deadline = time.monotonic() + 20

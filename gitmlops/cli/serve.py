@@ -23,7 +23,7 @@ def _api_key(var: str | None) -> str | None:
     return key
 
 
-CONFIG_KEYS = ("host", "port", "workers", "max_batch_size", "batch_timeout", "max_rows", "max_body_bytes")
+CONFIG_KEYS = ("engine", "host", "port", "workers", "max_batch_size", "batch_timeout", "max_rows", "max_body_bytes")
 
 
 def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
@@ -47,6 +47,8 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
 
 @click.command("serve")
 @click.argument("ref")
+@click.option("--engine", type=click.Choice(["fast", "litserve"]), default="fast", show_default=True,
+              help="fast: gitmlops' own HTTP and worker processes; litserve: a stock LitServer.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: 127.0.0.1, 0.0.0.0 or ::.")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -71,9 +73,10 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
               help="... or every T seconds, whichever comes first.")
 @click.pass_context
 def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
-    """Serve REF over HTTP with LitServe: NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
+    """Serve REF over HTTP (a LitServe LitAPI): NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
 
-    POST /predict {"records": [{...}]}; GET /health, /info, /metrics. Ctrl-C stops it. Options not
+    POST /predict {"records": [{...}]} (or dataframe_split, or text/csv); GET /health, /info,
+    /metrics, /openapi.json, /docs. Ctrl-C stops it. Options not
     given here come from the project's `serve` config group (params.yaml), then the defaults shown.
     """
     import tempfile
@@ -92,7 +95,7 @@ def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
         auth = ", API key required" if options.api_key else ""
         click.echo(
             f"serving {bundle.info.label} (md5 {bundle.info.md5}) at http://{options.host}:{options.port}"
-            f" with {options.workers} worker(s){auth}; Ctrl-C stops"
+            f" with {options.workers} worker(s) ({options.engine} engine){auth}; Ctrl-C stops"
         )
         run_server(bundle, options)
 

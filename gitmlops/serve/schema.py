@@ -135,6 +135,13 @@ class ModelSchema:
         return [f.name for f in self.features]
 
 
+@dataclass(frozen=True)
+class CsvBody:
+    """A ``text/csv`` request body (see ``formats.py``)."""
+
+    data: bytes
+
+
 class _NonFinite:
     """Stands for a NaN/Infinity literal found by the lenient parser, so the error names the field."""
 
@@ -250,16 +257,32 @@ class RequestParser:
         """Validate ``body`` and return a (rows, features) float32 matrix, NaN for null."""
         if not body:
             raise RequestError(400, 'request body is empty; send {"records": [{...}, ...]}')
-        return self.records_matrix(_loads(body))
+        return self.payload_matrix(_loads(body))
+
+    def parse_csv(self, body: bytes) -> np.ndarray:
+        """Validate a ``text/csv`` body (header row, then records) and return the matrix."""
+        from .formats import csv_records
+
+        return self.records_matrix({"records": csv_records(self.schema, body, self.max_rows)})
+
+    def payload_matrix(self, payload: Any) -> np.ndarray:
+        """Validate a parsed payload (``{"records": [...]}`` or ``{"dataframe_split": {...}}``)."""
+        if isinstance(payload, dict) and payload.keys() == {"dataframe_split"}:
+            from .formats import split_records
+
+            return self.records_matrix({"records": split_records(payload["dataframe_split"])})
+        return self.records_matrix(payload)
 
     def records_matrix(self, payload: Any) -> np.ndarray:
         """Validate a parsed payload (``{"records": [...]}``) and return the matrix."""
         if not isinstance(payload, dict):
             raise RequestError(400, f'expected a JSON object {{"records": [...]}}, got {_describe(payload)}')
         if payload.keys() != {"records"}:
-            extra = sorted(k for k in payload if k != "records")
+            extra = sorted(str(k) for k in payload if k != "records")
             if extra:
-                raise RequestError(400, f"unknown top-level key {extra[0]!r}; only 'records' is accepted", extra[0])
+                raise RequestError(
+                    400, f"unknown top-level key {extra[0]!r}; send 'records' or 'dataframe_split'", extra[0]
+                )
             raise RequestError(400, "missing 'records' (a list of feature objects)", "records")
         records = payload["records"]
         if not isinstance(records, list):
