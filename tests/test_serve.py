@@ -43,6 +43,7 @@ def server(
     )
     with ServerProcess(argv, port, env={"TEST_SERVE_KEY": KEY}).start() as proc:
         proc.profile_dir = profile_dir
+        proc.engine = request.param
         yield proc
 
 
@@ -201,7 +202,9 @@ def test_deploy_bundle_serves_the_same_without_git_or_dvc(
     port = free_port()
     env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": ""}
     records = sample_records(10, seed=5)
-    with ServerProcess([sys.executable, str(launcher), "--port", str(port)], port, env=env, cwd=tmp_path).start() as app:
+    assert "GITMLOPS_ENGINE=fast" in (out / "Dockerfile").read_text()
+    argv = [sys.executable, str(launcher), "--port", str(port), "--engine", server.engine]
+    with ServerProcess(argv, port, env=env, cwd=tmp_path).start() as app:
         from_bundle = requests.post(app.url + "/predict", json={"records": records}, timeout=10)
     from_serve = post(server, {"records": records})
     assert from_bundle.status_code == 200, from_bundle.text

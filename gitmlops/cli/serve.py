@@ -113,11 +113,13 @@ def _render_bundle(result: Any) -> str:
 @click.argument("ref")
 @click.option("-o", "--output", required=True, type=click.Path(), metavar="DIR", help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
+@click.option("--engine", type=click.Choice(["fast", "litserve"]), default="fast", show_default=True,
+              help="The image's serving engine (GITMLOPS_ENGINE; `docker run -e` overrides it).")
 @json_option
 @click.pass_context
-def bundle(ctx: click.Context, ref: str, output: str, force: bool, as_json: bool) -> None:
+def bundle(ctx: click.Context, ref: str, output: str, force: bool, engine: str, as_json: bool) -> None:
     """Write a self-contained serving folder for REF: model, schema, app, pinned requirements, Dockerfile."""
     from gitmlops.cli import repo_path
     from gitmlops.serve.bundle import build_bundle
 
-    emit(build_bundle(repo_path(ctx), ref, output, force=force), as_json, _render_bundle)
+    emit(build_bundle(repo_path(ctx), ref, output, force=force, engine=engine), as_json, _render_bundle)

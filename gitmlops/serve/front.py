@@ -99,7 +99,8 @@ class FrontDoor:
             await self.respond(send, 405, error(f"use GET {path}"), route)
             return
         if path == "/metrics":
-            text = render(self.metrics.snapshot(), self.model_labels, self.metrics.restarts()).encode()
+            metrics = self.metrics
+            text = render(metrics.snapshot(), self.model_labels, metrics.restarts(), metrics.worker_batches()).encode()
             await self.respond(send, 200, text, route, PROMETHEUS)
         elif path == "/info":
             await self.respond(send, 200, orjson.dumps(self.info), route)

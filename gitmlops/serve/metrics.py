@@ -37,7 +37,8 @@ class ServerMetrics:
         self.slots = max(1, slots)
         self.workers = max(1, workers)
         self._super = self.slots * _SLOT
-        self._data: Any = multiprocessing.RawArray("d", self._super + 1 + self.workers)
+        # supervisor region: restarts, a ready flag per worker, a batch count per worker
+        self._data: Any = multiprocessing.RawArray("d", self._super + 1 + 2 * self.workers)
         self._base = 0
 
     def restarted(self) -> None:
@@ -47,6 +48,15 @@ class ServerMetrics:
     def set_ready(self, worker: int, ready: bool) -> None:
         """Mark inference worker ``worker`` as serving (or not)."""
         self._data[self._super + 1 + worker % self.workers] = 1.0 if ready else 0.0
+
+    def worker_batch(self, worker: int) -> None:
+        """Count one model call of worker ``worker`` (written by that worker only)."""
+        self._data[self._super + 1 + self.workers + worker % self.workers] += 1
+
+    def worker_batches(self) -> list[int]:
+        """Model calls per worker (fast engine)."""
+        start = self._super + 1 + self.workers
+        return [int(self._data[start + w]) for w in range(self.workers)]
 
     def ready(self) -> bool:
         """Whether every inference worker is serving."""
@@ -110,7 +120,9 @@ def _histogram(lines: list[str], name: str, buckets: Sequence[float], values: Se
     lines.append(f"{name}_count {_num(cumulative)}")
 
 
-def render(snapshot: Sequence[float], model: dict[str, str], restarts: int = 0) -> str:
+def render(
+    snapshot: Sequence[float], model: dict[str, str], restarts: int = 0, worker_batches: Sequence[int] = ()
+) -> str:
     """The Prometheus text exposition (format 0.0.4) of a snapshot."""
     lines = [
         "# HELP gitmlops_model_info The model this server serves.",
@@ -144,4 +156,8 @@ def render(snapshot: Sequence[float], model: dict[str, str], restarts: int = 0) 
         "# TYPE gitmlops_worker_restarts_total counter",
         f"gitmlops_worker_restarts_total {restarts}",
     ]
+    if any(worker_batches):
+        lines += ["# HELP gitmlops_worker_batches_total Model calls per inference worker.",
+                  "# TYPE gitmlops_worker_batches_total counter"]
+        lines += [f'gitmlops_worker_batches_total{{worker="{w}"}} {n}' for w, n in enumerate(worker_batches)]
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -42,7 +43,7 @@ def worker_main(lit_api: Any, channels: Channels, worker_id: int, metrics: Serve
         side = WorkerSide(channels, worker_id)
         lit_api.setup("cpu")
         metrics.set_ready(worker_id, True)
-        serve_batches(lit_api, side)
+        serve_batches(lit_api, side, on_batch=lambda: metrics.worker_batch(worker_id))
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
@@ -52,8 +53,10 @@ def worker_main(lit_api: Any, channels: Channels, worker_id: int, metrics: Serve
             close()
 
 
-def serve_batches(lit_api: Any, side: Any, stop_after: int | None = None) -> None:
-    """Loop over batches (forever, or ``stop_after`` batches: for tests)."""
+def serve_batches(
+    lit_api: Any, side: Any, stop_after: int | None = None, on_batch: Callable[[], None] | None = None
+) -> None:
+    """Loop over batches (forever, or ``stop_after`` batches: for tests); ``on_batch`` after each."""
     max_batch = max(1, int(lit_api.max_batch_size))
     window = float(lit_api.batch_timeout)
     backlog: deque[Item] = deque()
@@ -76,6 +79,8 @@ def serve_batches(lit_api: Any, side: Any, stop_after: int | None = None) -> Non
         take = [backlog.popleft() for _ in range(min(max_batch, len(backlog)))]
         run_batch(lit_api, side, take)
         done += 1
+        if on_batch is not None:
+            on_batch()
 
 
 def run_batch(lit_api: Any, side: Any, items: list[Item]) -> None:
