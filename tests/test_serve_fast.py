@@ -33,16 +33,23 @@ def server(model_dir: Path) -> Iterator[ServerProcess]:
         yield proc
 
 
-def workers(server: ServerProcess) -> list[int]:
-    """PIDs of the inference workers (spawned children of the supervisor)."""
+def children(server: ServerProcess, kind: str) -> list[int]:
+    """PIDs of the supervisor's inference workers (spawned) or HTTP processes (forked)."""
     assert server.proc is not None
     found = []
     for pid in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split():
         with contextlib.suppress(OSError):
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"spawn_main" in cmdline:
+            if b"resource_tracker" in cmdline:
+                continue
+            if (b"spawn_main" in cmdline) == (kind == "worker"):
                 found.append(int(pid))
     return sorted(found)
+
+
+def workers(server: ServerProcess) -> list[int]:
+    """PIDs of the inference workers."""
+    return children(server, "worker")
 
 
 def metrics(server: ServerProcess) -> dict[str, float]:
@@ -120,3 +127,20 @@ def test_a_worker_killed_mid_load_is_restarted_and_no_request_hangs(server: Serv
     assert len(new) == 2 and victim not in new
     assert metrics(server)["gitmlops_worker_restarts_total"] == 1
     assert [post(server).status_code for _ in range(20)] == [200] * 20
+
+
+def test_a_killed_http_process_is_started_again(server: ServerProcess) -> None:
+    http = children(server, "http")
+    assert len(http) == 2
+    os.kill(http[0], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = children(server, "http")
+        if len(now) == 2 and http[0] not in now:
+            break
+        time.sleep(0.1)
+    assert len(children(server, "http")) == 2 and http[0] not in children(server, "http")
+    # every connection lands on a live HTTP process again
+    assert [post(server).status_code for _ in range(20)] == [200] * 20
+    assert requests.get(server.url + "/health", timeout=5).status_code == 200
+    assert server.proc is not None and server.proc.poll() is None

@@ -55,7 +55,7 @@ def door(bundle: Any, side: Any, key: str | None = None, timeout: float = 5.0) -
     metrics = ServerMetrics(1, 1)
     info = {"model": {**bundle.info.to_dict(), "label": bundle.info.label}, "server": {"engine": "fast"}}
     front = FrontDoor(None, api=PredictAPI(bundle, max_rows=3), metrics=metrics, info=info, api_key=key,
-                      max_body_bytes=2048, timeout=timeout)
+                      max_body_bytes=65536, timeout=timeout)
     front.side = side
     return front
 
@@ -116,7 +116,7 @@ def test_front_door_limits_auth_routes_and_timeout(bundle: Any) -> None:
     assert call(front, "POST", "/predict", records_body())[0] == 401
     auth = [(b"x-api-key", b"k")]
     assert call(front, "POST", "/predict", records_body(), auth)[0] == 200
-    assert call(front, "POST", "/predict", headers=auth, chunks=[b"{", b" " * 3000, b"}"])[0] == 413
+    assert call(front, "POST", "/predict", headers=auth, chunks=[b"{", b" " * 70000, b"}"])[0] == 413
     assert call(front, "GET", "/predict", headers=auth)[0] == 405
     assert call(front, "GET", "/nope", headers=auth)[0] == 404
     assert call(front, "GET", "/health") == (503, b"not ready")
@@ -242,3 +242,50 @@ def test_a_failing_model_call_answers_500_to_every_request_of_the_batch() -> Non
     (_, _, _, answers), = side.sent
     assert [(uid, status) for uid, status, _ in answers] == [(1, 500), (2, 500)]
     assert b"traceback" in answers[0][2] and b"boom" not in answers[0][2]
+
+
+# -- hostile bodies (issue 19): answered 400/422 in the error shape, counted ------------------------
+
+HOSTILE = [
+    (b'{"records": [{"tenure_months": ' + b"9" * 400 + b', "monthly_charges": 1, "plan": "pro", "has_partner": true}]}',
+     422, "records[0].tenure_months"),
+    (b'{"records": [{"tenure_months": 1, "monthly_charges": 1e300, "plan": "pro", "has_partner": true}]}',
+     422, "records[0].monthly_charges"),
+    (b'{"records": [{"tenure_months": 1, "monthly_charges": 3.5e38, "plan": "pro", "has_partner": true}]}',
+     422, "records[0].monthly_charges"),
+    (b"[" * 2000 + b"]" * 2000, 400, None),
+    (b'{"records": [{"\\ud800": 1, "tenure_months": 1, "monthly_charges": 1, "plan": "pro", "has_partner": true}]}',
+     422, "records[0].\\ud800"),
+    (b'{"\\ud800": []}', 400, "\\ud800"),
+]
+
+
+@pytest.mark.parametrize(("raw", "status", "field"), HOSTILE)
+def test_hostile_bodies_get_json_errors(bundle: Any, raw: bytes, status: int, field: str | None) -> None:
+    front = door(bundle, FakeSide())
+    got, body = call(front, "POST", "/predict", raw)
+    assert got == status, body
+    assert json.loads(body)["field"] == field
+    text = render(front.metrics.snapshot(), {})
+    assert f'gitmlops_requests_total{{route="/predict",status="{status}"}} 1' in text
+
+
+def test_numbers_beyond_float32_are_refused_on_the_columnar_path_too(bundle: Any) -> None:
+    records = sample_records(20)
+    records[7]["monthly_charges"] = 1e39
+    front = FrontDoor(None, api=PredictAPI(bundle), metrics=ServerMetrics(), info={"model": {}},
+                      api_key=None, max_body_bytes=1 << 20, timeout=5)
+    front.side = FakeSide()
+    status, body = call(front, "POST", "/predict", json.dumps({"records": records}).encode())
+    assert status == 422 and json.loads(body)["field"] == "records[7].monthly_charges"
+
+
+def test_a_feature_name_with_surrounding_whitespace_is_refused_at_start(tmp_path: Path) -> None:
+    from gitmlops.serve.model import BundleError
+
+    folder = make_bundle(tmp_path / "m", rounds=2)
+    schema = json.loads((folder / "schema.json").read_text())
+    schema["features"][0]["name"] = " tenure_months"
+    (folder / "schema.json").write_text(json.dumps(schema))
+    with pytest.raises(BundleError, match="surrounding whitespace"):
+        load_bundle(folder)

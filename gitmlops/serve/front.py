@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ from .worker import FAILED
 JSON = [(b"content-type", b"application/json")]
 TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 PROMETHEUS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+logger = logging.getLogger("gitmlops.serve")
 ROUTES = ("/predict", "/info", "/metrics", "/health", "/openapi.json", "/docs")
 
 
@@ -165,6 +167,11 @@ class FrontDoor:
             matrix = self.api.decode_request(CsvBody(body) if is_csv else body)
         except RequestError as exc:
             await self.respond(send, exc.status, exc.body(), "/predict", started=started)
+            return
+        except Exception:  # a validation bug must still answer in the error shape, and be counted
+            logger.exception("validating a request failed")
+            await self.respond(send, 500, error("the request could not be validated; the server log has the traceback"),
+                               "/predict", started=started)
             return
         if self.app is not None:
             if is_csv:

@@ -28,6 +28,13 @@ FEATURE_TYPES = ("int", "float", "bool", "category")
 _MAX_LISTED_CATEGORIES = 10
 #: From this many records on, clean input is converted column by column (numpy) instead of row by row.
 _COLUMNAR_MIN_ROWS = 16
+#: The largest magnitude the booster's float32 input holds; beyond it a value would become infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _printable(text: str) -> str:
+    """``text`` without lone surrogates (JSON escapes like "\\ud800" decode to them), so it can be sent."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class SchemaError(Exception):
@@ -38,10 +45,11 @@ class RequestError(Exception):
     """A request the server refuses: HTTP ``status``, a message, and the offending ``field``."""
 
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        message = _printable(message)
         super().__init__(message)
         self.status = status
         self.message = message
-        self.field = field
+        self.field = None if field is None else _printable(field)
 
     def body(self) -> bytes:
         """The JSON error body: ``{"detail": message, "field": field-or-null}``."""
@@ -92,6 +100,10 @@ class ModelSchema:
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
                 raise SchemaError(f"features[{i}] needs a string 'name'")
             name, ftype = item["name"], item.get("type")
+            if name != name.strip() or not name:
+                raise SchemaError(
+                    f"feature name {name!r} is empty or has surrounding whitespace: no request could name it"
+                )
             if ftype not in FEATURE_TYPES:
                 raise SchemaError(f"feature {name!r} has unknown type {ftype!r}")
             if name in seen:
@@ -162,6 +174,8 @@ def _loads(body: bytes) -> Any:
     # error can name the field instead of a character offset.
     try:
         return json.loads(body, parse_constant=_NonFinite)
+    except RecursionError:
+        raise RequestError(400, "request body is nested too deeply; records are flat objects") from None
     except (ValueError, UnicodeDecodeError):
         raise RequestError(400, f"request body is not valid JSON: {first_error}") from None
 
@@ -184,12 +198,25 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _in_range(value: float) -> float:
+    if -FLOAT32_MAX <= value <= FLOAT32_MAX:
+        return value
+    raise _Invalid(f"{value:g} is beyond the model's float32 range (about ±3.4e38)")
+
+
+def _big_int(value: int) -> float:
+    try:
+        return _in_range(float(value))
+    except OverflowError:
+        raise _Invalid(f"an integer of {len(str(abs(value)))} digits is beyond the model's float32 range") from None
+
+
 def _int(value: Any) -> float:
     kind = type(value)
     if kind is int:
-        return float(value)
+        return _big_int(value)
     if kind is float and value.is_integer():
-        return value
+        return _in_range(value)
     raise _Invalid(f"expected an integer, got {_describe(value) if kind is not float else value}")
 
 
@@ -197,10 +224,10 @@ def _float(value: Any) -> float:
     kind = type(value)
     if kind is float:
         if math.isfinite(value):
-            return value
+            return _in_range(value)
         raise _Invalid(f"{value} is not allowed")
     if kind is int:
-        return float(value)
+        return _big_int(value)
     raise _Invalid(f"expected a number, got {_describe(value)}")
 
 
@@ -340,7 +367,7 @@ class RequestParser:
                 except OverflowError:
                     return None
                 present = values[~np.isnan(values)] if has_null else values
-                if not np.isfinite(present).all():
+                if not np.isfinite(present).all() or (np.abs(present) > FLOAT32_MAX).any():
                     return None
                 if feature.type == "int" and float in kinds and (present != np.floor(present)).any():
                     return None
