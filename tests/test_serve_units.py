@@ -289,3 +289,31 @@ def test_a_feature_name_with_surrounding_whitespace_is_refused_at_start(tmp_path
     (folder / "schema.json").write_text(json.dumps(schema))
     with pytest.raises(BundleError, match="surrounding whitespace"):
         load_bundle(folder)
+
+
+def test_a_body_slower_than_the_body_timeout_is_answered_408(bundle: Any) -> None:
+    front = door(bundle, FakeSide())
+    front.body_timeout = 0.05
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
+    sent: list[dict[str, Any]] = []
+    chunks = [{"type": "http.request", "body": b'{"rec', "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return chunks.pop(0)
+        await asyncio.sleep(3600)  # a client sending nothing more
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await asyncio.wait_for(front(scope, receive, send), 5)
+        return loop.time() - t0
+
+    took = asyncio.run(run())
+    assert sent[0]["status"] == 408 and took < 1
+    assert "0.05 s" in json.loads(sent[1]["body"])["detail"]
+    assert 'status="408"} 1' in render(front.metrics.snapshot(), {})

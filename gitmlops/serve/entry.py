@@ -28,6 +28,7 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
     parser.add_argument("--max-rows", type=int, default=10_000)
     parser.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--body-timeout", type=float, default=10.0)
     parser.add_argument("--api-key-env", default=env("GITMLOPS_API_KEY_ENV"), metavar="VAR")
     parser.add_argument("--profile-dir", default=env("GITMLOPS_PROFILE_DIR"))
     parser.add_argument("--profile-rows", type=int, default=10_000)
@@ -48,6 +49,7 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
         max_rows=args.max_rows,
         max_body_bytes=args.max_body_bytes,
         timeout=args.timeout,
+        body_timeout=args.body_timeout,
         api_key=key,
         profile_dir=args.profile_dir,
         profile_rows=args.profile_rows,

@@ -46,6 +46,7 @@ class FrontDoor:
         api_key: str | None,
         max_body_bytes: int,
         timeout: float,
+        body_timeout: float = 10.0,
         slot: int = 0,
     ) -> None:
         self.app = app
@@ -56,6 +57,7 @@ class FrontDoor:
         self.key = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
+        self.body_timeout = body_timeout
         self.slot = slot
         #: The fast engine's channels; its ZeroMQ end in this process is opened in the lifespan.
         self.channels: Any = None
@@ -158,7 +160,11 @@ class FrontDoor:
 
     async def predict(self, scope: dict[str, Any], receive: Any, send: Any, started: float) -> None:
         """POST /predict: limits, validation, then the model (fast: workers; litserve: LitServe)."""
-        body = await read_body(scope, receive, self.max_body_bytes)
+        body = await self.timed_body(scope, receive)
+        if body is TIMED_OUT:
+            await self.respond(send, 408, error(f"the request body did not arrive within {self.body_timeout:g} s"),
+                               "/predict", started=started)
+            return
         if body is None:
             await self.respond(send, 413, error(too_large(self.max_body_bytes)), "/predict", started=started)
             return
@@ -196,6 +202,29 @@ class FrontDoor:
         finally:
             expire.cancel()
         await self.respond(send, status, payload, "/predict", started=started)
+
+    async def timed_body(self, scope: dict[str, Any], receive: Any) -> Any:
+        """The body (None: too large), or TIMED_OUT when the client is slower than ``body_timeout``."""
+        # One timer that cancels this task, not a wait_for per chunk: nothing extra on the fast path.
+        task = asyncio.current_task()
+        fired = False
+
+        def expire() -> None:
+            nonlocal fired
+            fired = True
+            if task is not None:
+                task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self.body_timeout, expire)
+        try:
+            return await read_body(scope, receive, self.max_body_bytes)
+        except asyncio.CancelledError:
+            if not fired or task is None:
+                raise
+            task.uncancel()
+            return TIMED_OUT
+        finally:
+            timer.cancel()
 
     async def passed_on(
         self, scope: dict[str, Any], receive: Any, send: Any, route: str, started: float | None = None,
@@ -290,6 +319,7 @@ def error(message: str, field_name: str | None = None) -> bytes:
     return RequestError(400, message, field_name).body()
 
 
+TIMED_OUT = object()
 UNAUTHORIZED = "missing or wrong API key: send it in the X-API-Key header (or Authorization: Bearer)"
 
 

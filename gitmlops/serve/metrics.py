@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 ROUTES = ("/predict", "/info", "/metrics", "/health", "/openapi.json", "/docs", "other")
-STATUSES = (200, 400, 401, 404, 405, 413, 415, 422, 431, 500, 503, 504)
+STATUSES = (200, 400, 401, 404, 405, 408, 413, 415, 422, 431, 500, 503, 504)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 

@@ -36,6 +36,7 @@ class ServeOptions:
     max_rows: int = 10_000
     max_body_bytes: int = 10 * 1024 * 1024
     timeout: float = 30.0
+    body_timeout: float = 10.0
     api_key: str | None = field(default=None, repr=False)
     profile_dir: str | None = None
     profile_rows: int = 10_000
@@ -60,6 +61,8 @@ class ServeOptions:
             problems.append(f"batch timeout must be >= 0 and below the request timeout, got {self.batch_timeout}")
         if self.max_rows < 1:
             problems.append(f"max rows must be at least 1, got {self.max_rows}")
+        if self.body_timeout <= 0:
+            problems.append(f"body timeout must be positive, got {self.body_timeout}")
         if self.max_body_bytes < 1024:
             problems.append(f"max body bytes must be at least 1024, got {self.max_body_bytes}")
         if self.profile_rows < 1 or self.profile_seconds <= 0:
@@ -111,6 +114,7 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
         "api_key": options.api_key,
         "max_body_bytes": options.max_body_bytes,
         "timeout": options.timeout,
+        "body_timeout": options.body_timeout,
     }
     logging.getLogger("litserve").setLevel(options.log_level.upper())
     signal.signal(signal.SIGTERM, _interrupt)
