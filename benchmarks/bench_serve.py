@@ -1,9 +1,10 @@
-"""Serving throughput, latency and cold start: `gitmlops serve` vs plain FastAPI vs a bare ASGI app.
+"""Serving throughput, latency and cold start: `gitmlops serve` (both engines) vs FastAPI vs bare ASGI.
 
-All three serve the same booster (100 trees) with the same validation code, on 127.0.0.1, in one
+All serve the same booster (100 trees) with the same validation code, on 127.0.0.1, in one
 run, measured alternately with wrk (32 connections, one-row POST bodies set by a Lua script):
 
-- gitmlops: ``gitmlops serve DIR`` with its defaults (LitServe, 1 worker);
+- gitmlops fast: ``gitmlops serve DIR`` with its defaults (fast engine, 1 worker), and with 2 workers;
+- gitmlops litserve: ``gitmlops serve DIR --engine litserve`` (a stock LitServer hosting the LitAPI);
 - FastAPI: a sync ``def`` handler taking the JSON body as a dict, calling the booster in-process,
   under uvicorn, one process (uvloop + httptools, access log off: uvicorn's best settings);
 - bare ASGI: a raw ASGI callable (orjson, booster in-process) under the same uvicorn: the limit;
@@ -189,8 +190,11 @@ def main() -> None:
 
         uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning",
                    "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+        serve = [sys.executable, "-m", "gitmlops", "serve", str(folder)]
         specs = [
-            ("gitmlops", [sys.executable, "-m", "gitmlops", "serve", str(folder), "--port"]),
+            ("gitmlops", [*serve, "--port"]),
+            ("gitmlops, 2 workers", [*serve, "--workers", "2", "--port"]),
+            ("gitmlops --engine litserve", [*serve, "--engine", "litserve", "--port"]),
             ("fastapi", [*uvicorn, "fastapi_app:app", "--port"]),
             ("bare ASGI", [*uvicorn, "asgi_app:app", "--port"]),
             ("LitServe, stock", [sys.executable, "litserve_app.py"]),
@@ -236,7 +240,10 @@ def main() -> None:
         "gitmlops_vs_fastapi": round(results["gitmlops"]["requests_per_s"] / base, 2),
         "gitmlops_vs_bare_asgi": round(results["gitmlops"]["requests_per_s"] / limit, 2),
         "fastapi_vs_bare_asgi": round(base / limit, 2),
+        "gitmlops_2_workers_vs_fastapi": round(results["gitmlops, 2 workers"]["requests_per_s"] / base, 2),
+        "litserve_engine_vs_fastapi": round(results["gitmlops --engine litserve"]["requests_per_s"] / base, 2),
         "stock_litserve_vs_fastapi": round(results["LitServe, stock"]["requests_per_s"] / base, 2),
+        "gitmlops_p99_vs_fastapi_p99": round(results["gitmlops"]["p99_ms"] / results["fastapi"]["p99_ms"], 2),
     }
     if args.json:
         print(json.dumps({"results": results, "ratios": ratios, "rounds": args.rounds, "seconds": args.seconds},
@@ -250,7 +257,10 @@ def main() -> None:
               f" {r['cold_start_s']} s |")
     print(f"\ngitmlops / FastAPI: {ratios['gitmlops_vs_fastapi']}x; gitmlops / bare ASGI:"
           f" {ratios['gitmlops_vs_bare_asgi']}x; FastAPI / bare ASGI: {ratios['fastapi_vs_bare_asgi']}x;"
-          f" stock LitServe / FastAPI: {ratios['stock_litserve_vs_fastapi']}x")
+          f" 2 workers / FastAPI: {ratios['gitmlops_2_workers_vs_fastapi']}x;"
+          f" litserve engine / FastAPI: {ratios['litserve_engine_vs_fastapi']}x;"
+          f" stock LitServe / FastAPI: {ratios['stock_litserve_vs_fastapi']}x;"
+          f" gitmlops p99 / FastAPI p99: {ratios['gitmlops_p99_vs_fastapi_p99']}x")
 
 
 if __name__ == "__main__":

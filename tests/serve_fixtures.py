@@ -127,6 +127,8 @@ class ServerProcess:
         self.cwd = cwd
         self.proc: subprocess.Popen[str] | None = None
         self.started_at = 0.0
+        self.profile_dir: Path | None = None
+        self.engine = "fast"
 
     def start(self, timeout: float = 60.0, headers: dict[str, str] | None = None) -> ServerProcess:
         """Start and wait until GET /health answers 200 (fails with the server's output if not)."""

@@ -29,20 +29,21 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_bundle(tmp_path_factory.mktemp("serve") / "churn")
 
 
-@pytest.fixture(scope="module")
-def profile_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("profiles") / "serving"
-
-
-@pytest.fixture(scope="module")
-def server(model_dir: Path, profile_dir: Path) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=["fast", "litserve"])
+def server(
+    request: pytest.FixtureRequest, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The same server under each engine: every test using it runs against both."""
+    profile_dir = tmp_path_factory.mktemp(f"profiles-{request.param}") / "serving"
     port = free_port()
     argv = gitmlops_argv(
-        "serve", str(model_dir), "--port", str(port), "--api-key-env", "TEST_SERVE_KEY",
+        "serve", str(model_dir), "--engine", request.param, "--port", str(port), "--api-key-env", "TEST_SERVE_KEY",
         "--max-rows", "50", "--max-body-bytes", "20000", "--max-batch-size", "8",
         "--profile-dir", str(profile_dir), "--profile-rows", "40", "--profile-seconds", "0.5",
     )
     with ServerProcess(argv, port, env={"TEST_SERVE_KEY": KEY}).start() as proc:
+        proc.profile_dir = profile_dir
+        proc.engine = request.param
         yield proc
 
 
@@ -160,7 +161,9 @@ def test_metrics_count_requests_errors_and_batches(server: ServerProcess) -> Non
     assert values["gitmlops_rows_total"] >= 2
 
 
-def test_profiles_of_served_requests_are_written(server: ServerProcess, profile_dir: Path) -> None:
+def test_profiles_of_served_requests_are_written(server: ServerProcess) -> None:
+    profile_dir = server.profile_dir
+    assert profile_dir is not None
     for _ in range(3):
         assert post(server, {"records": sample_records(20, seed=3)}).status_code == 200
     deadline = time.monotonic() + 20
@@ -199,7 +202,9 @@ def test_deploy_bundle_serves_the_same_without_git_or_dvc(
     port = free_port()
     env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": ""}
     records = sample_records(10, seed=5)
-    with ServerProcess([sys.executable, str(launcher), "--port", str(port)], port, env=env, cwd=tmp_path).start() as app:
+    assert "GITMLOPS_ENGINE=fast" in (out / "Dockerfile").read_text()
+    argv = [sys.executable, str(launcher), "--port", str(port), "--engine", server.engine]
+    with ServerProcess(argv, port, env=env, cwd=tmp_path).start() as app:
         from_bundle = requests.post(app.url + "/predict", json={"records": records}, timeout=10)
     from_serve = post(server, {"records": records})
     assert from_bundle.status_code == 200, from_bundle.text
@@ -289,3 +294,44 @@ def test_bundle_refuses_a_non_empty_output(model_dir: Path, tmp_path: Path) -> N
     result = invoke(None, "deploy", "bundle", str(model_dir), "-o", str(tmp_path / "out"))
     assert result.exit_code == 2 and "--force" in result.output
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_openapi_describes_predict_from_the_feature_schema(server: ServerProcess) -> None:
+    doc = requests.get(server.url + "/openapi.json", headers=AUTH, timeout=5).json()
+    assert doc["openapi"].startswith("3.")
+    record = doc["components"]["schemas"]["Record"]
+    props = record["properties"]
+    assert props["tenure_months"]["type"] == "integer"  # not nullable
+    assert props["monthly_charges"]["type"] == ["number", "null"]  # nullable
+    assert props["plan"]["enum"] == ["basic", "premium", "pro"]
+    assert props["has_partner"]["type"] == "boolean"
+    assert record["required"] == ["tenure_months", "monthly_charges", "plan", "has_partner"]
+    post_op = doc["paths"]["/predict"]["post"]
+    assert {"application/json", "text/csv"} <= set(post_op["requestBody"]["content"])
+    assert {"200", "400", "413", "422", "504"} <= set(post_op["responses"])
+    page = requests.get(server.url + "/docs", headers=AUTH, timeout=5)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "openapi.json" in page.text and "<script src" not in page.text and "https://" not in page.text
+
+
+def test_dataframe_split_and_csv_bodies_predict_the_same(server: ServerProcess) -> None:
+    records = sample_records(5, seed=11)
+    names = list(records[0])
+    as_records = post(server, {"records": records})
+    split = post(server, {"dataframe_split": {"columns": names, "data": [[r[n] for n in names] for r in records]}})
+
+    def cell(value: object) -> str:
+        return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+    csv_body = "\n".join([",".join(names), *(",".join(cell(r[n]) for n in names) for r in records)]) + "\n"
+    as_csv = post(server, None, headers={"Content-Type": "text/csv"}, raw=csv_body.encode())
+    assert as_records.status_code == split.status_code == as_csv.status_code == 200, as_csv.text
+    assert as_records.json() == split.json()
+    got = [p["probability"] for p in as_csv.json()["predictions"]]
+    np.testing.assert_allclose(got, [p["probability"] for p in as_records.json()["predictions"]], rtol=1e-6)
+    bad_csv = b"tenure_months,monthly_charges,plan,has_partner\n1,2,gold,true\n"
+    bad = post(server, None, headers={"Content-Type": "text/csv"}, raw=bad_csv)
+    assert bad.status_code == 422 and bad.json()["field"] == "records[0].plan"
+    row = [records[0][n] for n in names]
+    too_many = post(server, {"dataframe_split": {"columns": names, "data": [row] * 51}})
+    assert too_many.status_code == 413

@@ -24,7 +24,7 @@ def _api_key(var: str | None) -> str | None:
     return key
 
 
-CONFIG_KEYS = ("host", "port", "workers", "max_batch_size", "batch_timeout", "max_rows", "max_body_bytes")
+CONFIG_KEYS = ("engine", "host", "port", "workers", "max_batch_size", "batch_timeout", "max_rows", "max_body_bytes")
 
 
 def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
@@ -48,6 +48,8 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
 
 @click.command("serve")
 @click.argument("ref", shell_complete=complete.refs)
+@click.option("--engine", type=click.Choice(["fast", "litserve"]), default="fast", show_default=True,
+              help="fast: gitmlops' own HTTP and worker processes; litserve: a stock LitServer.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: 127.0.0.1, 0.0.0.0 or ::.")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -62,6 +64,8 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
               help="Largest request body (larger: 413).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds a request may wait for the model (then 504).")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a client may take to send the request body (then 408).")
 @click.option("--api-key-env", metavar="VAR",
               help="Require the key held by environment variable VAR on every route but /health.")
 @click.option("--profile-dir", type=click.Path(file_okay=False), metavar="DIR",
@@ -72,9 +76,10 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
               help="... or every T seconds, whichever comes first.")
 @click.pass_context
 def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
-    """Serve REF over HTTP with LitServe: NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
+    """Serve REF over HTTP (a LitServe LitAPI): NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
 
-    POST /predict {"records": [{...}]}; GET /health, /info, /metrics. Ctrl-C stops it. Options not
+    POST /predict {"records": [{...}]} (or dataframe_split, or text/csv); GET /health, /info,
+    /metrics, /openapi.json, /docs. Ctrl-C stops it. Options not
     given here come from the project's `serve` config group (params.yaml), then the defaults shown.
     """
     import tempfile
@@ -93,7 +98,7 @@ def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
         auth = ", API key required" if options.api_key else ""
         click.echo(
             f"serving {bundle.info.label} (md5 {bundle.info.md5}) at http://{options.host}:{options.port}"
-            f" with {options.workers} worker(s){auth}; Ctrl-C stops"
+            f" with {options.workers} worker(s) ({options.engine} engine){auth}; Ctrl-C stops"
         )
         run_server(bundle, options)
 
@@ -111,11 +116,13 @@ def _render_bundle(result: Any) -> str:
 @click.argument("ref", shell_complete=complete.refs)
 @click.option("-o", "--output", required=True, type=click.Path(), metavar="DIR", help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
+@click.option("--engine", type=click.Choice(["fast", "litserve"]), default="fast", show_default=True,
+              help="The image's serving engine (GITMLOPS_ENGINE; `docker run -e` overrides it).")
 @json_option
 @click.pass_context
-def bundle(ctx: click.Context, ref: str, output: str, force: bool, as_json: bool) -> None:
+def bundle(ctx: click.Context, ref: str, output: str, force: bool, engine: str, as_json: bool) -> None:
     """Write a self-contained serving folder for REF: model, schema, app, pinned requirements, Dockerfile."""
     from gitmlops.cli import repo_path
     from gitmlops.serve.bundle import build_bundle
 
-    emit(build_bundle(repo_path(ctx), ref, output, force=force), as_json, _render_bundle)
+    emit(build_bundle(repo_path(ctx), ref, output, force=force, engine=engine), as_json, _render_bundle)

@@ -1,9 +1,14 @@
-"""The LitServe API of a model bundle: validate in the API server, predict in batches in the worker.
+"""The LitServe API of a model bundle: LitServe's ``LitAPI`` contract, as LitServe documents it.
 
-``decode_request`` runs in the API server process (see ``server.FrontDoor``), so a bad request is
-answered there and never reaches the inference worker; the worker receives ready float32 matrices,
-concatenates a batch (``batch``), runs the booster once (``predict``), splits the result
-(``unbatch``) and encodes each answer to JSON bytes (``encode_response``).
+``setup`` loads the booster in each inference worker; ``decode_request`` turns a request into the
+model's float32 matrix (or raises ``schema.RequestError``); ``batch`` stacks the matrices of a
+batch, ``predict`` runs the booster once, ``unbatch`` splits the output per request and
+``encode_response`` makes each answer's JSON object. Both engines host this same object:
+
+- ``fast``: the HTTP processes call ``decode_request`` on the raw body (so a bad request is answered
+  there and never reaches a worker) and send the matrix; the workers call the rest (``worker.py``);
+- ``litserve``: a stock ``LitServer`` calls every hook in its own worker processes, with the parsed
+  JSON body (``request.json()``), after gitmlops' front door middleware has validated it.
 
 Runtime module: carried by deploy bundles.
 """
@@ -15,11 +20,10 @@ from typing import Any
 
 import litserve as ls
 import numpy as np
-import orjson
 
-from .loop import BatchLoop
+from .metrics import ServerMetrics
 from .model import Bundle, load_booster
-from .schema import ModelSchema, PredictionEncoder, RequestParser
+from .schema import CsvBody, ModelSchema, PredictionEncoder, RequestParser
 
 
 class PredictAPI(ls.LitAPI):
@@ -35,7 +39,7 @@ class PredictAPI(ls.LitAPI):
         profile_rows: int = 10_000,
         profile_seconds: float = 60.0,
     ) -> None:
-        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, loop=BatchLoop())
+        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
         self.model_file = str(bundle.model_file)
         self.md5 = bundle.info.md5
         self.schema: ModelSchema = bundle.schema
@@ -44,26 +48,33 @@ class PredictAPI(ls.LitAPI):
         self.profile_dir = profile_dir
         self.profile_rows = profile_rows
         self.profile_seconds = profile_seconds
-        self._parser: RequestParser | None = None
-        self._encoder = PredictionEncoder(bundle.schema)
-        self._sizes: list[int] = []
+        self.parser: RequestParser | None = None
+        self.encoder = PredictionEncoder(bundle.schema)
+        self.sizes: list[int] = []
         self.booster: Any = None
         self.profiler: Any = None
+        #: Set by the litserve engine: the workers record their batches here (slot chosen in setup).
+        self.batch_metrics: ServerMetrics | None = None
+        self.metrics_slot: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
-        # The parser holds closures (not picklable) and is only needed in the API server process.
+        # The parser holds closures (not picklable); each process builds its own.
         state = dict(self.__dict__)
-        state["_parser"] = None
+        state["parser"] = None
         state["booster"] = None
         state["profiler"] = None
         return state
 
-    # -- worker process ------------------------------------------------------------------------
+    # -- inference worker ----------------------------------------------------------------------
     def setup(self, device: Any) -> None:
         """Load the booster (md5-checked on the bytes it is loaded from) and warm it up."""
         self.booster = load_booster(self.model_file, self.md5)
         warm = np.full((1, len(self.schema.features)), np.nan, dtype=np.float32)
         self.booster.inplace_predict(warm, validate_features=False)
+        if self.batch_metrics is not None and self.metrics_slot is not None:
+            with self.metrics_slot.get_lock():
+                self.metrics_slot.value += 1
+                self.batch_metrics.bind(self.metrics_slot.value)
         if self.profile_dir:
             from .profiling import RequestProfiler
 
@@ -74,7 +85,7 @@ class PredictAPI(ls.LitAPI):
 
     def batch(self, inputs: list[np.ndarray]) -> np.ndarray:
         """Stack the requests' matrices (remembering their sizes for ``unbatch``)."""
-        self._sizes = [len(x) for x in inputs]
+        self.sizes = [len(x) for x in inputs]
         return inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -84,28 +95,40 @@ class PredictAPI(ls.LitAPI):
         y = self.booster.inplace_predict(x, validate_features=False)
         if self.profiler is not None:
             self.profiler.add(x, y)
+        if self.batch_metrics is not None:
+            self.batch_metrics.batch(len(self.sizes) or 1, len(x))
         return y
 
     def unbatch(self, output: np.ndarray) -> list[np.ndarray]:
         """Split the batch output back into one array per request."""
-        if len(self._sizes) == 1:
+        if len(self.sizes) <= 1:
             return [output]
-        bounds = np.cumsum(self._sizes)[:-1]
+        bounds = np.cumsum(self.sizes)[:-1]
         return list(np.split(output, bounds))
 
-    def encode_response(self, output: np.ndarray) -> bytes:
-        """The JSON body of one answer."""
-        return orjson.dumps({"predictions": self._encoder.encode(output), "model": self.label})
+    # No return annotation: LitServe turns it into the endpoint's FastAPI response type.
+    def encode_response(self, output: np.ndarray):  # type: ignore[no-untyped-def]
+        """The JSON object of one answer."""
+        return {"predictions": self.encoder.encode(output), "model": self.label}
 
     def close(self) -> None:
         """Write the last partial profile (called when the worker stops)."""
         if self.profiler is not None:
             self.profiler.close()
 
-    # -- API server process --------------------------------------------------------------------
-    def decode_request(self, request: bytes) -> np.ndarray:
-        """Validate a raw body into the model's matrix; raises ``schema.RequestError``."""
-        parser = self._parser
+    # -- both sides ----------------------------------------------------------------------------
+    # No annotation on ``request``: LitServe then hands over the parsed JSON body (its documented default).
+    def decode_request(self, request) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """Validate a request into the model's matrix; raises ``schema.RequestError``.
+
+        ``request`` is a raw JSON body (bytes), a parsed JSON payload (what LitServe passes), or a
+        :class:`schema.CsvBody`.
+        """
+        parser = self.parser
         if parser is None:
-            parser = self._parser = RequestParser(self.schema, self.max_rows)
-        return parser.parse(request)
+            parser = self.parser = RequestParser(self.schema, self.max_rows)
+        if isinstance(request, bytes):
+            return parser.parse(request)
+        if isinstance(request, CsvBody):
+            return parser.parse_csv(request.data)
+        return parser.payload_matrix(request)

@@ -34,7 +34,12 @@ RUNTIME_MODULES = (
     "model.py",
     "metrics.py",
     "transport.py",
-    "loop.py",
+    "worker.py",
+    "formats.py",
+    "openapi.py",
+    "front.py",
+    "fast.py",
+    "stock.py",
     "api.py",
     "profiling.py",
     "server.py",
@@ -71,7 +76,7 @@ if __name__ == "__main__":  # LitServe's workers re-import this file; only the p
 
 DOCKERFILE_TEMPLATE = """# Built by `gitmlops deploy bundle` for {label} (md5 {md5}).
 FROM python:{python}-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 WHYLOGS_NO_ANALYTICS=True
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 WHYLOGS_NO_ANALYTICS=True GITMLOPS_ENGINE={engine}
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
@@ -109,8 +114,17 @@ def requirements() -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_bundle(repo: str, ref: str, output: str | Path, force: bool = False) -> BundleResult:
-    """Write the bundle of ``ref`` into ``output`` (atomically: all files or none)."""
+def build_bundle(
+    repo: str, ref: str, output: str | Path, force: bool = False, engine: str = "fast"
+) -> BundleResult:
+    """Write the bundle of ``ref`` into ``output`` (atomically: all files or none).
+
+    ``engine`` is the image's default serving engine (``GITMLOPS_ENGINE``, overridable at run time).
+    """
+    from gitmlops.serve.server import ENGINES
+
+    if engine not in ENGINES:
+        raise ServeError(f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}")
     out = Path(output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise ServeError(f"{out} already exists and is not empty", "pass --force to replace it, or -o NEW_DIR")
@@ -134,7 +148,7 @@ def build_bundle(repo: str, ref: str, output: str | Path, force: bool = False) -
         (staging / "requirements.txt").write_text(requirements())
         python = f"{sys.version_info.major}.{sys.version_info.minor}"
         (staging / "Dockerfile").write_text(
-            DOCKERFILE_TEMPLATE.format(label=bundle.info.label, md5=bundle.info.md5, python=python)
+            DOCKERFILE_TEMPLATE.format(label=bundle.info.label, md5=bundle.info.md5, python=python, engine=engine)
         )
         files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
         if out.exists():

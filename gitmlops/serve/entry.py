@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 from .model import BundleError, load_bundle
-from .server import HOSTS, ServeOptions, run
+from .server import ENGINES, HOSTS, ServeOptions, run
 
 
 def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
     """Options from the command line (defaults also read from GITMLOPS_* environment variables)."""
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="serve_app.py", description="Serve this model bundle over HTTP.")
+    parser.add_argument("--engine", default=env("GITMLOPS_ENGINE", "fast"), choices=ENGINES)
     parser.add_argument("--host", default=env("GITMLOPS_HOST", "127.0.0.1"), choices=HOSTS)
     parser.add_argument("--port", type=int, default=int(env("GITMLOPS_PORT", "8000")))
     parser.add_argument("--workers", type=int, default=int(env("GITMLOPS_WORKERS", "1")))
@@ -26,6 +27,8 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
     parser.add_argument("--batch-timeout", type=float, default=0.0)
     parser.add_argument("--max-rows", type=int, default=10_000)
     parser.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024)
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--body-timeout", type=float, default=10.0)
     parser.add_argument("--api-key-env", default=env("GITMLOPS_API_KEY_ENV"), metavar="VAR")
     parser.add_argument("--profile-dir", default=env("GITMLOPS_PROFILE_DIR"))
     parser.add_argument("--profile-rows", type=int, default=10_000)
@@ -37,6 +40,7 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
         if not key:
             raise BundleError(f"--api-key-env {args.api_key_env}: that environment variable is unset or empty")
     options = ServeOptions(
+        engine=args.engine,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -44,6 +48,8 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
         batch_timeout=args.batch_timeout,
         max_rows=args.max_rows,
         max_body_bytes=args.max_body_bytes,
+        timeout=args.timeout,
+        body_timeout=args.body_timeout,
         api_key=key,
         profile_dir=args.profile_dir,
         profile_rows=args.profile_rows,

@@ -1,7 +1,9 @@
 """Server metrics in shared memory, rendered in the Prometheus text format for GET /metrics.
 
-Every API server process writes only its own slot of one shared array (no locks on the request
-path); /metrics sums the slots, so any process answers for the whole server.
+Every HTTP server process (and, under the litserve engine, every inference worker) writes only its
+own slot of one shared array (no locks on the request path); /metrics sums the slots, so any
+process answers for the whole server. After the slots, the supervisor's region: worker restarts
+and one "ready" flag per inference worker (what /health reports).
 
 Runtime module: carried by deploy bundles (stdlib only).
 """
@@ -13,8 +15,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
-ROUTES = ("/predict", "/info", "/metrics", "/health", "other")
-STATUSES = (200, 400, 401, 404, 405, 413, 422, 500, 503, 504)
+ROUTES = ("/predict", "/info", "/metrics", "/health", "/openapi.json", "/docs", "other")
+STATUSES = (200, 400, 401, 404, 405, 408, 413, 415, 422, 431, 500, 503, 504)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -29,12 +31,40 @@ _STATUS_INDEX = {s: i for i, s in enumerate(STATUSES)}
 
 
 class ServerMetrics:
-    """Counters and histograms for ``slots`` API server processes."""
+    """Counters and histograms for ``slots`` writer processes, and the state of ``workers`` workers."""
 
-    def __init__(self, slots: int = 1) -> None:
+    def __init__(self, slots: int = 1, workers: int = 1) -> None:
         self.slots = max(1, slots)
-        self._data: Any = multiprocessing.RawArray("d", self.slots * _SLOT)
+        self.workers = max(1, workers)
+        self._super = self.slots * _SLOT
+        # supervisor region: restarts, a ready flag per worker, a batch count per worker
+        self._data: Any = multiprocessing.RawArray("d", self._super + 1 + 2 * self.workers)
         self._base = 0
+
+    def restarted(self) -> None:
+        """Count one inference worker that died and was started again (supervisor only)."""
+        self._data[self._super] += 1
+
+    def set_ready(self, worker: int, ready: bool) -> None:
+        """Mark inference worker ``worker`` as serving (or not)."""
+        self._data[self._super + 1 + worker % self.workers] = 1.0 if ready else 0.0
+
+    def worker_batch(self, worker: int) -> None:
+        """Count one model call of worker ``worker`` (written by that worker only)."""
+        self._data[self._super + 1 + self.workers + worker % self.workers] += 1
+
+    def worker_batches(self) -> list[int]:
+        """Model calls per worker (fast engine)."""
+        start = self._super + 1 + self.workers
+        return [int(self._data[start + w]) for w in range(self.workers)]
+
+    def ready(self) -> bool:
+        """Whether every inference worker is serving."""
+        return all(self._data[self._super + 1 + w] for w in range(self.workers))
+
+    def restarts(self) -> int:
+        """Inference workers restarted so far."""
+        return int(self._data[self._super])
 
     def bind(self, slot: int) -> None:
         """Write to slot ``slot`` from now on (each API server process binds its own)."""
@@ -90,7 +120,9 @@ def _histogram(lines: list[str], name: str, buckets: Sequence[float], values: Se
     lines.append(f"{name}_count {_num(cumulative)}")
 
 
-def render(snapshot: Sequence[float], model: dict[str, str]) -> str:
+def render(
+    snapshot: Sequence[float], model: dict[str, str], restarts: int = 0, worker_batches: Sequence[int] = ()
+) -> str:
     """The Prometheus text exposition (format 0.0.4) of a snapshot."""
     lines = [
         "# HELP gitmlops_model_info The model this server serves.",
@@ -120,5 +152,12 @@ def render(snapshot: Sequence[float], model: dict[str, str]) -> str:
         "# HELP gitmlops_rows_total Rows predicted.",
         "# TYPE gitmlops_rows_total counter",
         f"gitmlops_rows_total {_num(snapshot[_ROWS])}",
+        "# HELP gitmlops_worker_restarts_total Inference workers that died and were started again.",
+        "# TYPE gitmlops_worker_restarts_total counter",
+        f"gitmlops_worker_restarts_total {restarts}",
     ]
+    if any(worker_batches):
+        lines += ["# HELP gitmlops_worker_batches_total Model calls per inference worker.",
+                  "# TYPE gitmlops_worker_batches_total counter"]
+        lines += [f'gitmlops_worker_batches_total{{worker="{w}"}} {n}' for w, n in enumerate(worker_batches)]
     return "\n".join(lines) + "\n"

@@ -31,6 +31,13 @@ UNSEEN_RULES = ("missing", "strict")
 _MAX_LISTED_CATEGORIES = 10
 #: From this many records on, clean input is converted column by column (numpy) instead of row by row.
 _COLUMNAR_MIN_ROWS = 16
+#: The largest magnitude the booster's float32 input holds; beyond it a value would become infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _printable(text: str) -> str:
+    """``text`` without lone surrogates (JSON escapes like "\\ud800" decode to them), so it can be sent."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class SchemaError(Exception):
@@ -41,10 +48,11 @@ class RequestError(Exception):
     """A request the server refuses: HTTP ``status``, a message, and the offending ``field``."""
 
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        message = _printable(message)
         super().__init__(message)
         self.status = status
         self.message = message
-        self.field = field
+        self.field = None if field is None else _printable(field)
 
     def body(self) -> bytes:
         """The JSON error body: ``{"detail": message, "field": field-or-null}``."""
@@ -99,6 +107,10 @@ class ModelSchema:
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
                 raise SchemaError(f"features[{i}] needs a string 'name'")
             name, ftype = item["name"], item.get("type")
+            if name != name.strip() or not name:
+                raise SchemaError(
+                    f"feature name {name!r} is empty or has surrounding whitespace: no request could name it"
+                )
             if ftype not in FEATURE_TYPES:
                 raise SchemaError(f"feature {name!r} has unknown type {ftype!r}")
             if name in seen:
@@ -150,6 +162,13 @@ class ModelSchema:
         return [f.name for f in self.features]
 
 
+@dataclass(frozen=True)
+class CsvBody:
+    """A ``text/csv`` request body (see ``formats.py``)."""
+
+    data: bytes
+
+
 class _NonFinite:
     """Stands for a NaN/Infinity literal found by the lenient parser, so the error names the field."""
 
@@ -170,6 +189,8 @@ def _loads(body: bytes) -> Any:
     # error can name the field instead of a character offset.
     try:
         return json.loads(body, parse_constant=_NonFinite)
+    except RecursionError:
+        raise RequestError(400, "request body is nested too deeply; records are flat objects") from None
     except (ValueError, UnicodeDecodeError):
         raise RequestError(400, f"request body is not valid JSON: {first_error}") from None
 
@@ -192,12 +213,25 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _in_range(value: float) -> float:
+    if -FLOAT32_MAX <= value <= FLOAT32_MAX:
+        return value
+    raise _Invalid(f"{value:g} is beyond the model's float32 range (about ±3.4e38)")
+
+
+def _big_int(value: int) -> float:
+    try:
+        return _in_range(float(value))
+    except OverflowError:
+        raise _Invalid(f"an integer of {len(str(abs(value)))} digits is beyond the model's float32 range") from None
+
+
 def _int(value: Any) -> float:
     kind = type(value)
     if kind is int:
-        return float(value)
+        return _big_int(value)
     if kind is float and value.is_integer():
-        return value
+        return _in_range(value)
     raise _Invalid(f"expected an integer, got {_describe(value) if kind is not float else value}")
 
 
@@ -205,10 +239,10 @@ def _float(value: Any) -> float:
     kind = type(value)
     if kind is float:
         if math.isfinite(value):
-            return value
+            return _in_range(value)
         raise _Invalid(f"{value} is not allowed")
     if kind is int:
-        return float(value)
+        return _big_int(value)
     raise _Invalid(f"expected a number, got {_describe(value)}")
 
 
@@ -276,16 +310,32 @@ class RequestParser:
         """Validate ``body`` and return a (rows, features) float32 matrix, NaN for null."""
         if not body:
             raise RequestError(400, 'request body is empty; send {"records": [{...}, ...]}')
-        return self.records_matrix(_loads(body))
+        return self.payload_matrix(_loads(body))
+
+    def parse_csv(self, body: bytes) -> np.ndarray:
+        """Validate a ``text/csv`` body (header row, then records) and return the matrix."""
+        from .formats import csv_records
+
+        return self.records_matrix({"records": csv_records(self.schema, body, self.max_rows)})
+
+    def payload_matrix(self, payload: Any) -> np.ndarray:
+        """Validate a parsed payload (``{"records": [...]}`` or ``{"dataframe_split": {...}}``)."""
+        if isinstance(payload, dict) and payload.keys() == {"dataframe_split"}:
+            from .formats import split_records
+
+            return self.records_matrix({"records": split_records(payload["dataframe_split"])})
+        return self.records_matrix(payload)
 
     def records_matrix(self, payload: Any) -> np.ndarray:
         """Validate a parsed payload (``{"records": [...]}``) and return the matrix."""
         if not isinstance(payload, dict):
             raise RequestError(400, f'expected a JSON object {{"records": [...]}}, got {_describe(payload)}')
         if payload.keys() != {"records"}:
-            extra = sorted(k for k in payload if k != "records")
+            extra = sorted(str(k) for k in payload if k != "records")
             if extra:
-                raise RequestError(400, f"unknown top-level key {extra[0]!r}; only 'records' is accepted", extra[0])
+                raise RequestError(
+                    400, f"unknown top-level key {extra[0]!r}; send 'records' or 'dataframe_split'", extra[0]
+                )
             raise RequestError(400, "missing 'records' (a list of feature objects)", "records")
         records = payload["records"]
         if not isinstance(records, list):
@@ -343,7 +393,7 @@ class RequestParser:
                 except OverflowError:
                     return None
                 present = values[~np.isnan(values)] if has_null else values
-                if not np.isfinite(present).all():
+                if not np.isfinite(present).all() or (np.abs(present) > FLOAT32_MAX).any():
                     return None
                 if feature.type == "int" and float in kinds and (present != np.floor(present)).any():
                     return None

@@ -1,16 +1,14 @@
-"""The queue between LitServe's API server processes and its inference workers, on ZeroMQ.
+"""The fast engine's queue between its HTTP processes and its inference workers, on ZeroMQ.
 
-LitServe's default request queue is a ``multiprocessing.Manager`` queue: every put is a blocking
-round trip to the manager process, paid on the event loop, per request; responses come back one
-message per request through a thread hop. Here the hop costs one non-blocking ZeroMQ send per event
-loop turn (requests that arrive together travel together) and one message per model call back:
+One non-blocking ZeroMQ send per event loop turn (requests that arrive together travel together)
+and one message per model call back:
 
-- requests: each API server PUSHes to every worker's PULL socket (round robin);
-- responses: each worker PUSHes a batch's answers to the PULL socket of the API server that sent them.
+- requests: each HTTP process PUSHes to every worker's PULL socket (round robin over live workers);
+- responses: each worker PUSHes a batch's answers to the PULL socket of the HTTP process that asked.
 
-The object is created in the main process and pickled into the workers (LitServe passes it as the
-request queue and the transport); sockets are opened lazily in the process that uses them, since
-ZeroMQ contexts must not cross a fork. Runtime module: carried by deploy bundles.
+:class:`Channels` (addresses only) is created by the supervisor and inherited by the processes it
+starts; sockets are opened in the process that uses them, since ZeroMQ contexts must not cross a
+fork. Runtime module: carried by deploy bundles.
 """
 
 from __future__ import annotations
@@ -47,9 +45,8 @@ class Channels:
         self.__dict__.update(state)
         self._owner = -1
 
-    # -- LitServe transport interface (only close is used: our loop and endpoint talk ZeroMQ) --
-    def close(self, **_: Any) -> None:
-        """Remove the socket folder (LitServe calls this at shutdown)."""
+    def close(self) -> None:
+        """Remove the socket folder (the supervisor calls this at shutdown)."""
         if self._owner == os.getpid():
             shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -1,0 +1,42 @@
+"""The ``litserve`` engine: a stock ``LitServer`` hosting the LitAPI, with public options only.
+
+LitServe runs its own API server and worker processes; gitmlops adds its front door as one of
+LitServe's ``middlewares`` (auth, limits, validation, /info, /metrics, /openapi.json, /docs, the
+same error bodies as the fast engine). Batching is LitServe's (``max_batch_size``,
+``batch_timeout`` on the LitAPI), workers are ``workers_per_device``. Runtime module.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import warnings
+from typing import Any
+
+import litserve as ls
+
+from .front import FrontDoor
+from .metrics import ServerMetrics
+
+
+def run_litserve(api: Any, front_options: dict[str, Any], metrics: ServerMetrics, options: Any) -> None:
+    """Serve with LitServe until interrupted; blocks."""
+    # Slot 0 is the API server's; each worker claims the next one in setup (see PredictAPI).
+    api.batch_metrics = metrics
+    api.metrics_slot = multiprocessing.get_context("spawn").Value("i", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = ls.LitServer(
+            api,
+            accelerator="cpu",
+            workers_per_device=options.workers,
+            timeout=options.timeout,
+            model_metadata=front_options["info"]["model"],
+            middlewares=[(FrontDoor, front_options)],
+        )
+    server.run(
+        host=options.host,
+        port=options.port,
+        num_api_servers=1,
+        log_level=options.log_level,
+        generate_client_file=False,
+    )
