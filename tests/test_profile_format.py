@@ -173,3 +173,34 @@ def test_truncated_profile_is_a_clear_error() -> None:
     blob = profile_dataframe(_frame(500)).serialize()
     with pytest.raises(MonitorError, match=r"truncated|corrupted"):
         Profile.deserialize(blob[: len(blob) - 40])
+
+
+def test_monitoring_runs_without_whylogs(tmp_path: Path) -> None:
+    """Profiling, reading, merging, summaries, drift and constraints never import whylogs."""
+    import subprocess
+    import sys
+
+    _frame(2000, seed=5).to_csv(tmp_path / "ref.csv", index=False)
+    _frame(1000, seed=6).to_csv(tmp_path / "new.csv", index=False)
+    script = """
+import sys
+sys.modules["whylogs"] = None  # any `import whylogs` now fails
+from pathlib import Path
+from gitmlops.monitor import sketches
+from gitmlops.monitor.constraints import check_view
+from gitmlops.monitor.drift import diff
+from gitmlops.monitor.profile import profile_data, write_profile
+from gitmlops.monitor.summary import summarize
+ref = profile_data(Path("ref.csv"), chunk_size=500, jobs=2).views[""]
+new = profile_data(Path("new.csv"), chunk_size=10_000, jobs=1).views[""]
+write_profile(ref, Path("ref.bin"))
+back = sketches.read_view("ref.bin")
+merged = sketches.merge_views([back, new])
+report = diff(back, new)
+checked = check_view(merged, {"age": {"type": "integral", "min": 0, "max": 120}})
+print(summarize(merged)["profile"]["rows"], len(report.columns), checked.passed,
+      sorted(m for m, mod in sys.modules.items() if m.startswith("whylogs") and mod is not None))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3000", "5", "True", "[]"]
