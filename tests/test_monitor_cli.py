@@ -51,7 +51,7 @@ def test_profile_writes_bin_and_summary_in_the_layout(repo: Path) -> None:
     (filed,) = out["profiles"]
     assert filed["path"].startswith("monitoring/train/") and filed["path"].endswith("Z.bin")
     view = read_view(repo / filed["path"])
-    assert view.get_column("age").get_metric("counts").n.value == 3_000
+    assert view.get_column("age").count == 3_000
     summary = json.loads((repo / filed["summary"]).read_text())
     assert summary["profile"]["rows"] == 3_000 and summary["profile"]["dataset"] == "train"
     assert list(summary["columns"]) == ["age", "income", "plan"]

@@ -10,7 +10,7 @@ Public, stable API (other pillars call these):
 - :func:`check` (data or profile against ``data.constraints`` -> :class:`CheckResult`).
 - :func:`collect` (merge a server's profiles into one per window).
 
-Importing this package does not import whylogs; the functions do, with telemetry off.
+Profiles are whylogs-format files gitmlops writes and reads itself (no whylogs import; see profile_format).
 """
 
 from __future__ import annotations

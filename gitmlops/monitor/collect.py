@@ -59,8 +59,7 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
     shown = [_rel(root, p) for p in inputs]
     summary_path = write_profile(merged, target, {"dataset": name, "source": f"{len(inputs)} profiles from "
                                                   f"{_rel(root, folder)}"})
-    counts = [c.get_metric("counts") for c in merged.get_columns().values()]
-    rows = max((int(m.n.value) for m in counts if m is not None), default=0)
+    rows = max((c.count for c in merged.get_columns().values()), default=0)
     if remove:
         for path in inputs:
             path.unlink()

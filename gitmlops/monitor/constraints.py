@@ -1,4 +1,4 @@
-"""Ingestion checks: the `data.constraints` of the config, run with whylogs' constraints API on a profile.
+"""Ingestion checks: the `data.constraints` of the config, judged on a profile's counts and sketches.
 
 Format (conf/data/default.yaml)::
 
@@ -82,37 +82,43 @@ def parse_constraints(raw: Any) -> tuple[list[str], dict[str, dict[str, Any]]]:
     return [str(c) for c in required], rules
 
 
-def _metric_constraints(column: str, spec: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """(constraint kind, expectation, whylogs MetricConstraint) for one column's rules."""
-    from gitmlops.monitor import sketches
-
-    sketches.whylogs()
-    from whylogs.core.constraints.factories import (
-        column_has_zero_count_types,
-        column_is_nullable_datatype,
-        frequent_strings_in_reference_set,
-        is_in_range,
-        null_percentage_below_number,
-    )
-
-    out: list[tuple[str, str, Any]] = []
+def _rules(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(constraint kind, expectation) for one column's rules."""
+    out: list[tuple[str, str]] = []
     kind = spec.get("type")
-    if kind == "numeric":
-        out.append(("type", "numeric", column_has_zero_count_types(column, ["string", "boolean", "object", "tensor"])))
-    elif kind:
-        out.append(("type", str(kind), column_is_nullable_datatype(column, kind)))
+    if kind:
+        out.append(("type", str(kind)))
     low, high = spec.get("min"), spec.get("max")
     if low is not None or high is not None:
         lower = -math.inf if low is None else low
         upper = math.inf if high is None else high
-        out.append(("range", f"values in [{lower}, {upper}]", is_in_range(column, lower, upper, skip_missing=False)))
+        out.append(("range", f"values in [{lower}, {upper}]"))
     if spec.get("allowed") is not None:
-        allowed = [str(v) for v in spec["allowed"]]
-        out.append(("allowed", f"values in {allowed}", frequent_strings_in_reference_set(column, set(allowed))))
+        out.append(("allowed", f"values in {[str(v) for v in spec['allowed']]}"))
     if spec.get("max_null_fraction") is not None:
-        limit = float(spec["max_null_fraction"])
-        out.append(("max_null_fraction", f"null fraction <= {limit:g}", null_percentage_below_number(column, limit)))
+        out.append(("max_null_fraction", f"null fraction <= {float(spec['max_null_fraction']):g}"))
     return out
+
+
+def _passes(kind: str, spec: dict[str, Any], column: Any) -> bool:
+    """Whether ``column`` (a profile column) meets one rule, judged on its exact counts and sketches."""
+    types = column.type_counts()
+    if kind == "type":
+        wanted = {"integral", "fractional"} if spec["type"] == "numeric" else {spec["type"]}
+        return all(count == 0 for name, count in types.items() if name not in wanted)
+    if kind == "range":
+        # A column without numbers fails a range (nothing shows its values are in it).
+        sketch = column.kll()
+        if sketch is None or sketch.is_empty():
+            return False
+        lower = -math.inf if spec.get("min") is None else spec["min"]
+        upper = math.inf if spec.get("max") is None else spec["max"]
+        return bool(lower <= sketch.get_min_value() and sketch.get_max_value() <= upper)
+    if kind == "allowed":
+        allowed = {str(v) for v in spec["allowed"]}
+        return all(value in allowed for value, _count in column.frequent_items())
+    n = column.count
+    return (column.null_count / n if n else 0.0) <= float(spec["max_null_fraction"])
 
 
 def _observed(kind: str, summary: dict[str, Any], allowed: list[str] | None) -> str:
@@ -128,36 +134,21 @@ def _observed(kind: str, summary: dict[str, Any], allowed: list[str] | None) -> 
 
 
 def check_view(view: Any, constraints: Any, source: str = "profile") -> CheckResult:
-    """Run ``constraints`` (the `data.constraints` format) on a ``DatasetProfileView``."""
+    """Run ``constraints`` (the `data.constraints` format) on a profile."""
     required, rules = parse_constraints(constraints)
     columns = view.get_columns()
     results: list[ConstraintResult] = []
     for column in sorted(set(required) | set(rules)):
         if column not in columns:
             results.append(ConstraintResult(column, "required", False, "column present", "column missing"))
-    from gitmlops.monitor import sketches
-
-    sketches.whylogs()
-    from whylogs.core.constraints import ConstraintsBuilder
-
-    builder = ConstraintsBuilder(dataset_profile_view=view)
-    expected: dict[str, tuple[str, str, str]] = {}
     for column, spec in sorted(rules.items()):
         if column not in columns:
             continue
-        for kind, expectation, constraint in _metric_constraints(column, spec):
-            # Our own names keep the whylogs report entries mapped to (column, kind).
-            constraint.name = f"{column}\x1f{kind}"
-            expected[constraint.name] = (column, kind, expectation)
-            builder.add_constraint(constraint)
-    if expected:
-        report = builder.build().generate_constraints_report()
-        for entry in report:
-            column, kind, expectation = expected[entry.name]
-            summary = summarize_column(columns[column])
-            allowed = [str(v) for v in rules[column].get("allowed") or []] if kind == "allowed" else None
-            results.append(ConstraintResult(column, kind, bool(entry.passed) and not entry.failed,
-                                            expectation, _observed(kind, summary, allowed)))
+        summary = summarize_column(columns[column])
+        for kind, expectation in _rules(spec):
+            allowed = [str(v) for v in spec.get("allowed") or []] if kind == "allowed" else None
+            results.append(ConstraintResult(column, kind, _passes(kind, spec, columns[column]), expectation,
+                                            _observed(kind, summary, allowed)))
     results.sort(key=lambda r: (r.passed, r.column, r.constraint))
     failed = sum(not r.passed for r in results)
     return CheckResult(source, failed == 0, len(results), failed, results)

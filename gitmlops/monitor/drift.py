@@ -4,7 +4,7 @@ Why effect sizes: with thousands of rows any test is "significant", and a KS tes
 sketches also sees the sketches' own rank error (~1%) as a difference, so unchanged columns get tiny
 p-values. As Evidently does for large samples, each column is decided on a distance with a calibrated
 threshold (numeric: Wasserstein distance in reference standard deviations; categorical: Jensen-Shannon
-distance of category shares); whylogs' KS / chi-square p-values and Hellinger distance are reported as
+distance of category shares); KS / chi-square p-values and Hellinger distance (whylogs' definitions) are reported as
 information, and the p-value decides only below ``small_sample_rows`` rows, where sketches are exact
 or nearly so. Every column says which rule decided it.
 """
@@ -12,11 +12,11 @@ or nearly so. Every column says which rule decided it.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitmlops.errors import MonitorError, UsageError
+from gitmlops.monitor import scores
 from gitmlops.monitor.settings import DriftConfig, Thresholds, drift_config
 from gitmlops.monitor.summary import column_kind, counts, frequent_items, kll, sig, type_counts
 
@@ -96,22 +96,6 @@ def _grade_pvalue(p: float, t: Thresholds) -> str:
     return NO_DRIFT
 
 
-def _whylogs_score(algorithm: str, target: Any, reference: Any) -> Any:
-    """whylogs' own chi-square / Hellinger score (None when it cannot compute one)."""
-    from gitmlops.monitor import sketches
-
-    sketches.whylogs()
-    from whylogs.viz.drift.column_drift_algorithms import ChiSquare, Hellinger
-
-    cls = {"chi-square": ChiSquare, "hellinger": Hellinger}[algorithm]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return cls().calculate(target, reference)
-        except (ValueError, ZeroDivisionError, RuntimeError):
-            return None
-
-
 def ks_test(ref_sketch: Any, tgt_sketch: Any) -> tuple[float, float]:
     """Two-sample KS statistic and p-value from two KLL sketches.
 
@@ -129,7 +113,7 @@ def ks_test(ref_sketch: Any, tgt_sketch: Any) -> tuple[float, float]:
     ref_cdf = np.asarray(ref_sketch.get_cdf(points))[:-1]
     tgt_cdf = np.asarray(tgt_sketch.get_cdf(points))[:-1]
     statistic = float(np.max(np.abs(ref_cdf - tgt_cdf))) if points else 0.0
-    m, n = ref_sketch.get_n(), tgt_sketch.get_n()
+    m, n = ref_sketch.n, tgt_sketch.n
     en = m * n / (m + n)
     if en <= 10_000:
         p_value = float(stats.kstwo.sf(statistic, max(1, round(en))))
@@ -180,22 +164,19 @@ def _numeric(column: str, ref: Any, tgt: Any, config: DriftConfig, result: Colum
     grid = (np.arange(QUANTILE_GRID) + 0.5) / QUANTILE_GRID
     ref_q = np.asarray(ref_sketch.get_quantiles(grid.tolist()), dtype=float)
     tgt_q = np.asarray(tgt_sketch.get_quantiles(grid.tolist()), dtype=float)
-    ref_dist, tgt_dist = ref.get_metric("distribution"), tgt.get_metric("distribution")
-    scale = float(ref_dist.stddev or 0.0) or float(tgt_dist.stddev or 0.0) or abs(float(ref_dist.avg)) or 1.0
+    scale = float(ref.stddev or 0.0) or float(tgt.stddev or 0.0) or abs(float(ref.mean)) or 1.0
     wasserstein = float(np.mean(np.abs(ref_q - tgt_q))) / scale
     result.effect_size, result.effect = "wasserstein", sig(wasserstein, 4)
     result.test = "ks"
     statistic, p_value = ks_test(ref_sketch, tgt_sketch)
     result.statistic, result.p_value = sig(statistic, 4), sig(p_value, 4)
-    hellinger = _whylogs_score("hellinger", tgt, ref)
-    if hellinger is not None:
-        result.hellinger = sig(_finite(hellinger.statistic), 4)
+    result.hellinger = sig(_finite(scores.hellinger(tgt_sketch, ref_sketch)), 4)
     result.chart = _histogram(ref_sketch, tgt_sketch)
     if min(result.reference_rows, result.target_rows) < config.small_sample_rows and result.p_value is not None:
         t = config.p_value
         return (_grade_pvalue(result.p_value, t), "ks_p_value",
                 f"KS p-value {result.p_value:.4g} (small sample; drift below {t.drift:g}, possible below {t.possible:g})")
-    floor = _numeric_floor(config, ref_sketch.get_n(), tgt_sketch.get_n())
+    floor = _numeric_floor(config, ref_sketch.n, tgt_sketch.n)
     t, says = _effective(config.wasserstein, column, config, floor)
     return (_grade_distance(wasserstein, t), "wasserstein", f"Wasserstein distance {wasserstein:.3g} sd ({says})")
 
@@ -226,10 +207,11 @@ def _categorical(column: str, ref: Any, tgt: Any, config: DriftConfig, result: C
     js = 0.0 if not math.isfinite(js) else js
     hellinger = float(np.sqrt(np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)) / math.sqrt(2))
     result.effect_size, result.effect, result.hellinger = "jensen_shannon", sig(js, 4), sig(hellinger, 4)
-    chi = _whylogs_score("chi-square", tgt, ref)
+    chi = scores.chi_square(frequent_items(tgt), tgt.count, tgt.cardinality() or 0.0,
+                            frequent_items(ref), ref.count)
     result.test = "chi-square"
     if chi is not None:
-        result.statistic, result.p_value = sig(_finite(chi.statistic), 4), sig(_finite(chi.pvalue), 4)
+        result.statistic, result.p_value = sig(_finite(chi[0]), 4), sig(_finite(chi[1]), 4)
     result.chart = _bars(ref_shares, tgt_shares)
     if min(result.reference_rows, result.target_rows) < config.small_sample_rows and result.p_value is not None:
         t = config.p_value

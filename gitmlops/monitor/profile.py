@@ -144,7 +144,7 @@ def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # fork shares the already imported whylogs/pandas with the workers (no re-import per worker).
+    # fork shares the already imported pandas and sketches with the workers (no re-import per worker).
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     pending: deque[Any] = deque()
     count = rows = 0
@@ -249,7 +249,7 @@ def file_views(root: Path, dataset: str, views: dict[str, Any], profiles_dir: st
             extra["segment"] = key
         summary_path = write_profile(views[key], target, extra)
         columns = views[key].get_columns()
-        rows = max((c.get_metric("counts").n.value for c in columns.values() if c.get_metric("counts")), default=0)
+        rows = max((c.count for c in columns.values()), default=0)
         filed.append(FiledProfile(name, _display(root, target), _display(root, summary_path), int(rows),
                                   len(columns), None if key == ALL else key))
     return filed

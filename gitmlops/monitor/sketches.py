@@ -1,8 +1,8 @@
-"""The one place gitmlops imports whylogs, reads and writes its profiles.
+"""The one place gitmlops reads and writes its profiles (whylogs' binary format, on its own core).
 
-whylogs sends usage telemetry unless told not to, so the opt-out is set here, before the first import,
-and every other module gets whylogs through :func:`whylogs` (imported lazily: `gitmlops --help`
-must not pay for it).
+Profiles are built, merged and (de)serialized by :mod:`gitmlops.monitor.profile_view` on Apache
+DataSketches and protobuf; whylogs itself is not imported at run time (it is a test-only dependency,
+used to check that the two read each other's files).
 """
 
 from __future__ import annotations
@@ -14,40 +14,33 @@ from typing import Any
 from gitmlops.errors import MonitorError
 
 
-def whylogs() -> Any:
-    """The ``whylogs`` module, imported with telemetry off."""
-    os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
-    import whylogs as why
-
-    return why
-
-
 def view_class() -> Any:
-    """``whylogs.core.DatasetProfileView``."""
-    whylogs()
-    from whylogs.core import DatasetProfileView
+    """The profile class (:class:`gitmlops.monitor.profile_view.Profile`)."""
+    from gitmlops.monitor.profile_view import Profile
 
-    return DatasetProfileView
+    return Profile
 
 
 def profile_dataframe(df: Any, schema: Any = None) -> Any:
-    """Profile a pandas DataFrame with whylogs and return its ``DatasetProfileView``."""
-    why = whylogs()
-    return why.log(pandas=df, schema=schema).view()
+    """Profile a pandas DataFrame; returns a :class:`~gitmlops.monitor.profile_view.Profile`."""
+    from gitmlops.monitor.profile_view import profile_dataframe as build
+
+    del schema  # one metric set for every column (whylogs' standard resolver)
+    return build(df)
 
 
 def view_from_bytes(data: bytes, source: str = "profile") -> Any:
-    """A ``DatasetProfileView`` from whylogs' binary format; a clear error when it is not one."""
+    """A profile from whylogs' binary format; a clear error when it is not one."""
     if not data:
         raise MonitorError(f"{source} is empty, not a whylogs profile", _REWRITE_HINT)
     try:
-        view = view_class().deserialize(data)
-    except Exception as exc:  # noqa: BLE001 - whylogs raises several types for bad bytes
-        raise MonitorError(
-            f"{source} is not a readable whylogs profile (corrupted or truncated): {_first_line(exc)}",
-            _REWRITE_HINT,
-        ) from None
-    return view
+        return view_class().deserialize(data)
+    except MonitorError as exc:
+        raise MonitorError(f"{source} is not a readable whylogs profile (corrupted or truncated): {exc.message}",
+                           _REWRITE_HINT) from None
+    except (ValueError, RuntimeError) as exc:  # a sketch's own check of its bytes
+        raise MonitorError(f"{source} is not a readable whylogs profile (corrupted or truncated): {exc}",
+                           _REWRITE_HINT) from None
 
 
 def read_view(path: str | os.PathLike[str]) -> Any:
@@ -59,23 +52,18 @@ def read_view(path: str | os.PathLike[str]) -> Any:
 
 
 def view_to_bytes(view: Any) -> bytes:
-    """whylogs' binary format of a view (what ``DatasetProfileView.read`` reads)."""
+    """whylogs' binary format of a profile (what ``DatasetProfileView.read`` reads)."""
     return bytes(view.serialize())
 
 
 def merge_views(views: list[Any]) -> Any:
-    """Merge profiles (whylogs merges sketches exactly as if the rows had been logged together)."""
+    """Merge profiles (sketches merge exactly as if the rows had been profiled together)."""
     if not views:
         return view_class().zero()
     merged = views[0]
     for view in views[1:]:
         merged = merged.merge(view)
     return merged
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _REWRITE_HINT = "profile the data again with `gitmlops monitor profile`, or restore the file from git"

@@ -34,9 +34,8 @@ def sig(value: Any, digits: int = 6) -> float | int | None:
 
 def type_counts(column: Any) -> dict[str, int]:
     """Counts of non-null values per whylogs type."""
-    metric = column.get_metric("types")
-    summary = metric.to_summary_dict() if metric is not None else {}
-    return {key: int(summary.get(key, 0) or 0) for key in TYPE_KEYS}
+    counted = column.type_counts()
+    return {key: int(counted.get(key, 0)) for key in TYPE_KEYS}
 
 
 def column_kind(column: Any) -> str:
@@ -51,37 +50,23 @@ def column_kind(column: Any) -> str:
 
 def counts(column: Any) -> tuple[int, int]:
     """(rows, nulls) of a column; NaN counts as null."""
-    metric = column.get_metric("counts")
-    if metric is None:
-        return 0, 0
-    summary = metric.to_summary_dict()
-    return int(summary.get("n", 0) or 0), int(summary.get("null", 0) or 0)
+    return column.count, column.null_count
 
 
 def kll(column: Any) -> Any:
     """The column's KLL sketch, or None when it holds no numbers."""
-    metric = column.get_metric("distribution")
-    if metric is None:
-        return None
-    sketch = metric.kll.value
-    return None if sketch.is_empty() else sketch
+    sketch = column.kll()
+    return None if sketch is None or sketch.is_empty() else sketch
 
 
 def frequent_items(column: Any) -> list[tuple[str, float]]:
     """(value, estimated count) of the frequent-items sketch, most frequent first."""
-    metric = column.get_metric("frequent_items")
-    if metric is None:
-        return []
-    items = metric.to_summary_dict().get("frequent_strings") or []
-    return sorted(((str(i.value), float(i.est)) for i in items), key=lambda p: (-p[1], p[0]))
+    return list(column.frequent_items())
 
 
 def cardinality(column: Any) -> float | None:
     """The HLL estimate of distinct values."""
-    metric = column.get_metric("cardinality")
-    if metric is None:
-        return None
-    return float(metric.hll.value.get_estimate())
+    return column.cardinality()
 
 
 def summarize_column(column: Any) -> dict[str, Any]:
@@ -103,9 +88,8 @@ def summarize_column(column: Any) -> dict[str, Any]:
     }
     sketch = kll(column)
     if sketch is not None:
-        dist = column.get_metric("distribution")
-        entry["mean"] = sig(dist.avg)
-        entry["stddev"] = sig(dist.stddev)
+        entry["mean"] = sig(column.mean)
+        entry["stddev"] = sig(column.stddev)
         entry["min"] = sig(sketch.get_min_value())
         entry["max"] = sig(sketch.get_max_value())
         values = sketch.get_quantiles([q for _, q in QUANTILES])

@@ -115,7 +115,7 @@ def profile_partition(df: Any) -> bytes:
 
 
 def merge_profiles(a: bytes, b: bytes) -> bytes:
-    """Merge two serialized whylogs profiles (exact, associative)."""
-    from whylogs.core import DatasetProfileView
+    """Merge two serialized profiles (exact, associative)."""
+    from gitmlops.monitor.profile_view import Profile
 
-    return bytes(DatasetProfileView.deserialize(a).merge(DatasetProfileView.deserialize(b)).serialize())
+    return bytes(Profile.deserialize(a).merge(Profile.deserialize(b)).serialize())

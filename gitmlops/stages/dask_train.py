@@ -368,12 +368,12 @@ def fit(client: Any, ddf: Any, params: dict[str, Any], settings: DaskSettings) -
     booster = result["booster"] if result else None
     if not isinstance(booster, xgb.Booster):
         raise ExternalError("Dask training returned no model", "check the workers' logs")
-    from whylogs.core import DatasetProfileView
+    from gitmlops.monitor.profile_view import Profile
 
     return DaskTraining(
         booster,
         schema,
-        DatasetProfileView.deserialize(profile_bytes),
+        Profile.deserialize(profile_bytes),
         rows=int(summary["rows"]),
         partitions=ddf.npartitions,
         workers=workers,

@@ -25,18 +25,9 @@ from gitmlops.stages.roles import ROLES_FILE
 
 
 def write_reference_profile(df: Any, path: Path) -> None:
-    """Profile the training data with whylogs (the reference for drift checks)."""
-    try:
-        from gitmlops.monitor import profile_dataframe, write_profile
-    except ImportError:
-        import os
+    """Profile the training data in whylogs' format (the reference for drift checks)."""
+    from gitmlops.monitor import profile_dataframe, write_profile
 
-        os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
-        import whylogs as why
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        why.log(df).view().write(str(path))
-        return
     write_profile(profile_dataframe(df), path)
 
 
