@@ -68,3 +68,16 @@ def test_data_add_refuses_a_symlink_out_of_the_repo(example_repo: Path, tmp_path
     assert result.exit_code == EXIT_USAGE, result.output
     assert "outside the repository" in result.output
     assert not (example_repo / "data" / "link.csv.dvc").exists()
+
+
+def test_environment_values_are_not_memoised(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitmlops.config import CACHE_FILE, compose
+
+    config_yaml = example_repo / "conf" / "config.yaml"
+    config_yaml.write_text(config_yaml.read_text() + "token: ${oc.env:GITMLOPS_TEST_TOKEN,none}\n")
+    monkeypatch.setenv("GITMLOPS_TEST_TOKEN", "first-secret")
+    assert compose(example_repo)["token"] == "first-secret"
+    monkeypatch.setenv("GITMLOPS_TEST_TOKEN", "second-secret")
+    assert compose(example_repo)["token"] == "second-secret"  # not "up to date" with the old value
+    memo = example_repo / CACHE_FILE
+    assert not memo.exists() or "secret" not in memo.read_text()
