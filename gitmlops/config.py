@@ -100,6 +100,13 @@ def _cache_key(path: Path, overrides: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def _uses_environment(path: Path, overrides: Sequence[str]) -> bool:
+    """Whether conf/ or an override reads environment variables (``${oc.env:...}``)."""
+    if any("oc.env" in text for text in overrides):
+        return True
+    return any(b"oc.env" in file.read_bytes() for file in path.rglob("*.yaml") if file.is_file())
+
+
 def compose(root: str | Path, overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> dict[str, Any]:
     """Compose conf/ with ``overrides`` and return the resolved config as plain data.
 
@@ -108,6 +115,10 @@ def compose(root: str | Path, overrides: Sequence[str] = (), config_name: str = 
     no-op `dvc repro` can afford). Any change to conf/ composes afresh.
     """
     path = conf_dir(root).resolve()
+    if _uses_environment(path, overrides):
+        # The result depends on environment variables (often secrets): never memoise it, so a
+        # changed value is always picked up and no value is written to .dvc/tmp/.
+        return _compose(path, overrides, config_name)
     cache = Path(root) / CACHE_FILE
     key = _cache_key(path, [*overrides, f"\0{config_name}"])
     entries: dict[str, Any] = {}

@@ -100,6 +100,11 @@ def add(
         rel = git.relpath(full)
         if not full.exists():
             raise DataError(f"{raw} does not exist", "check the path (relative to the repository root)")
+        if not full.resolve().is_relative_to(git.root.resolve()):
+            raise DataError(
+                f"{raw} is a symbolic link to {full.resolve()}, outside the repository",
+                "copy the data into the repository (DVC would track, and pull into, the link's target)",
+            )
         if rel in ("", ".") or rel.split("/")[0] in (".git", ".dvc"):
             raise DataError(f"{raw} cannot be tracked", "name a data file or folder inside the repository")
         if git.is_tracked(rel):

@@ -46,3 +46,38 @@ def test_run_refuses_hostile_overrides_before_writing(trained_repo: Path, overri
     assert needle in result.output
     assert {p: (trained_repo / p).read_bytes() for p in before} == before
     assert invoke(trained_repo, "registry", "show").exit_code == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["paths.metrics", "paths.model"])
+def test_run_refuses_paths_outside_the_repo(trained_repo: Path, tmp_path: Path, key: str) -> None:
+    target = tmp_path / "outside" / "file"
+    before = {p: (trained_repo / p).read_bytes() for p in ("params.yaml", "dvc.yaml", "dvc.lock")}
+    result = invoke(trained_repo, "run", f"{key}={target}")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "outside the repository" in result.output
+    assert not target.parent.exists()
+    assert {p: (trained_repo / p).read_bytes() for p in before} == before
+
+
+def test_data_add_refuses_a_symlink_out_of_the_repo(example_repo: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a,b\n1,2\n")
+    (example_repo / "data" / "link.csv").symlink_to(secret)
+    result = invoke(example_repo, "data", "add", "data/link.csv")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "outside the repository" in result.output
+    assert not (example_repo / "data" / "link.csv.dvc").exists()
+
+
+def test_environment_values_are_not_memoised(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitmlops.config import CACHE_FILE, compose
+
+    config_yaml = example_repo / "conf" / "config.yaml"
+    config_yaml.write_text(config_yaml.read_text() + "token: ${oc.env:GITMLOPS_TEST_TOKEN,none}\n")
+    monkeypatch.setenv("GITMLOPS_TEST_TOKEN", "first-secret")
+    assert compose(example_repo)["token"] == "first-secret"
+    monkeypatch.setenv("GITMLOPS_TEST_TOKEN", "second-secret")
+    assert compose(example_repo)["token"] == "second-secret"  # not "up to date" with the old value
+    memo = example_repo / CACHE_FILE
+    assert not memo.exists() or "secret" not in memo.read_text()

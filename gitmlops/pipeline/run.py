@@ -87,6 +87,25 @@ def check_deps(root: Path, config: dict[str, Any], targets: Sequence[str] = ()) 
                 )
 
 
+def check_paths_inside(root: Path, config: dict[str, Any]) -> None:
+    """Every ``paths.*`` value and every stage path stays inside the repository (symbolic links
+    resolved): a run must never write outside it. PipelineError (exit 2) before anything is written."""
+    named = [(f"paths.{k}", v) for k, v in (config.get("paths") or {}).items() if isinstance(v, str)]
+    for stage_name, spec in stages_from_config(config).items():
+        for key in ("deps", "outs", "metrics", "plots"):
+            for item in spec.get(key) or []:
+                named += [(f"stage {stage_name!r} {key}", p) for p in ([item] if isinstance(item, str) else list(item))]
+    top = root.resolve()
+    for where, value in named:
+        if "://" in value:
+            continue
+        if not (top / value).resolve().is_relative_to(top):
+            raise PipelineError(
+                f"{where} is {value!r}, outside the repository",
+                "use a path relative to the repository root (data outside it: copy it in and `gitmlops data add` it)",
+            )
+
+
 def run(
     repo: str | os.PathLike[str] | GitRepo = ".",
     overrides: Sequence[str] = (),
@@ -127,6 +146,7 @@ def _run_locked(
     from gitmlops.registry.settings import settings_from_config
 
     settings_from_config(config)  # a bad registry.stages would break every registry command later
+    check_paths_inside(root, config)
     stage_names = list(stages_from_config(config))
     if stage and stage not in stage_names:
         raise PipelineError(f"no stage named {stage!r}", f"stages are: {', '.join(stage_names)}")
