@@ -18,12 +18,14 @@ SPEC_FILE = "requirements-gitmlops.txt"
 def gitmlops_requirement(extras: tuple[str, ...] = ()) -> str:
     """A pip requirement line for the running gitmlops (see the module docstring)."""
     name = "gitmlops" + (f"[{','.join(sorted(extras))}]" if extras else "")
-    try:
-        dist = metadata.distribution("gitmlops")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    # A source checkout may also hold a stale gitmlops.egg-info on sys.path: the installation pip
+    # made (the one with direct_url.json) says where gitmlops really came from.
+    found = list(metadata.distributions(name="gitmlops"))
+    if not found:  # run from a source tree that was never installed
         from gitmlops import __version__
 
         return f"{name}=={__version__}"
+    dist = next((d for d in found if d.read_text("direct_url.json")), found[0])
     raw = dist.read_text("direct_url.json")
     try:
         direct = json.loads(raw) if raw else None
