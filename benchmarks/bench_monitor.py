@@ -134,12 +134,12 @@ def bench_diff(work: Path, rows: int, ks_columns: int) -> list[str]:
         base_tgt.append(profile_dataframe(pd.DataFrame({"v": tgt})).get_column("v"))
     # 100 columns: the four 1M-row column sketches above, repeated under 100 names (a diff's cost
     # depends on the sketches, which are the same size for any column of 1M numbers).
+    from gitmlops.monitor.profile_format import ProfileData
+
     view = view_class()
-    now = datetime.now(UTC)
-    ref_view = view(columns={f"c{i:03d}": base_ref[i % 4] for i in range(100)}, dataset_timestamp=now,
-                    creation_timestamp=now)
-    tgt_view = view(columns={f"c{i:03d}": base_tgt[i % 4] for i in range(100)}, dataset_timestamp=now,
-                    creation_timestamp=now)
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    ref_view = view(ProfileData({f"c{i:03d}": base_ref[i % 4].components for i in range(100)}, now, now))
+    tgt_view = view(ProfileData({f"c{i:03d}": base_tgt[i % 4].components for i in range(100)}, now, now))
     write_profile(ref_view, work / "ref100.bin")
     write_profile(tgt_view, work / "tgt100.bin")
     while len(ks_times) < ks_columns:  # more raw KS timings, on fresh 1M-row columns

@@ -204,3 +204,19 @@ print(summarize(merged)["profile"]["rows"], len(report.columns), checked.passed,
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["3000", "5", "True", "[]"]
+
+
+def test_reference_profile_summary_is_byte_identical_on_rerun(tmp_path: Path) -> None:
+    import json
+
+    from gitmlops.stages.train import write_reference_profile
+
+    df = _frame(30_000, seed=7)  # big enough for the KLL sketches to compact (at random)
+    first, second = tmp_path / "a" / "reference_profile.bin", tmp_path / "b" / "reference_profile.bin"
+    write_reference_profile(df, first)
+    write_reference_profile(df, second)
+    text = first.with_suffix(".json").read_bytes()
+    assert text == second.with_suffix(".json").read_bytes()
+    summary = json.loads(text)
+    assert summary["profile"]["quantiles"] == "exact"
+    assert summary["columns"]["age"]["quantiles"]["q50"] == float(np.quantile(df["age"], 0.5, method="inverted_cdf"))

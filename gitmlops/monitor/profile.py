@@ -171,7 +171,8 @@ def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int,
     return count, rows
 
 
-def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> Path:
+def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, Any] | None = None,
+                  exact: dict[str, dict[str, float]] | None = None) -> Path:
     """Write ``view`` in whylogs' binary format to ``path_bin`` and its JSON summary next to it.
 
     Both files appear together or not at all (written to temporary names, then renamed). Returns the
@@ -182,7 +183,7 @@ def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, A
         raise MonitorError(f"a profile path must end in .bin, got {target}")
     summary_path = target.with_suffix(".json")
     blob = sketches.view_to_bytes(view)
-    text = summary_json(summarize(view, meta))
+    text = summary_json(summarize(view, meta, exact))
     target.parent.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     try:

@@ -1,9 +1,10 @@
 """A stable, diff-friendly JSON summary of a whylogs profile, and its text form (textconv, show).
 
 The binary profile does not diff (KLL sketches are randomized and carry timestamps); the summary does:
-fixed key order, columns sorted by name, exact statistics rounded to 6 significant digits and sketch
-estimates (quantiles, cardinality) to 4. Re-profiling the same data repeats every exact figure;
-KLL quantiles are randomized and may move within the sketch's error (about 1% in rank).
+fixed key order, columns sorted by name, exact statistics rounded to 6 significant digits, the HLL
+cardinality (deterministic for the same values) to 4. Quantiles are exact where the data is at hand
+(the train stage's reference profile); otherwise they are KLL estimates (randomized, within ~0.3% in
+rank) rounded to 3 significant digits, and the summary's ``profile.quantiles`` says which.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ TYPE_KEYS = ("integral", "fractional", "boolean", "string", "object")
 QUANTILES = (("q01", 0.01), ("q05", 0.05), ("q25", 0.25), ("q50", 0.5), ("q75", 0.75), ("q95", 0.95),
              ("q99", 0.99))
 TOP_ITEMS = 10
+#: Significant digits of sketch-estimated quantiles; KLL (k=1024) places them within ~0.3% in rank.
+QUANTILE_DIGITS = 3
+KLL_RANK_ERROR = 0.0033
 
 
 def sig(value: Any, digits: int = 6) -> float | int | None:
@@ -69,8 +73,32 @@ def cardinality(column: Any) -> float | None:
     return column.cardinality()
 
 
-def summarize_column(column: Any) -> dict[str, Any]:
-    """The summary of one column (see docs/monitoring.md for the shape)."""
+def exact_quantiles(df: Any) -> dict[str, dict[str, float]]:
+    """Exact quantiles of a DataFrame's numeric columns (for summaries of data held in memory).
+
+    ``inverted_cdf`` is the quantile a KLL sketch estimates: the smallest value whose share of
+    values at or below it reaches the rank.
+    """
+    import numpy as np
+    from pandas.api import types as pdt
+
+    out = {}
+    for name in df.columns:
+        series = df[name].dropna()
+        if pdt.is_numeric_dtype(series.dtype):  # booleans count as 0/1, as in the profile
+            values = series.to_numpy(dtype=np.float64)
+        else:  # the numbers (and booleans) among mixed values
+            values = np.array([float(v) for v in series.tolist()
+                               if isinstance(v, (bool, int, float, np.number)) and not isinstance(v, str)],
+                              dtype=np.float64)
+        if len(values):
+            found = np.quantile(values, [q for _, q in QUANTILES], method="inverted_cdf")
+            out[str(name)] = {key: float(v) for (key, _), v in zip(QUANTILES, found, strict=True)}
+    return out
+
+
+def summarize_column(column: Any, exact: dict[str, float] | None = None) -> dict[str, Any]:
+    """The summary of one column (see docs/monitoring.md for the shape); ``exact`` quantiles win over the sketch's."""
     n, nulls = counts(column)
     entry: dict[str, Any] = {
         "kind": column_kind(column),
@@ -92,17 +120,31 @@ def summarize_column(column: Any) -> dict[str, Any]:
         entry["stddev"] = sig(column.stddev)
         entry["min"] = sig(sketch.get_min_value())
         entry["max"] = sig(sketch.get_max_value())
-        values = sketch.get_quantiles([q for _, q in QUANTILES])
-        entry["quantiles"] = {name: sig(v, 4) for (name, _), v in zip(QUANTILES, values, strict=True)}
+        if exact is not None:
+            entry["quantiles"] = {name: sig(exact[name], 6) for name, _ in QUANTILES}
+        else:
+            values = sketch.get_quantiles([q for _, q in QUANTILES])
+            entry["quantiles"] = {name: sig(v, QUANTILE_DIGITS) for (name, _), v in zip(QUANTILES, values, strict=True)}
     entry["top"] = [{"value": v, "count": round(c)} for v, c in frequent_items(column)[:TOP_ITEMS]]
     return entry
 
 
-def summarize(view: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The stable summary of a ``DatasetProfileView``: profile-level facts and one entry per column."""
-    columns = {name: summarize_column(col) for name, col in sorted(view.get_columns().items())}
+def summarize(view: Any, meta: dict[str, Any] | None = None,
+              exact: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+    """The stable summary of a profile: profile-level facts and one entry per column.
+
+    ``exact`` (from :func:`exact_quantiles`) gives quantiles computed on the data itself; the summary
+    says which quantiles are exact and which are the sketch's estimates.
+    """
+    exact = exact or {}
+    columns = {name: summarize_column(col, exact.get(name)) for name, col in sorted(view.get_columns().items())}
     rows = max((c["count"] for c in columns.values()), default=0)
     head: dict[str, Any] = {"format": SUMMARY_FORMAT, "rows": rows, "columns": len(columns)}
+    numeric = [name for name, c in columns.items() if c["quantiles"] is not None]
+    if numeric:
+        head["quantiles"] = ("exact" if all(name in exact for name in numeric) else
+                             f"KLL sketch estimates, {QUANTILE_DIGITS} significant digits (rank error about "
+                             f"{KLL_RANK_ERROR:.1%}); other figures exact")
     for key, value in sorted((meta or {}).items()):
         head[key] = value
     return {"profile": head, "columns": columns}

@@ -27,8 +27,10 @@ from gitmlops.stages.roles import ROLES_FILE
 def write_reference_profile(df: Any, path: Path) -> None:
     """Profile the training data in whylogs' format (the reference for drift checks)."""
     from gitmlops.monitor import profile_dataframe, write_profile
+    from gitmlops.monitor.summary import exact_quantiles
 
-    write_profile(profile_dataframe(df), path)
+    # The data is in memory: its summary carries exact quantiles, identical on every rerun.
+    write_profile(profile_dataframe(df), path, exact=exact_quantiles(df))
 
 
 def train(params_path: str | Path = "params.yaml") -> str:
