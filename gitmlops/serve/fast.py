@@ -73,16 +73,18 @@ def listen(host: str, port: int) -> socket.socket:
 class Supervisor:
     """Starts, watches, restarts and stops the HTTP processes and inference workers."""
 
-    def __init__(self, api: Any, front: FrontDoor, metrics: ServerMetrics, workers: int, log_level: str) -> None:
-        self.api = api
-        self.front = front
+    def __init__(
+        self, make_api: Any, make_front: Any, metrics: ServerMetrics, workers: int, log_level: str
+    ) -> None:
+        self.make_api = make_api
+        self.make_front = make_front
+        self.front: FrontDoor | None = None
         self.metrics = metrics
         self.n = workers
         self.log_level = log_level
         self.fork = multiprocessing.get_context("fork")
         self.spawn = multiprocessing.get_context("spawn")
         self.channels = Channels(workers, workers)
-        front.channels = self.channels
         self.procs: dict[tuple[str, int], Any] = {}
         self.started: dict[tuple[str, int], float] = {}
         self.quick_deaths = 0
@@ -93,7 +95,7 @@ class Supervisor:
         kind, i = key
         proc: Any
         if kind == "worker":
-            proc = self.spawn.Process(target=worker_main, args=(self.api, self.channels, i, self.metrics),
+            proc = self.spawn.Process(target=worker_main, args=(self.make_api, self.channels, i, self.metrics),
                                     name=f"gitmlops-worker-{i}", daemon=True)
         else:
             proc = self.fork.Process(target=http_main, args=(self.front, self.sock, i, self.log_level),
@@ -108,6 +110,9 @@ class Supervisor:
         try:
             for i in range(self.n):
                 self.start(("worker", i))
+            # Built only now, while the workers import: its LitServe and XGBoost imports overlap theirs.
+            self.front = self.make_front()
+            self.front.channels = self.channels
             for i in range(self.n):
                 self.start(("http", i))
             while True:

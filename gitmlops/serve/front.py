@@ -17,14 +17,16 @@ import asyncio
 import hmac
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .api import PredictAPI
 from .metrics import ServerMetrics, render
 from .schema import CsvBody, RequestError, matrix_to_columns
 from .worker import FAILED
+
+if TYPE_CHECKING:
+    from .api import PredictAPI
 
 JSON = [(b"content-type", b"application/json")]
 TEXT = [(b"content-type", b"text/plain; charset=utf-8")]

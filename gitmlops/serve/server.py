@@ -16,7 +16,6 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api import PredictAPI
 from .metrics import ServerMetrics
 from .model import Bundle, BundleError, load_booster
 
@@ -95,7 +94,9 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
     check_port(options.host, options.port)
     # Fail here, with a clear message, rather than in a worker process after start-up.
     load_booster(bundle.model_file, bundle.info.md5)
-    api = PredictAPI(
+    from .worker import PredictAPISpec
+
+    make_api = PredictAPISpec(
         bundle,
         max_rows=options.max_rows,
         max_batch_size=options.max_batch_size,
@@ -108,7 +109,6 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
     server_info = {"engine": options.engine, "workers": options.workers, "max_batch_size": options.max_batch_size,
                    "batch_timeout": options.batch_timeout, "timeout": options.timeout}
     front_options: dict[str, Any] = {
-        "api": api,
         "info": {"model": {**info.to_dict(), "label": info.label, "schema": bundle.schema.to_dict()},
                  "server": server_info},
         "api_key": options.api_key,
@@ -123,14 +123,18 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
             from .stock import run_litserve
 
             metrics = ServerMetrics(slots=1 + options.workers, workers=options.workers)
-            run_litserve(api, {**front_options, "metrics": metrics}, metrics, options)
+            api = make_api()
+            run_litserve(api, {**front_options, "api": api, "metrics": metrics}, metrics, options)
         else:
             from .fast import Supervisor
             from .front import FrontDoor
 
             metrics = ServerMetrics(slots=options.workers, workers=options.workers)
-            front = FrontDoor(None, metrics=metrics, **front_options)
-            Supervisor(api, front, metrics, options.workers, options.log_level).run(options.host, options.port)
+
+            def make_front() -> FrontDoor:
+                return FrontDoor(None, api=make_api(), metrics=metrics, **front_options)
+
+            Supervisor(make_api, make_front, metrics, options.workers, options.log_level).run(options.host, options.port)
     except KeyboardInterrupt:
         return
     except RuntimeError as exc:
