@@ -268,7 +268,7 @@ def test_sweep_runs_dvc_experiments(trained_repo: Path) -> None:
     assert sorted(e["params"]["train.max_depth"] for e in experiments) == [2, 3]
     assert all(e["metrics"]["auc"] > 0.5 for e in experiments)
     md = invoke(trained_repo, "exp", "show", "--md").output
-    assert md.startswith("| experiment |") and "train.max_depth" in md
+    assert md.startswith("| experiment |") and "train.max\\_depth" in md  # Markdown-escaped, renders as train.max_depth
     name = experiments[0]["name"]
     diff = json.loads(invoke(trained_repo, "exp", "diff", name, "--json").output)
     assert any(p["key"] == "train.max_depth" for p in diff["params"])

@@ -108,8 +108,9 @@ def _has(doc: Any, parts: list[str]) -> bool:
     return True
 
 
-def _place(tree: _Tree, text: str, override: Any) -> None:
-    """Apply one parsed override to the loaded files."""
+def _place(tree: _Tree, text: str, override: Any, primary: bool = False) -> None:
+    """Apply one parsed override to the loaded files (with ``primary``, a key goes to the first
+    primary config, whose ``_self_`` comes last and so wins over every group option)."""
     key = str(override.key_or_group)
     if override.package:
         raise ConfigError(f"override {text!r} names a package (@...), which cannot be kept in conf/",
@@ -132,6 +133,8 @@ def _place(tree: _Tree, text: str, override: Any) -> None:
         if _has(tree.doc(rel), parts if len(parts) > 1 else parts[:1]):
             target = rel
             break
+    if target is None and primary and tree.primaries():
+        target = tree.primaries()[0]
     chosen = tree.choice(parts[0]) if target is None and len(parts) > 1 else None
     if chosen is not None:
         _, defaults, index = chosen
@@ -149,26 +152,30 @@ def plan(root: Path, overrides: Sequence[str]) -> dict[str, str]:
     """The new text of each conf/ file that keeping ``overrides`` changes, proven by composing."""
     parsed = validate_overrides(overrides)
     conf = conf_dir(root)
-    tree = _Tree(conf)
-    ordered = sorted(zip(overrides, parsed, strict=True), key=lambda p: not (conf / str(p[1].key_or_group)).is_dir())
-    for text, override in ordered:  # group choices first: later keys go to the newly chosen file
-        _place(tree, text, override)
-    texts = tree.texts()
     wanted = compose(root, overrides)
-    with tempfile.TemporaryDirectory(prefix="gitmlops-keep-") as scratch:
-        shutil.copytree(conf, Path(scratch) / CONF_DIR)
-        for rel, text in texts.items():
-            (Path(scratch) / CONF_DIR / rel).write_text(text)
-        got = compose(scratch)
-    if got != wanted:
+    keys: list[str] = []
+    # first each key in the file that defines it; if another option overrides that file (a model
+    # preset setting train.* keys), in the primary config, which is applied last
+    for primary in (False, True):
+        tree = _Tree(conf)
+        ordered = sorted(zip(overrides, parsed, strict=True), key=lambda p: not (conf / str(p[1].key_or_group)).is_dir())
+        for text, override in ordered:  # group choices first: later keys go to the newly chosen file
+            _place(tree, text, override, primary)
+        texts = tree.texts()
+        with tempfile.TemporaryDirectory(prefix="gitmlops-keep-") as scratch:
+            shutil.copytree(conf, Path(scratch) / CONF_DIR)
+            for rel, text in texts.items():
+                (Path(scratch) / CONF_DIR / rel).write_text(text)
+            got = compose(scratch)
+        if got == wanted:
+            return texts
         a, b = flatten(wanted), flatten(got)
         keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        raise ConfigError(
-            f"cannot keep {' '.join(overrides)}: conf/ edited that way composes differently at "
-            f"{', '.join(keys[:5])}",
-            "write these values into conf/ by hand (another file or interpolation sets them)",
-        )
-    return texts
+    raise ConfigError(
+        f"cannot keep {' '.join(overrides)}: conf/ edited that way composes differently at "
+        f"{', '.join(keys[:5])}",
+        "write these values into conf/ by hand (another file or interpolation sets them)",
+    )
 
 
 @contextmanager
