@@ -53,7 +53,16 @@ def test_run_refuses_hostile_overrides_before_writing(trained_repo: Path, overri
 def test_run_refuses_paths_outside_the_repo(trained_repo: Path, tmp_path: Path, key: str) -> None:
     target = tmp_path / "outside" / "file"
     before = {p: (trained_repo / p).read_bytes() for p in ("params.yaml", "dvc.yaml", "dvc.lock")}
-    result = invoke(trained_repo, "run", f"{key}={target}")
+    # paths are settings: a one-off override of them is refused first (nothing written) ...
+    override = invoke(trained_repo, "run", f"{key}={target}")
+    assert override.exit_code == EXIT_USAGE, override.output
+    assert not target.parent.exists()
+    # ... and written into conf/, the path check refuses it before anything is written
+    conf = trained_repo / "conf" / "config.yaml"
+    line = {"paths.metrics": "  metrics: metrics.json", "paths.model": "  model: models/model.ubj"}[key]
+    assert line in conf.read_text()
+    conf.write_text(conf.read_text().replace(line, f"{line.split(':')[0]}: {target}"))
+    result = invoke(trained_repo, "run")
     assert result.exit_code == EXIT_USAGE, result.output
     assert "outside the repository" in result.output
     assert not target.parent.exists()

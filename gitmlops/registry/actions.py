@@ -108,6 +108,9 @@ def _write(
             raise
         tag = format_tag(step.tag)
         if git.ref_value(f"refs/tags/{tag}") is not None:
+            if attempt < attempts:  # a racing command of this clone wrote it after we read: plan again
+                time.sleep(random.uniform(0.01, 0.05))
+                continue
             raise RegistryError(f"tag {tag!r} already exists", "`gitmlops registry history` shows the events")
         try:
             obj = git.create_tag(tag, step.commit, step.message)
