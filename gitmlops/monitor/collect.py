@@ -46,7 +46,9 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
         folder = _root_of(repo) / folder
     if not folder.is_dir():
         raise MonitorError(f"{folder} is not a folder", "give the folder the server writes its profiles to")
-    inputs = sorted(p for p in folder.rglob("*.bin") if p.is_file())
+    # Hidden folders hold a writer's staging files (a server writing a profile right now): not inputs.
+    inputs = sorted(p for p in folder.rglob("*.bin")
+                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not inputs:
         raise MonitorError(f"no .bin profiles under {folder}", "has the server written any profiles yet?")
     settings = load_settings(root)

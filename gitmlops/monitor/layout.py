@@ -55,9 +55,12 @@ def _stamp_key(path: Path) -> tuple[str, int]:
 
 
 def profiles_of(folder: Path) -> list[Path]:
-    """The .bin profiles in a dataset folder, oldest first."""
+    """The .bin profiles in a dataset folder, oldest first (after finishing pairs a kill interrupted)."""
     if not folder.is_dir():
         return []
+    from gitmlops.monitor.pair import complete_pending
+
+    complete_pending(folder)
     return sorted((p for p in folder.glob("*.bin") if p.is_file()), key=_stamp_key)
 
 

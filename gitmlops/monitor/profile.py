@@ -8,7 +8,6 @@ chunks in flight (one per worker, plus one), whatever the size of the data.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmlops.errors import MonitorError
-from gitmlops.monitor import layout, sketches, source
+from gitmlops.monitor import layout, pair, sketches, source
 from gitmlops.monitor.settings import root_of as _root_of
 from gitmlops.monitor.summary import summarize, summary_json
 
@@ -175,7 +174,8 @@ def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, A
                   exact: dict[str, dict[str, float]] | None = None) -> Path:
     """Write ``view`` in whylogs' binary format to ``path_bin`` and its JSON summary next to it.
 
-    Both files appear together or not at all (written to temporary names, then renamed). Returns the
+    The pair is atomic for readers and for git (see :mod:`gitmlops.monitor.pair`): a kill at any step
+    never leaves a ``.bin`` without its ``.json``, nor a temporary file git would commit. Returns the
     path of the summary.
     """
     target = Path(path_bin)
@@ -184,20 +184,7 @@ def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, A
     summary_path = target.with_suffix(".json")
     blob = sketches.view_to_bytes(view)
     text = summary_json(summarize(view, meta, exact))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
-    try:
-        for data, final in ((blob, target), (text.encode(), summary_path)):
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{final.name}.", suffix=".tmp")
-            written.append(tmp)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-        os.replace(written[0], target)
-        os.replace(written[1], summary_path)
-    finally:
-        for tmp in written:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    pair.write_pair(target, blob, summary_path, text)
     return summary_path
 
 
