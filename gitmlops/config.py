@@ -7,6 +7,7 @@ Errors (unknown key, malformed override, unknown group option, YAML syntax) beco
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -140,7 +141,8 @@ def compose(root: str | Path, overrides: Sequence[str] = (), config_name: str = 
     return data
 
 
-def _compose(path: Path, overrides: Sequence[str], config_name: str = CONFIG_NAME) -> dict[str, Any]:
+def _compose(path: Path, overrides: Sequence[str], config_name: str = CONFIG_NAME,
+             resolve: bool = True) -> dict[str, Any]:
     validate_overrides(overrides)
     _check_yaml_files(path)
 
@@ -153,8 +155,9 @@ def _compose(path: Path, overrides: Sequence[str], config_name: str = CONFIG_NAM
     try:
         with initialize_config_dir(config_dir=str(path), version_base=None):
             cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
-            OmegaConf.resolve(cfg)
-            data = OmegaConf.to_container(cfg, resolve=True)
+            if resolve:
+                OmegaConf.resolve(cfg)
+            data = OmegaConf.to_container(cfg, resolve=resolve)
     except MissingConfigException as exc:
         options = ", ".join(getattr(exc, "options", None) or [])
         raise ConfigError(
@@ -170,6 +173,48 @@ def _compose(path: Path, overrides: Sequence[str], config_name: str = CONFIG_NAM
     if not isinstance(data, dict):
         raise ConfigError("conf/config.yaml must compose to a mapping")
     return {str(k): v for k, v in data.items()}
+
+
+_REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][\w.]*)\s*\}")
+
+
+def environment_references(root: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The dotted keys of the composed config whose value reads an environment variable
+    (``${oc.env:NAME}``, directly or through another key), with their value as written in conf/."""
+    path = conf_dir(root).resolve()
+    if not _uses_environment(path, overrides):
+        return {}
+    raw = flatten(_compose(path, overrides, resolve=False))
+    texts = {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
+    reading = {key for key, text in texts.items() if "oc.env" in text}
+
+    def reads(ref: str) -> bool:
+        return any(key == ref or key.startswith(ref + ".") for key in reading)
+
+    grew = True
+    while grew:
+        grew = False
+        for key, text in texts.items():
+            if key not in reading and any(reads(ref) for ref in _REFERENCE.findall(text)):
+                reading.add(key)
+                grew = True
+    return {key: raw[key] for key in sorted(reading)}
+
+
+def keep_references(params: dict[str, Any], references: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with every value that reads the environment put back as written in conf/
+    (``${oc.env:NAME}``): what params.yaml holds, so no environment value (a secret) is written."""
+    if not references:
+        return params
+    result = copy.deepcopy(params)
+    for key, text in references.items():
+        *parents, last = key.split(".")
+        node: Any = result
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last in node:
+            node[last] = text
+    return result
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,35 @@ def test_environment_values_are_not_memoised(example_repo: Path, monkeypatch: py
     assert compose(example_repo)["token"] == "second-secret"  # not "up to date" with the old value
     memo = example_repo / CACHE_FILE
     assert not memo.exists() or "secret" not in memo.read_text()
+
+
+def _parameter_from_environment(repo: Path) -> None:
+    parameters = repo / "conf" / "parameters.yaml"
+    parameters.write_text(parameters.read_text() + "source:\n  token: ${oc.env:GITMLOPS_TEST_TOKEN}\n"
+                          "  url: https://data.example.com/?key=${source.token}\n")
+
+
+def test_environment_values_are_not_written_to_params_yaml(example_repo: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from gitmlops.pipeline.effective import stage_config
+
+    _parameter_from_environment(example_repo)
+    monkeypatch.setenv("GITMLOPS_TEST_TOKEN", "s3cret-value")
+    result = invoke(example_repo, "run")
+    assert result.exit_code == 0, result.output
+    params = yaml.safe_load((example_repo / "params.yaml").read_text())
+    assert params["source"] == {"token": "${oc.env:GITMLOPS_TEST_TOKEN}",
+                                "url": "https://data.example.com/?key=${source.token}"}
+    written = [p for p in example_repo.rglob("*") if p.is_file() and ".git" not in p.parts and p.suffix != ".ubj"]
+    assert [p for p in written if b"s3cret-value" in p.read_bytes()] == []
+    # the stages still see the value (they compose conf/ with params.yaml's overrides)
+    assert stage_config(example_repo, params)["source"]["url"] == "https://data.example.com/?key=s3cret-value"
+    again = invoke(example_repo, "run", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["ran"] == []  # params.yaml is stable: nothing to redo
+
+    sweep = invoke(example_repo, "run", "--sweep", "train.max_depth=2,3")
+    assert sweep.exit_code == EXIT_USAGE, sweep.output
+    assert "source.token reads an environment variable" in sweep.output

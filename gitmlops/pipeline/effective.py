@@ -18,9 +18,17 @@ from gitmlops.errors import PipelineError
 
 def run_overrides(root: str | Path, params: dict[str, Any]) -> list[str]:
     """The Hydra overrides that params.yaml holds relative to conf/ (what an experiment changed)."""
-    from gitmlops.config import compose, overrides_between, parameters_of
+    from gitmlops.config import (
+        compose,
+        environment_references,
+        keep_references,
+        overrides_between,
+        parameters_of,
+    )
 
-    return overrides_between(parameters_of(root, compose(root)), params)
+    # params.yaml keeps values that read the environment as ${oc.env:...}: compare like with like.
+    base = keep_references(parameters_of(root, compose(root)), environment_references(root))
+    return overrides_between(base, params)
 
 
 def _stage_changes(rendered: dict[str, Any], on_disk: dict[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gitmlops.adapters.dvc_repo import ProgressCallback
@@ -89,6 +90,7 @@ def sweep(
 
     check_parameter_overrides(root, points[0])
     base = compose(root)
+    _refuse_environment_parameters(root, base)
     base_dvc = render_dvc_yaml(base)
     from gitmlops.stages import check_config
 
@@ -112,6 +114,23 @@ def sweep(
             "rerun one by hand to see its output: dvc exp run -S KEY=VALUE",
         )
     return SweepResult(points=points, experiments=show(git))
+
+
+def _refuse_environment_parameters(root: Path, base: dict[str, Any]) -> None:
+    """DVC composes each experiment's params.yaml itself and resolves every interpolation, so a
+    parameter read from the environment (often a secret) would be written in clear into it."""
+    from gitmlops.config import environment_references, parameters_of
+
+    parameters = parameters_of(root, base)
+    references = environment_references(root)
+    reading = [key for key in references if key.split(".")[0] in parameters]
+    if reading:
+        raise ConfigError(
+            f"the parameter {reading[0]} reads an environment variable ({references[reading[0]]}): "
+            "DVC would write its value in clear into each experiment's params.yaml",
+            "read it as a setting in conf/config.yaml or give it to the stage through its environment; "
+            "`gitmlops run` keeps it as ${oc.env:...} in params.yaml",
+        )
 
 
 def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: ProgressCallback | None) -> list[str]:

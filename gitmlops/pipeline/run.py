@@ -153,7 +153,7 @@ def _run_locked(
     check_deps(root, config, [stage] if stage else ())
 
     backup = {name: (root / name).read_text() if (root / name).exists() else None for name in (DVC_YAML, PARAMS_YAML)}
-    synced = sync(git, config=config)
+    synced = sync(git, overrides, config=config)
     ran: list[str] = []
     skipped: list[str] = []
 

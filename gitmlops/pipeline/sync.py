@@ -43,16 +43,20 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def plan(root: Path, config: dict[str, Any]) -> dict[str, str]:
-    """The generated files that differ from what is on disk: name -> new text."""
+def plan(root: Path, config: dict[str, Any], references: dict[str, Any] | None = None) -> dict[str, str]:
+    """The generated files that differ from what is on disk: name -> new text.
+
+    ``references`` (:func:`gitmlops.config.environment_references`) are the values that read the
+    environment: params.yaml keeps them as written in conf/ (``${oc.env:NAME}``), never their value.
+    """
     changes: dict[str, str] = {}
     dvc_text = render_dvc_yaml(config)
     dvc_path = root / DVC_YAML
     if not dvc_path.exists() or dvc_path.read_text() != dvc_text:
         changes[DVC_YAML] = dvc_text
-    from gitmlops.config import parameters_of
+    from gitmlops.config import keep_references, parameters_of
 
-    params = parameters_of(root, config)
+    params = keep_references(parameters_of(root, config), references or {})
     params_path = root / PARAMS_YAML
     if not params_path.exists() or not _params_equal(params_path, params):
         changes[PARAMS_YAML] = render_params(params)
@@ -69,9 +73,13 @@ def sync(
 ) -> SyncResult:
     """Compose conf/ (with ``overrides``) and bring params.yaml and dvc.yaml up to date.
 
+    A ``config`` already composed must be the one ``overrides`` give.
+
     ``check`` only reports stale files. A dvc.yaml that gitmlops did not generate is never
     replaced unless ``force``.
     """
+    from gitmlops.config import environment_references
+
     git = open_repo(repo)
     root = git.root
     if config is None:
@@ -79,7 +87,7 @@ def sync(
 
         check_parameter_overrides(root, overrides)
         config = compose(root, overrides)
-    changes = plan(root, config)
+    changes = plan(root, config, environment_references(root, overrides))
     result = SyncResult(config=config)
     if check:
         result.stale = sorted(changes)
