@@ -91,3 +91,51 @@ def test_sigterm_restores_like_ctrl_c(trained_repo: Path) -> None:
     import psutil
 
     assert not [p for p in psutil.process_iter(["cmdline"]) if "partial.txt" in " ".join(p.info["cmdline"] or [])]
+
+
+def _add_slow_stage_marking(repo: Path, marker: Path) -> None:
+    """A slow stage that marks an absolute path: a sweep runs its stages in a temporary copy."""
+    path = repo / "conf" / "pipeline" / "default.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["stages"]["slow"] = {
+        "cmd": f"python -c \"import time,pathlib; pathlib.Path(r'{marker}').touch(); "
+        "pathlib.Path('partial.txt').write_text('half'); time.sleep(60)\"",
+        "outs": ["partial.txt"],
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _wait_for(marker: Path, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the slow stage never started"
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("first_is_sweep", [True, False])
+def test_a_sweep_and_a_run_take_the_same_lock(trained_repo: Path, tmp_path: Path, first_is_sweep: bool) -> None:
+    from tests.conftest import git
+
+    marker = tmp_path / "slow-started"
+    _add_slow_stage_marking(trained_repo, marker)
+    invoke(trained_repo, "pipeline", "sync")
+    git(trained_repo, "add", "-A")
+    git(trained_repo, "commit", "-q", "-m", "slow stage")
+    sweep_args = ["run", "--sweep", "train.max_depth=2,3"]
+    run_args = ["run", "train.max_depth=4"]
+    first_args, second_args = (sweep_args, run_args) if first_is_sweep else (run_args, sweep_args)
+    first = subprocess.Popen([sys.executable, "-m", "gitmlops", "-C", str(trained_repo), *first_args],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0)
+    try:
+        _wait_for(marker, first)
+        during = _files(trained_repo)
+        second = subprocess.run([sys.executable, "-m", "gitmlops", "-C", str(trained_repo), *second_args],
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == EXIT_USAGE, second.stderr
+        assert "another gitmlops run is in progress" in second.stderr
+        assert f"pid {first.pid}: gitmlops -C {trained_repo} {' '.join(first_args)}" in second.stderr
+        assert _files(trained_repo) == during  # the second wrote nothing
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=60)

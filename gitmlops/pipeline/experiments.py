@@ -71,11 +71,7 @@ def sweep(
     callback: ProgressCallback | None = None,
 ) -> SweepResult:
     """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after."""
-    from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
-    from gitmlops.config import compose
-    from gitmlops.pipeline.render import render_dvc_yaml
-    from gitmlops.pipeline.run import check_deps
-    from gitmlops.pipeline.sync import sync
+    from gitmlops.adapters.dvc_repo import is_dvc_repo
 
     git = open_repo(repo)
     root = git.root
@@ -85,6 +81,22 @@ def sweep(
         raise UsageError("--sweep needs at least one override such as 'train.max_depth=3,5,7'")
     if git.head_commit() is None:
         raise GitMLOpsError("experiments need a commit to start from", "commit your project first (`git commit`)")
+    from gitmlops.pipeline.guard import run_lock
+
+    # The sweep writes params.yaml and dvc.yaml (its baseline) and DVC reads them: like `run`, it
+    # holds the checkout's run lock from before it writes until its last experiment ends.
+    with run_lock(root):
+        return _sweep_locked(git, root, overrides, jobs, callback)
+
+
+def _sweep_locked(git: GitRepo, root: Path, overrides: Sequence[str], jobs: int,
+                  callback: ProgressCallback | None) -> SweepResult:
+    from gitmlops.adapters.dvc_repo import DvcRepo
+    from gitmlops.config import compose
+    from gitmlops.pipeline.render import render_dvc_yaml
+    from gitmlops.pipeline.run import check_deps
+    from gitmlops.pipeline.sync import sync
+
     points = expand_grid(overrides)
     from gitmlops.config import check_parameter_overrides
 
