@@ -66,6 +66,10 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
               help="Seconds a request may wait for the model (then 504).")
 @click.option("--body-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds a client may take to send the request body (then 408).")
+@click.option("--max-header-bytes", type=click.IntRange(min=1024), default=32 * 1024, show_default=True,
+              help="Largest request line plus headers (larger: 431).")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a client may take to send the request line and headers (then 408).")
 @click.option("--api-key-env", metavar="VAR",
               help="Require the key held by environment variable VAR on every route but /health.")
 @click.option("--profile-dir", type=click.Path(file_okay=False), metavar="DIR",

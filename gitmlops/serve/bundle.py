@@ -38,6 +38,7 @@ RUNTIME_MODULES = (
     "formats.py",
     "openapi.py",
     "front.py",
+    "limits.py",
     "fast.py",
     "stock.py",
     "api.py",

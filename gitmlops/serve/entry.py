@@ -29,6 +29,8 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
     parser.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024)
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--body-timeout", type=float, default=10.0)
+    parser.add_argument("--max-header-bytes", type=int, default=32 * 1024)
+    parser.add_argument("--header-timeout", type=float, default=10.0)
     parser.add_argument("--api-key-env", default=env("GITMLOPS_API_KEY_ENV"), metavar="VAR")
     parser.add_argument("--profile-dir", default=env("GITMLOPS_PROFILE_DIR"))
     parser.add_argument("--profile-rows", type=int, default=10_000)
@@ -50,6 +52,8 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
         max_body_bytes=args.max_body_bytes,
         timeout=args.timeout,
         body_timeout=args.body_timeout,
+        max_header_bytes=args.max_header_bytes,
+        header_timeout=args.header_timeout,
         api_key=key,
         profile_dir=args.profile_dir,
         profile_rows=args.profile_rows,

@@ -45,10 +45,14 @@ def http_main(front: FrontDoor, sock: socket.socket, slot: int, log_level: str) 
     """Process entry of one HTTP process: uvicorn on the inherited listening socket."""
     import uvicorn
 
+    from .limits import guarded_protocol
+
     front.slot = slot
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    protocol = guarded_protocol(front.max_header_bytes, front.header_timeout, front.body_timeout,
+                                lambda status: front.metrics.request("other", status))
     config = uvicorn.Config(
-        front, loop="uvloop", http="httptools", lifespan="on", access_log=False, log_level=log_level,
+        front, loop="uvloop", http=protocol, lifespan="on", access_log=False, log_level=log_level,
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[sock])

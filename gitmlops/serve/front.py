@@ -49,6 +49,8 @@ class FrontDoor:
         max_body_bytes: int,
         timeout: float,
         body_timeout: float = 10.0,
+        max_header_bytes: int = 32 * 1024,
+        header_timeout: float = 10.0,
         slot: int = 0,
     ) -> None:
         self.app = app
@@ -60,6 +62,9 @@ class FrontDoor:
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
         self.body_timeout = body_timeout
+        #: Enforced below the app, by the HTTP protocol (limits.py), but carried here for it.
+        self.max_header_bytes = max_header_bytes
+        self.header_timeout = header_timeout
         self.slot = slot
         #: The fast engine's channels; its ZeroMQ end in this process is opened in the lifespan.
         self.channels: Any = None

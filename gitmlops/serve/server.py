@@ -36,6 +36,8 @@ class ServeOptions:
     max_body_bytes: int = 10 * 1024 * 1024
     timeout: float = 30.0
     body_timeout: float = 10.0
+    max_header_bytes: int = 32 * 1024
+    header_timeout: float = 10.0
     api_key: str | None = field(default=None, repr=False)
     profile_dir: str | None = None
     profile_rows: int = 10_000
@@ -62,6 +64,10 @@ class ServeOptions:
             problems.append(f"max rows must be at least 1, got {self.max_rows}")
         if self.body_timeout <= 0:
             problems.append(f"body timeout must be positive, got {self.body_timeout}")
+        if self.header_timeout <= 0:
+            problems.append(f"header timeout must be positive, got {self.header_timeout}")
+        if self.max_header_bytes < 1024:
+            problems.append(f"max header bytes must be at least 1024, got {self.max_header_bytes}")
         if self.max_body_bytes < 1024:
             problems.append(f"max body bytes must be at least 1024, got {self.max_body_bytes}")
         if self.profile_rows < 1 or self.profile_seconds <= 0:
@@ -115,6 +121,8 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
         "max_body_bytes": options.max_body_bytes,
         "timeout": options.timeout,
         "body_timeout": options.body_timeout,
+        "max_header_bytes": options.max_header_bytes,
+        "header_timeout": options.header_timeout,
     }
     logging.getLogger("litserve").setLevel(options.log_level.upper())
     signal.signal(signal.SIGTERM, _interrupt)

@@ -33,10 +33,16 @@ def run_litserve(api: Any, front_options: dict[str, Any], metrics: ServerMetrics
             model_metadata=front_options["info"]["model"],
             middlewares=[(FrontDoor, front_options)],
         )
+    from .limits import guarded_protocol
+
+    # LitServe passes extra keywords on to uvicorn.Config: the same header limit and read timeouts.
+    protocol = guarded_protocol(options.max_header_bytes, options.header_timeout, options.body_timeout,
+                                lambda status: metrics.request("other", status))
     server.run(
         host=options.host,
         port=options.port,
         num_api_servers=1,
         log_level=options.log_level,
         generate_client_file=False,
+        http=protocol,
     )
