@@ -332,8 +332,9 @@ def test_dataframe_split_and_csv_bodies_predict_the_same(server: ServerProcess) 
     # an unseen category is scored as missing (the default rule, as evaluate does); a bad number is refused
     unseen = post(server, None, headers={"Content-Type": "text/csv"},
                   raw=b"tenure_months,monthly_charges,plan,has_partner\n1,2,gold,true\n")
-    if server.engine == "fast":  # the litserve engine still answers 500 here: open in issue 14
-        assert unseen.status_code == 200, unseen.text
+    assert unseen.status_code == 200, unseen.text
+    as_json = post(server, {"records": [{"tenure_months": 1, "monthly_charges": 2, "plan": "gold", "has_partner": True}]})
+    assert as_json.status_code == 200 and unseen.json()["predictions"] == as_json.json()["predictions"]
     bad_csv = b"tenure_months,monthly_charges,plan,has_partner\nmany,2,basic,true\n"
     bad = post(server, None, headers={"Content-Type": "text/csv"}, raw=bad_csv)
     assert bad.status_code == 422 and bad.json()["field"] == "records[0].tenure_months", bad.text

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from fastapi import FastAPI, Request
 
 from gitmlops.serve.api import PredictAPI
 from gitmlops.serve.front import FrontDoor
@@ -64,7 +65,8 @@ def call(app: Any, method: str, path: str, body: bytes = b"", headers: list[tupl
          chunks: list[bytes] | None = None) -> tuple[int, bytes]:
     """One ASGI request, in-process; returns (status, body)."""
     parts = chunks if chunks is not None else [body]
-    scope = {"type": "http", "method": method, "path": path, "headers": headers or []}
+    scope = {"type": "http", "method": method, "path": path, "headers": headers or [], "query_string": b"",
+             "root_path": "", "scheme": "http", "http_version": "1.1", "asgi": {"version": "3.0"}}
     messages = [{"type": "http.request", "body": c, "more_body": i < len(parts) - 1} for i, c in enumerate(parts)]
     sent: list[dict[str, Any]] = []
 
@@ -317,3 +319,32 @@ def test_a_body_slower_than_the_body_timeout_is_answered_408(bundle: Any) -> Non
     assert sent[0]["status"] == 408 and took < 1
     assert "0.05 s" in json.loads(sent[1]["body"])["detail"]
     assert 'status="408"} 1' in render(front.metrics.snapshot(), {})
+
+
+def test_a_request_error_in_a_litserve_worker_keeps_its_status_and_shape(bundle: Any) -> None:
+    """The litserve engine: the LitAPI's decode_request runs again in LitServe's worker. A RequestError
+    there reaches the client as LitServe documents for an HTTPException (its status), and the front
+    door gives the body gitmlops' shape. Here a real FastAPI app stands for LitServe's endpoint."""
+    import dataclasses
+
+    strict = PredictAPI(bundle)
+    strict.schema = dataclasses.replace(bundle.schema, unseen_categories="strict")
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict(request: Request) -> dict[str, int]:
+        return {"rows": len(strict.decode_request(await request.json()))}
+
+    info = {"model": {**bundle.info.to_dict(), "label": bundle.info.label}, "server": {"engine": "litserve"}}
+    front = FrontDoor(app, api=PredictAPI(bundle), metrics=ServerMetrics(1, 1), info=info, api_key=None,
+                      max_body_bytes=65536, timeout=5)
+    record = {"tenure_months": 1, "monthly_charges": 2.0, "plan": "gold", "has_partner": True}
+    status, body = call(front, "POST", "/predict", json.dumps({"records": [record]}).encode(),
+                        headers=[(b"content-type", b"application/json")])
+    assert status == 422, body
+    answer = json.loads(body)
+    assert answer["field"] == "records[0].plan" and "not a training category" in answer["detail"]
+    csv_body = b"tenure_months,monthly_charges,plan,has_partner\n1,2,basic,true\n"
+    status, body = call(front, "POST", "/predict", csv_body, headers=[(b"content-type", b"text/csv")])
+    assert (status, json.loads(body)) == (200, {"rows": 1})
+    assert 'status="422"} 1' in render(front.metrics.snapshot(), {})

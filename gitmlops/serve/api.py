@@ -23,7 +23,7 @@ import numpy as np
 
 from .metrics import ServerMetrics
 from .model import Bundle, load_booster
-from .schema import CsvBody, ModelSchema, PredictionEncoder, RequestParser
+from .schema import CsvBody, ModelSchema, PredictionEncoder, RequestError, RequestParser
 
 
 class PredictAPI(ls.LitAPI):
@@ -131,4 +131,11 @@ class PredictAPI(ls.LitAPI):
             return parser.parse(request)
         if isinstance(request, CsvBody):
             return parser.parse_csv(request.data)
-        return parser.payload_matrix(request)
+        try:
+            return parser.payload_matrix(request)
+        except RequestError as exc:
+            # The litserve engine's workers: LitServe answers an HTTPException with its status (its
+            # documented way), where any other exception would be a 500.
+            from fastapi import HTTPException
+
+            raise HTTPException(exc.status, {"detail": exc.message, "field": exc.field}) from None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .metrics import ServerMetrics, render
-from .schema import CsvBody, RequestError, matrix_to_columns
+from .schema import CsvBody, RequestError
 from .worker import FAILED
 
 if TYPE_CHECKING:
@@ -188,10 +188,11 @@ class FrontDoor:
             return
         if self.app is not None:
             if is_csv:
-                columns = matrix_to_columns(self.api.schema, matrix)
-                names = list(columns)
-                rows = [list(r) for r in zip(*columns.values(), strict=True)]
-                body = orjson.dumps({"dataframe_split": {"columns": names, "data": rows}})
+                from .formats import csv_records
+
+                # The CSV's own values, not the decoded matrix: an unseen category must reach the
+                # worker as itself (scored there by the same rule), not as a null it would refuse.
+                body = orjson.dumps({"records": csv_records(self.api.schema, body, self.api.max_rows)})
             # LitServe reads the body by its content type: it is JSON now, whatever the client said.
             await self.passed_on(scope, replay(body), send, "/predict", started, json_body=True)
             return
@@ -237,18 +238,31 @@ class FrontDoor:
         self, scope: dict[str, Any], receive: Any, send: Any, route: str, started: float | None = None,
         json_body: bool = False,
     ) -> None:
-        """Let LitServe answer; its 5xx answers on /predict get gitmlops' error body."""
+        """Let LitServe answer; its 5xx answers on /predict get gitmlops' error body, and its 4xx
+        answers (a RequestError the worker raised, as LitServe's HTTPException) gitmlops' shape."""
         status = 500
         replaced = False
+        held: list[bytes] | None = None
         if json_body:
             headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
             scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
             # (the body may have been rewritten; its length travels without Content-Length)
 
         async def counted(message: dict[str, Any]) -> None:
-            nonlocal status, replaced
+            nonlocal status, replaced, held
+            if held is not None and message["type"] == "http.response.body":
+                held.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body = error_shape(b"".join(held))
+                    await send({"type": "http.response.start", "status": status,
+                                "headers": [*JSON, (b"content-length", str(len(body)).encode())]})
+                    await send({"type": "http.response.body", "body": body})
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if route == "/predict" and 400 <= status < 500:
+                    held = []
+                    return
                 if route == "/predict" and status >= 500:
                     replaced = True
                     body = error(no_answer(self.timeout)) if status == 504 else FAILED
@@ -265,6 +279,17 @@ class FrontDoor:
             self.metrics.request(route, status, None if started is None else time.perf_counter() - started)
 
 
+
+
+def error_shape(body: bytes) -> bytes:
+    """LitServe's error body (FastAPI's ``{"detail": ...}``) in gitmlops' ``{"detail", "field"}``."""
+    try:
+        detail = orjson.loads(body).get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = None
+    if isinstance(detail, dict) and isinstance(detail.get("detail"), str):  # a RequestError, as raised
+        return orjson.dumps({"detail": detail["detail"], "field": detail.get("field")})
+    return error(detail if isinstance(detail, str) else "the request was refused")
 
 
 def replay(body: bytes) -> Any:
