@@ -199,8 +199,9 @@ def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
             numbers = col.astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
             out[name] = pd.Series(numbers, index=col.index)
         else:
-            out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
-    return pd.DataFrame(out, index=df.index)
+            out[name] = pd.to_numeric(col, errors="coerce").astype("float64", copy=False)
+    # No copies of columns that already are what the booster takes (peak memory of the train stage).
+    return pd.DataFrame(out, index=df.index, copy=False)
 
 
 def encode_target(series: Any, schema: dict[str, Any]) -> Any:
