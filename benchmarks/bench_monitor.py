@@ -1,11 +1,11 @@
 """Benchmark of `gitmlops monitor`: profiling throughput and memory, and the cost of a drift diff.
 
-Run: python benchmarks/bench_monitor.py [--rows 200000] [--ks-columns 10]
+Run: python benchmarks/bench_monitor.py [--rows 200000] [--scale 10] [--no-diff] [--ks-columns 10]
 
 1. Profiling: `gitmlops monitor profile` (chunks profiled by parallel workers, merged) against
    `why.log(pd.read_csv(...))` on the same CSV (20 columns), both as fresh processes, wall time.
    Peak memory of all processes of each run (the sum of PSS, so pages a forked worker shares with
-   its parent are not counted twice), at 1x and 10x rows.
+   its parent are not counted twice), at 1x and ``--scale``x rows (10x by default).
 2. Diff: `monitor diff` between two stored profiles of 100 columns built from 1M rows per side,
    against scipy's two-sample KS test on the raw 1M-row columns.
 Prints a Markdown table (pasted into docs/benchmarks.md).
@@ -81,17 +81,17 @@ def run_measured(cmd: list[str], cwd: Path) -> tuple[float, float, float, str]:
     return seconds, peak["pss"] / 2**20, peak["rss"] / 2**20, out
 
 
-def bench_profile(work: Path, rows: int, chunk_size: int) -> list[str]:
+def bench_profile(work: Path, rows: int, chunk_size: int, scale: int = 10) -> list[str]:
     small, big = work / "small.csv", work / "big.csv"
     make_csv(small, rows, seed=1)
-    make_csv(big, rows * 10, seed=2)
+    make_csv(big, rows * scale, seed=2)
     subprocess.run(["git", "init", "-q", str(work)], check=True)
     baseline = ("import os; os.environ.setdefault('WHYLOGS_NO_ANALYTICS', 'True'); import sys; "
                 "import pandas as pd, whylogs as why; why.log(pd.read_csv(sys.argv[1])).view()")
     lines = []
     results = {}
-    for label, path in (("1x", small), ("10x", big)):
-        n = rows if label == "1x" else rows * 10
+    for label, path in (("1x", small), (f"{scale}x", big)):
+        n = rows if label == "1x" else rows * scale
         t_ours, pss_ours, rss_ours, out = run_measured(
             [str(BIN / "gitmlops"), "monitor", "profile", str(path), "--name", label, "--chunk-size", str(chunk_size),
              "--json"], work)
@@ -103,9 +103,9 @@ def bench_profile(work: Path, rows: int, chunk_size: int) -> list[str]:
             f"{n / t_base:,.0f} rows/s ({t_base:.1f} s) | **{t_base / t_ours:.2f}x** | "
             f"{pss_ours:.0f} MB (RSS sum {rss_ours:.0f}) | {pss_base:.0f} MB (RSS {rss_base:.0f}) |"
         )
-    growth_ours = results["10x"][0] / results["1x"][0] - 1
-    growth_base = results["10x"][1] / results["1x"][1] - 1
-    lines.append(f"\nPeak memory from 1x to 10x rows: monitor profile {growth_ours:+.0%}, "
+    growth_ours = results[f"{scale}x"][0] / results["1x"][0] - 1
+    growth_base = results[f"{scale}x"][1] / results["1x"][1] - 1
+    lines.append(f"\nPeak memory from 1x to {scale}x rows: monitor profile {growth_ours:+.0%}, "
                  f"why.log(pd.read_csv) {growth_base:+.0%}.")
     return lines
 
@@ -163,7 +163,9 @@ def bench_diff(work: Path, rows: int, ks_columns: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=200_000, help="1x rows for profiling (10x is also run)")
+    parser.add_argument("--rows", type=int, default=200_000, help="1x rows for profiling (--scale x is also run)")
+    parser.add_argument("--scale", type=int, default=10, help="the larger run has this many times the rows")
+    parser.add_argument("--no-diff", action="store_true", help="skip the drift diff measurement")
     parser.add_argument("--chunk-size", type=int, default=50_000, help="rows per chunk of monitor profile")
     parser.add_argument("--diff-rows", type=int, default=1_000_000, help="rows per side of the diff profiles")
     parser.add_argument("--ks-columns", type=int, default=10, help="columns on which raw KS is timed")
@@ -173,8 +175,10 @@ def main() -> None:
         work = Path(tmp)
         print("| measurement | gitmlops | peer | ratio | peak memory (ours, PSS sum) | peak memory (peer) |")
         print("|---|---|---|---|---|---|")
-        for line in bench_profile(work, args.rows, args.chunk_size):
+        for line in bench_profile(work, args.rows, args.chunk_size, args.scale):
             print(line, flush=True)
+        if args.no_diff:
+            return
         print("\n| measurement | gitmlops | peer | ratio | result |")
         print("|---|---|---|---|---|")
         for line in bench_diff(work, args.diff_rows, args.ks_columns):

@@ -332,3 +332,38 @@ def test_datetimes_parse_to_seconds_as_in_training() -> None:
     bad = RequestParser(ModelSchema.from_dict(schema), 100)
     with pytest.raises(RequestError, match="ISO 8601"):
         bad.parse(body([{"when": "05/01/2024"}]))
+
+
+def test_unseen_categories_are_marked_and_counted_per_column_on_both_paths() -> None:
+    from gitmlops.serve.schema import UNSEEN_BITS, unseen_counts
+
+    p = parser(unseen="missing")
+    nullable = {**SCHEMA, "features": [{**f, "nullable": True} for f in SCHEMA["features"]]}
+    lenient = RequestParser(ModelSchema.from_dict(nullable), 100)
+    for rows in (3, 30):  # row by row, and column by column (numpy)
+        records = [{**GOOD, "plan": "gold" if i % 3 == 0 else "basic"} for i in range(rows)]
+        matrix = p.parse(body(records))
+        unseen = (matrix.view(np.uint32)[:, 2] == UNSEEN_BITS)
+        assert unseen.tolist() == [i % 3 == 0 for i in range(rows)]
+        assert np.isnan(matrix[unseen, 2]).all()  # the booster sees a missing value
+        assert unseen_counts(p.schema, matrix) == {"plan": len(range(0, rows, 3))}
+        # a null is missing too, but not unseen
+        nulls = lenient.parse(body([{**GOOD, "plan": None}] * rows))
+        assert np.isnan(nulls[:, 2]).all() and unseen_counts(lenient.schema, nulls) == {}
+    assert unseen_counts(p.schema, p.parse(body([GOOD] * 20))) == {}
+
+
+def test_unseen_category_counts_render_per_column() -> None:
+    metrics = ServerMetrics(slots=2, unseen_columns=["plan", "city \"x\""])
+    metrics.bind(0)
+    metrics.unseen({"plan": 3})
+    metrics.bind(1)
+    metrics.unseen({"plan": 2, "city \"x\"": 1, "not a category": 5})
+    metrics.request("/predict", 200, 0.001)
+    snapshot = metrics.snapshot()
+    assert metrics.unseen_totals(snapshot) == {"plan": 5, "city \"x\"": 1}
+    lines = render(snapshot, {"name": "m"}, unseen=metrics.unseen_totals(snapshot)).splitlines()
+    assert 'gitmlops_unseen_categories_total{column="plan"} 5' in lines
+    assert 'gitmlops_unseen_categories_total{column="city \\"x\\""} 1' in lines
+    assert 'gitmlops_requests_total{route="/predict",status="200"} 1' in lines  # the other counters unmoved
+    assert "# TYPE gitmlops_unseen_categories_total counter" in lines

@@ -51,6 +51,8 @@ class ColumnDrift:
     reference_types: dict[str, int] = field(default_factory=dict)
     target_types: dict[str, int] = field(default_factory=dict)
     chart: dict[str, Any] | None = None
+    #: Target values of this category column unseen in training (a serving profile records them).
+    target_unseen: int = 0
 
 
 @dataclass
@@ -330,6 +332,13 @@ def diff(reference: Any, target: Any, config: DriftConfig | dict[str, Any] | Non
     added = sorted(set(tgt_cols) - set(ref_cols))
     removed = sorted(set(ref_cols) - set(tgt_cols))
     columns = [compare_column(name, ref_cols[name], tgt_cols[name], cfg) for name in common]
+    unseen = tgt_view.unseen_categories() if hasattr(tgt_view, "unseen_categories") else {}
+    for col in columns:
+        if unseen.get(col.column):
+            col.target_unseen = unseen[col.column]
+            share = col.target_unseen / col.target_rows if col.target_rows else 0.0
+            col.reason += f"; {col.target_unseen} values ({share:.1%}) unseen in training, scored as missing"
+
     def _skipped(name: str) -> bool:
         override = cfg.columns.get(name)
         return bool(override and override.skip)

@@ -15,7 +15,9 @@ take each distinct value once (HLL ignores repeats; frequent items take the coun
 
 from __future__ import annotations
 
+import json
 import sys
+from collections import deque
 from typing import Any
 
 from gitmlops.monitor.profile_format import COUNT, FLOAT, FREQUENT_ITEMS, HLL, KLL, Component, ProfileData
@@ -25,6 +27,10 @@ HLL_LG_K = 12
 FI_LG_MAX_K = 10
 MAX_ITEM_SIZE = 128
 TYPES = ("boolean", "fractional", "integral", "object", "string", "tensor")
+#: Profile metadata (a JSON object, column -> count) of a serving profile: the served values of each
+#: category feature that training never saw (scored as missing, so the column holds them as nulls).
+#: Counts add up when profiles merge.
+UNSEEN_KEY = "gitmlops.unseen_categories"
 
 
 def _ds() -> Any:
@@ -59,8 +65,7 @@ def _distribution(values: Any) -> dict[str, Component]:
 
 def _cardinality(uniques: list[Any]) -> dict[str, Component]:
     sketch = _ds().hll_sketch(HLL_LG_K)
-    for value in uniques:
-        sketch.update(value)
+    deque(map(sketch.update, uniques), maxlen=0)  # a C-level loop: about half the time of a for loop
     return {"cardinality/hll": Component(HLL, sketch.serialize_compact())}
 
 
@@ -207,6 +212,28 @@ def _merge_column(a: dict[str, Component], b: dict[str, Component]) -> dict[str,
     return out
 
 
+def unseen_counts(metadata: dict[str, str]) -> dict[str, int]:
+    """The unseen-category counts a profile's metadata carries (see ``UNSEEN_KEY``; {} when none)."""
+    raw = metadata.get(UNSEEN_KEY)
+    if not raw:
+        return {}
+    try:
+        counts = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(counts, dict):
+        return {}
+    return {str(k): int(v) for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def with_unseen(metadata: dict[str, str], counts: dict[str, int]) -> dict[str, str]:
+    """``metadata`` with the unseen-category counts ``counts`` (columns sorted; none: key left out)."""
+    out = {k: v for k, v in metadata.items() if k != UNSEEN_KEY}
+    if counts:
+        out[UNSEEN_KEY] = json.dumps(dict(sorted(counts.items())), separators=(",", ":"))
+    return out
+
+
 def merge(a: ProfileData, b: ProfileData) -> ProfileData:
     """Merge two profiles: counts add, min/max combine, sketches merge (as if the rows had been profiled together)."""
     columns = dict(a.columns)
@@ -214,5 +241,9 @@ def merge(a: ProfileData, b: ProfileData) -> ProfileData:
         columns[name] = comps if name not in columns else _merge_column(columns[name], comps)
     stamps = [s for s in (a.dataset_timestamp, b.dataset_timestamp) if s]
     made = [s for s in (a.creation_timestamp, b.creation_timestamp) if s]
-    return ProfileData(columns, min(stamps, default=0), min(made, default=0), {**a.metadata, **b.metadata},
+    unseen = unseen_counts(a.metadata)
+    for name, n in unseen_counts(b.metadata).items():
+        unseen[name] = unseen.get(name, 0) + n
+    metadata = with_unseen({**a.metadata, **b.metadata}, unseen)
+    return ProfileData(columns, min(stamps, default=0), min(made, default=0), metadata,
                        a.segment_tags or b.segment_tags)

@@ -109,6 +109,16 @@ class Profile:
         comps = self.data.columns.get(name)
         return None if comps is None else ColumnProfile(comps)
 
+    def unseen_categories(self) -> dict[str, int]:
+        """Per category column, the served values unseen in training (serving profiles; {} otherwise)."""
+        return profile_build.unseen_counts(self.data.metadata)
+
+    def with_unseen_categories(self, counts: dict[str, int]) -> Profile:
+        """This profile, recording ``counts`` as its unseen-category counts."""
+        data = ProfileData(self.data.columns, self.data.dataset_timestamp, self.data.creation_timestamp,
+                           profile_build.with_unseen(self.data.metadata, counts), self.data.segment_tags)
+        return Profile(data)
+
     def merge(self, other: Profile) -> Profile:
         """Both profiles as one (sketches merge exactly as if the rows had been profiled together)."""
         return Profile(profile_build.merge(self.data, other.data))

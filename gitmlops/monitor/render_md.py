@@ -57,6 +57,9 @@ def render_markdown(report: DriftReport, title: str = "Data drift", max_rows: in
         lines.append(f"Columns missing from the target: {', '.join(escape(c) for c in report.removed)}.")
     if report.added:
         lines.append(f"Columns new in the target: {', '.join(escape(c) for c in report.added)}.")
+    unseen = [f"{escape(c.column)} {c.target_unseen} of {c.target_rows}" for c in report.columns if c.target_unseen]
+    if unseen:
+        lines.append(f"Values unseen in training, scored as missing: {', '.join(unseen)}.")
     lines += [
         "",
         "| column | result | decided by | effect size | Hellinger | test | nulls | rows (ref → target) |",

@@ -145,6 +145,9 @@ def summarize(view: Any, meta: dict[str, Any] | None = None,
         head["quantiles"] = ("exact" if all(name in exact for name in numeric) else
                              f"KLL sketch estimates, {QUANTILE_DIGITS} significant digits (rank error about "
                              f"{KLL_RANK_ERROR:.1%}); other figures exact")
+    unseen = view.unseen_categories() if hasattr(view, "unseen_categories") else {}
+    if unseen:  # a serving profile: values training never saw, scored as missing (nulls in the columns)
+        head["unseen_categories"] = unseen
     for key, value in sorted((meta or {}).items()):
         head[key] = value
     return {"profile": head, "columns": columns}

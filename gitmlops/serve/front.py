@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .metrics import ServerMetrics, render
-from .schema import CsvBody, RequestError
+from .schema import CsvBody, RequestError, unseen_counts
 from .worker import FAILED
 
 if TYPE_CHECKING:
@@ -111,7 +111,9 @@ class FrontDoor:
             return
         if path == "/metrics":
             metrics = self.metrics
-            text = render(metrics.snapshot(), self.model_labels, metrics.restarts(), metrics.worker_batches()).encode()
+            snapshot = metrics.snapshot()
+            text = render(snapshot, self.model_labels, metrics.restarts(), metrics.worker_batches(),
+                          metrics.unseen_totals(snapshot)).encode()
             await self.respond(send, 200, text, route, PROMETHEUS)
         elif path == "/info":
             await self.respond(send, 200, orjson.dumps(self.info), route)
@@ -186,6 +188,7 @@ class FrontDoor:
             await self.respond(send, 500, error("the request could not be validated; the server log has the traceback"),
                                "/predict", started=started)
             return
+        unseen = unseen_counts(self.api.schema, matrix)  # counted in /metrics once answered 200
         if self.app is not None:
             if is_csv:
                 from .formats import csv_records
@@ -194,7 +197,7 @@ class FrontDoor:
                 # worker as itself (scored there by the same rule), not as a null it would refuse.
                 body = orjson.dumps({"records": csv_records(self.api.schema, body, self.api.max_rows)})
             # LitServe reads the body by its content type: it is JSON now, whatever the client said.
-            await self.passed_on(scope, replay(body), send, "/predict", started, json_body=True)
+            await self.passed_on(scope, replay(body), send, "/predict", started, json_body=True, unseen=unseen)
             return
         side = self.side
         if side is None:
@@ -209,6 +212,8 @@ class FrontDoor:
             status, payload = 504, error(no_answer(self.timeout))
         finally:
             expire.cancel()
+        if status == 200 and unseen:
+            self.metrics.unseen(unseen)
         await self.respond(send, status, payload, "/predict", started=started)
 
     async def timed_body(self, scope: dict[str, Any], receive: Any) -> Any:
@@ -236,7 +241,7 @@ class FrontDoor:
 
     async def passed_on(
         self, scope: dict[str, Any], receive: Any, send: Any, route: str, started: float | None = None,
-        json_body: bool = False,
+        json_body: bool = False, unseen: dict[str, int] | None = None,
     ) -> None:
         """Let LitServe answer; its 5xx answers on /predict get gitmlops' error body, and its 4xx
         answers (a RequestError the worker raised, as LitServe's HTTPException) gitmlops' shape."""
@@ -276,6 +281,8 @@ class FrontDoor:
         try:
             await self.app(scope, receive, counted)
         finally:
+            if status == 200 and unseen:
+                self.metrics.unseen(unseen)
             self.metrics.request(route, status, None if started is None else time.perf_counter() - started)
 
 

@@ -2,8 +2,10 @@
 
 Every HTTP server process (and, under the litserve engine, every inference worker) writes only its
 own slot of one shared array (no locks on the request path); /metrics sums the slots, so any
-process answers for the whole server. After the slots, the supervisor's region: worker restarts
-and one "ready" flag per inference worker (what /health reports).
+process answers for the whole server. A slot ends with one count per category feature: the values
+unseen in training that were scored as missing (under ``unseen_categories: strict`` they are refused
+with 422 instead). After the slots, the supervisor's region: worker restarts and one "ready" flag per
+inference worker (what /health reports).
 
 Runtime module: carried by deploy bundles (stdlib only).
 """
@@ -31,12 +33,18 @@ _STATUS_INDEX = {s: i for i, s in enumerate(STATUSES)}
 
 
 class ServerMetrics:
-    """Counters and histograms for ``slots`` writer processes, and the state of ``workers`` workers."""
+    """Counters and histograms for ``slots`` writer processes, and the state of ``workers`` workers.
 
-    def __init__(self, slots: int = 1, workers: int = 1) -> None:
+    ``unseen_columns``: the model's category features, whose unseen values are counted.
+    """
+
+    def __init__(self, slots: int = 1, workers: int = 1, unseen_columns: Sequence[str] = ()) -> None:
         self.slots = max(1, slots)
         self.workers = max(1, workers)
-        self._super = self.slots * _SLOT
+        self.unseen_columns = tuple(unseen_columns)
+        self._unseen_index = {name: _SLOT + i for i, name in enumerate(self.unseen_columns)}
+        self._slot = _SLOT + len(self.unseen_columns)
+        self._super = self.slots * self._slot
         # supervisor region: restarts, a ready flag per worker, a batch count per worker
         self._data: Any = multiprocessing.RawArray("d", self._super + 1 + 2 * self.workers)
         self._base = 0
@@ -68,7 +76,7 @@ class ServerMetrics:
 
     def bind(self, slot: int) -> None:
         """Write to slot ``slot`` from now on (each API server process binds its own)."""
-        self._base = (slot % self.slots) * _SLOT
+        self._base = (slot % self.slots) * self._slot
 
     def request(self, route: str, status: int, seconds: float | None = None) -> None:
         """Count one answered request; ``seconds`` (predict only) feeds the latency histogram."""
@@ -87,13 +95,25 @@ class ServerMetrics:
         data[base + _BATCH + len(BATCH_BUCKETS) + 1] += size
         data[base + _ROWS] += rows
 
+    def unseen(self, counts: dict[str, int]) -> None:
+        """Count the values unseen in training of one answered request (feature name -> values)."""
+        data, base, index = self._data, self._base, self._unseen_index
+        for name, n in counts.items():
+            if name in index:
+                data[base + index[name]] += n
+
+    def unseen_totals(self, snapshot: Sequence[float]) -> dict[str, int]:
+        """Unseen values per category feature, from a :meth:`snapshot`."""
+        return {name: int(snapshot[i]) for name, i in self._unseen_index.items()}
+
     def snapshot(self) -> list[float]:
         """The sum over all slots (one flat list, layout as above)."""
-        total = [0.0] * _SLOT
+        size = self._slot
+        total = [0.0] * size
         data = self._data
         for slot in range(self.slots):
-            base = slot * _SLOT
-            for i in range(_SLOT):
+            base = slot * size
+            for i in range(size):
                 total[i] += data[base + i]
         return total
 
@@ -121,7 +141,8 @@ def _histogram(lines: list[str], name: str, buckets: Sequence[float], values: Se
 
 
 def render(
-    snapshot: Sequence[float], model: dict[str, str], restarts: int = 0, worker_batches: Sequence[int] = ()
+    snapshot: Sequence[float], model: dict[str, str], restarts: int = 0, worker_batches: Sequence[int] = (),
+    unseen: dict[str, int] | None = None,
 ) -> str:
     """The Prometheus text exposition (format 0.0.4) of a snapshot."""
     lines = [
@@ -160,4 +181,8 @@ def render(
         lines += ["# HELP gitmlops_worker_batches_total Model calls per inference worker.",
                   "# TYPE gitmlops_worker_batches_total counter"]
         lines += [f'gitmlops_worker_batches_total{{worker="{w}"}} {n}' for w, n in enumerate(worker_batches)]
+    if unseen:
+        lines += ["# HELP gitmlops_unseen_categories_total Served values of a category feature unseen in training.",
+                  "# TYPE gitmlops_unseen_categories_total counter"]
+        lines += [f"gitmlops_unseen_categories_total{_labels({'column': name})} {n}" for name, n in unseen.items()]
     return "\n".join(lines) + "\n"

@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from .schema import ModelSchema, matrix_to_columns
+from .schema import ModelSchema, matrix_to_columns, unseen_counts
 
 logger = logging.getLogger(__name__)
 
 
-def _frame(schema: ModelSchema, parts: list[tuple[np.ndarray, np.ndarray]]) -> Any:
+def _frame(schema: ModelSchema, parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[Any, dict[str, int]]:
+    """The served rows as a frame (inputs and predictions), and their unseen-category counts."""
     import pandas as pd
 
     matrix = np.concatenate([m for m, _ in parts])
@@ -45,7 +46,7 @@ def _frame(schema: ModelSchema, parts: list[tuple[np.ndarray, np.ndarray]]) -> A
         columns["prediction"] = [str(classes[int(k)]) for k in output.tolist()]
     else:
         columns["prediction"] = output.astype(np.float64)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns), unseen_counts(schema, matrix)
 
 
 def _stamp_path(folder: Path) -> Path:
@@ -57,8 +58,12 @@ def _stamp_path(folder: Path) -> Path:
     return candidate
 
 
-def write_frame_profile(folder: Path, df: Any) -> Path:
-    """Profile ``df`` and write it into ``folder``; returns the .bin path."""
+def write_frame_profile(folder: Path, df: Any, unseen: dict[str, int] | None = None) -> Path:
+    """Profile ``df`` and write it into ``folder``; returns the .bin path.
+
+    ``unseen``: per category column, the values unseen in training (recorded in the profile's metadata
+    by gitmlops; a bundle running without gitmlops writes whylogs' own profile, without them).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     try:
         from gitmlops.monitor.layout import new_profile_path
@@ -73,7 +78,10 @@ def write_frame_profile(folder: Path, df: Any) -> Path:
         os.replace(tmp, path)
         return path
     path = new_profile_path(folder)
-    write_profile(profile_dataframe(df), path, {"rows": len(df), "source": "gitmlops serve"})
+    view = profile_dataframe(df)
+    if unseen:
+        view = view.with_unseen_categories(unseen)
+    write_profile(view, path, {"rows": len(df), "source": "gitmlops serve"})
     return path
 
 
@@ -117,7 +125,8 @@ class RequestProfiler:
         parts = self._take()
         if not parts:
             return None
-        path = write_frame_profile(self.folder, _frame(self.schema, parts))
+        frame, unseen = _frame(self.schema, parts)
+        path = write_frame_profile(self.folder, frame, unseen)
         self.written.append(path)
         return path
 

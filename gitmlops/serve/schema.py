@@ -33,6 +33,12 @@ _MAX_LISTED_CATEGORIES = 10
 _COLUMNAR_MIN_ROWS = 16
 #: The largest magnitude the booster's float32 input holds; beyond it a value would become infinity.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: The float32 bits of a category value unseen in training, in the model matrix: a quiet NaN, so the
+#: booster scores it as missing (the unseen-category rule), whose payload lets /metrics and the
+#: serving profile count it per column (a null is the plain NaN).
+UNSEEN_BITS = np.uint32(0x7FC0_A115)
+#: What a category converter returns for an unseen value, before the matrix is built (codes are >= 0).
+_UNSEEN_CODE = -1.0
 
 
 def _printable(text: str) -> str:
@@ -276,8 +282,8 @@ def _category(feature: Feature, strict: bool = False) -> Callable[[Any], float]:
                 code = codes.get(str(value))
             if code is not None:
                 return code
-            if not strict:  # scored as missing, as XGBoost and the evaluate stage do
-                return math.nan
+            if not strict:  # scored as missing, as XGBoost and the evaluate stage do (marked: see UNSEEN_BITS)
+                return _UNSEEN_CODE
             raise _Invalid(f"{json.dumps(value)} is not a training category (one of: {shown}); "
                            "this model refuses unseen categories (unseen_categories: strict)")
         raise _Invalid(f"expected a category (one of: {shown}), got {_describe(value)}")
@@ -294,6 +300,8 @@ class RequestParser:
         self.names = schema.names
         self.expected = frozenset(self.names)
         self._converters: list[tuple[str, bool, Callable[[Any], float]]] = []
+        self._category_columns = [j for j, f in enumerate(schema.features) if f.type == "category"]
+        self._strict = schema.unseen_categories == "strict"
         self._codes = {
             f.name: {c: float(i) for i, c in enumerate(f.categories or ()) if type(c) is str}
             for f in schema.features
@@ -301,7 +309,7 @@ class RequestParser:
         }
         for f in schema.features:
             if f.type == "category":
-                conv = _category(f, strict=schema.unseen_categories == "strict")
+                conv = _category(f, strict=self._strict)
             else:
                 conv = {"int": _int, "float": _float, "bool": _bool, "datetime": _datetime}[f.type]
             self._converters.append((f.name, f.nullable, conv))
@@ -346,12 +354,19 @@ class RequestParser:
             raise RequestError(
                 413, f"too many records: {len(records)} > {self.max_rows} per request; split the request", "records"
             )
-        if len(records) >= _COLUMNAR_MIN_ROWS:
-            matrix = self._columnar(records)
-            if matrix is not None:
-                return matrix
-        rows = [self._row(i, record) for i, record in enumerate(records)]
-        return np.array(rows, dtype=np.float32)
+        matrix = self._columnar(records) if len(records) >= _COLUMNAR_MIN_ROWS else None
+        if matrix is None:
+            matrix = np.array([self._row(i, record) for i, record in enumerate(records)], dtype=np.float32)
+        self._mark_unseen(matrix)
+        return matrix
+
+    def _mark_unseen(self, matrix: np.ndarray) -> None:
+        """Turn the unseen-category codes of the converters into the marked NaN (UNSEEN_BITS)."""
+        bits = matrix.view(np.uint32)
+        for j in self._category_columns:
+            unseen = matrix[:, j] == _UNSEEN_CODE
+            if unseen.any():
+                bits[unseen, j] = UNSEEN_BITS
 
     def _columnar(self, records: list[Any]) -> np.ndarray | None:
         """Many rows at once, column by column with numpy; None when anything needs a closer look.
@@ -377,9 +392,9 @@ class RequestParser:
                 if not kinds <= {str}:
                     return None
                 codes = self._codes[name]
-                mapped = [codes.get(v, -1.0) if v is not None else math.nan for v in column]
+                mapped = [codes.get(v, _UNSEEN_CODE) if v is not None else math.nan for v in column]
                 values = np.array(mapped, dtype=np.float64)
-                if (values < 0).any():
+                if self._strict and (values < 0).any():
                     return None
             elif feature.type in ("bool", "datetime"):
                 if not kinds <= {bool} or feature.type == "datetime":
@@ -469,6 +484,19 @@ class PredictionEncoder:
             best = max(range(len(probs)), key=probs.__getitem__)
             out.append({"label": classes[best], "probabilities": dict(zip(keys, probs, strict=True))})
         return out
+
+
+def unseen_counts(schema: ModelSchema, matrix: np.ndarray) -> dict[str, int]:
+    """Per category feature, how many rows of a validated matrix hold a value unseen in training (only
+    features with at least one)."""
+    bits = np.ascontiguousarray(matrix, dtype=np.float32).view(np.uint32)
+    counts = {}
+    for j, f in enumerate(schema.features):
+        if f.type == "category":
+            n = int(np.count_nonzero(bits[:, j] == UNSEEN_BITS))
+            if n:
+                counts[f.name] = n
+    return counts
 
 
 def matrix_to_columns(schema: ModelSchema, matrix: np.ndarray) -> dict[str, list[Any]]:

@@ -124,20 +124,21 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
         "max_header_bytes": options.max_header_bytes,
         "header_timeout": options.header_timeout,
     }
+    categories = [f.name for f in bundle.schema.features if f.type == "category"]
     logging.getLogger("litserve").setLevel(options.log_level.upper())
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if options.engine == "litserve":
             from .stock import run_litserve
 
-            metrics = ServerMetrics(slots=1 + options.workers, workers=options.workers)
+            metrics = ServerMetrics(slots=1 + options.workers, workers=options.workers, unseen_columns=categories)
             api = make_api()
             run_litserve(api, {**front_options, "api": api, "metrics": metrics}, metrics, options)
         else:
             from .fast import Supervisor
             from .front import FrontDoor
 
-            metrics = ServerMetrics(slots=options.workers, workers=options.workers)
+            metrics = ServerMetrics(slots=options.workers, workers=options.workers, unseen_columns=categories)
 
             def make_front() -> FrontDoor:
                 return FrontDoor(None, api=make_api(), metrics=metrics, **front_options)

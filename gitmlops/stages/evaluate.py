@@ -23,16 +23,11 @@ def _auc(y: Any, p: Any) -> float:
     import numpy as np
 
     order = np.argsort(p, kind="mergesort")
-    ranks = np.empty(len(p))
-    # Average ranks over ties so the AUC does not depend on row order.
     sorted_p = p[order]
-    i = 0
-    while i < len(p):
-        j = i
-        while j + 1 < len(p) and sorted_p[j + 1] == sorted_p[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    # Average ranks over ties so the AUC does not depend on row order (one rank per distinct value).
+    _, first, counts = np.unique(sorted_p, return_index=True, return_counts=True)
+    ranks = np.empty(len(p))
+    ranks[order] = np.repeat(first + (counts - 1) / 2.0 + 1.0, counts)
     n_pos = float(y.sum())
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:

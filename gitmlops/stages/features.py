@@ -199,8 +199,9 @@ def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
             numbers = col.astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
             out[name] = pd.Series(numbers, index=col.index)
         else:
-            out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
-    return pd.DataFrame(out, index=df.index)
+            out[name] = pd.to_numeric(col, errors="coerce").astype("float64", copy=False)
+    # No copies of columns that already are what the booster takes (peak memory of the train stage).
+    return pd.DataFrame(out, index=df.index, copy=False)
 
 
 def encode_target(series: Any, schema: dict[str, Any]) -> Any:
@@ -209,11 +210,18 @@ def encode_target(series: Any, schema: dict[str, Any]) -> Any:
 
     if schema["task"] == "regression":
         return series.astype("float64").to_numpy()
+    import pandas as pd
+
     index = {str(c): i for i, c in enumerate(schema["classes"])}
-    try:
-        return np.array([index[str(_native(v))] for v in series], dtype="float64")
-    except KeyError as exc:
-        raise DataError(f"target value {exc.args[0]!r} was not seen in training") from None
+    # Each distinct value is looked up once (in order of appearance: the first unknown is named).
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    labels = []
+    for value in uniques:
+        key = str(_native(value))
+        if key not in index:
+            raise DataError(f"target value {key!r} was not seen in training")
+        labels.append(index[key])
+    return np.asarray(labels, dtype="float64")[codes]
 
 
 def write_json(path: str | Path, data: Any) -> None:

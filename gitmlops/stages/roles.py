@@ -111,7 +111,7 @@ def _infer(col: Any) -> tuple[str, str]:
     import pandas as pd
 
     n = len(col)
-    present = col.dropna()
+    present = col.dropna() if col.hasnans else col  # (dropna copies the column)
     if present.empty:
         return "ignore", "no values"
     if pd.api.types.is_bool_dtype(col):
@@ -186,10 +186,12 @@ def apply_roles(df: Any, target: str, table: list[ColumnRole]) -> Any:
         elif entry.role == "datetime":
             out[entry.name] = col if pd.api.types.is_datetime64_any_dtype(col) \
                 else pd.to_datetime(datetime_seconds(col), unit="s", utc=True)
+        elif pd.api.types.infer_dtype(col, skipna=True) == "string":  # text already: kept as it is
+            out[entry.name] = col
         else:
             out[entry.name] = col.where(col.isna(), col.astype(str))
     out[target] = df[target]
-    return pd.DataFrame(out, index=df.index)
+    return pd.DataFrame(out, index=df.index, copy=False)
 
 
 def datetime_seconds(col: Any) -> Any:

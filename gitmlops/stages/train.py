@@ -24,13 +24,25 @@ from gitmlops.stages.params import PARAMETER_DOCS, booster_params, check_params,
 from gitmlops.stages.roles import ROLES_FILE
 
 
-def write_reference_profile(df: Any, path: Path) -> None:
-    """Profile the training data in whylogs' format (the reference for drift checks)."""
-    from gitmlops.monitor import profile_dataframe, write_profile
-    from gitmlops.monitor.summary import exact_quantiles
+def start_reference_profile(df: Any, boosting_threads: int = 0) -> Any:
+    """Start profiling the training data on the cores boosting leaves free (forked workers, in chunks);
+    returns a :class:`~gitmlops.monitor.frame_profile.FrameProfile` for :func:`write_reference_profile`."""
+    from gitmlops.monitor.frame_profile import FrameProfile
+    from gitmlops.monitor.profile import available_cores
 
+    return FrameProfile(df, workers=max(1, available_cores() - max(0, boosting_threads)))
+
+
+def write_reference_profile(df: Any, path: Path, started: Any = None) -> None:
+    """Profile the training data in whylogs' format (the reference for drift checks); ``started``:
+    the profile :func:`start_reference_profile` began (else it is computed now)."""
+    from gitmlops.monitor import write_profile
+
+    if started is None:
+        started = start_reference_profile(df)
+    view, exact = started.result()
     # The data is in memory: its summary carries exact quantiles, identical on every rerun.
-    write_profile(profile_dataframe(df), path, exact=exact_quantiles(df))
+    write_profile(view, path, exact=exact)
 
 
 def train(params_path: str | Path = "params.yaml") -> str:
@@ -58,19 +70,27 @@ def train(params_path: str | Path = "params.yaml") -> str:
     roles_file = prepared / ROLES_FILE
     roles = read_json(roles_file) if roles_file.is_file() else None
     schema = build_schema(df, target, params.get("model", {}).get("objective", "auto"), roles)
-    features = feature_frame(df, schema)
-    labels = encode_target(df[target], schema)
-    dtrain = xgb.DMatrix(features, label=labels, enable_categorical=True, nthread=1)
-    rounds = int(params.get("train", {}).get("num_boost_round", 100))
+    settings = booster_params(params, schema)
+    # The reference profile is computed while the booster trains (before XGBoost starts its threads).
+    reference = start_reference_profile(df, int(settings.get("nthread") or 1))
     try:
-        booster = xgb.train(booster_params(params, schema), dtrain, num_boost_round=rounds)
-    except xgb.core.XGBoostError as exc:  # data-dependent settings (constraints) are checked only here
-        raise ConfigError(f"XGBoost refuses the model/train settings for this data: {xgboost_message(exc)}",
-                          f"fix conf/model/ or conf/train/; allowed values: {PARAMETER_DOCS}") from None
+        features = feature_frame(df, schema)
+        labels = encode_target(df[target], schema)
+        dtrain = xgb.DMatrix(features, label=labels, enable_categorical=True, nthread=1)
+        del features
+        rounds = int(params.get("train", {}).get("num_boost_round", 100))
+        try:
+            booster = xgb.train(settings, dtrain, num_boost_round=rounds)
+        except xgb.core.XGBoostError as exc:  # data-dependent settings (constraints) are checked only here
+            raise ConfigError(f"XGBoost refuses the model/train settings for this data: {xgboost_message(exc)}",
+                              f"fix conf/model/ or conf/train/; allowed values: {PARAMETER_DOCS}") from None
+    except BaseException:
+        reference.close()
+        raise
 
     model_path = Path(paths.get("model", "models/model.ubj"))
     model_path.parent.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(model_path))
     write_json(paths.get("schema", "models/schema.json"), schema)
-    write_reference_profile(df, Path(paths.get("reference_profile", "models/reference_profile.bin")))
+    write_reference_profile(df, Path(paths.get("reference_profile", "models/reference_profile.bin")), reference)
     return f"train: {schema['task']} model, {len(schema['features'])} features, {rounds} rounds -> {model_path}"
