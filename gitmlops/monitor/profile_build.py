@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gitmlops.monitor.profile_format import COUNT, FLOAT, FREQUENT_ITEMS, HLL, KLL, Component, ProfileData
+from .profile_format import COUNT, FLOAT, FREQUENT_ITEMS, HLL, KLL, Component, ProfileData
 
 KLL_K = 1024
 HLL_LG_K = 12
