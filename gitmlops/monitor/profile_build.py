@@ -46,7 +46,8 @@ def _distribution(values: Any) -> dict[str, Component]:
     import numpy as np
 
     sketch = _ds().kll_doubles_sketch(KLL_K)
-    arr = np.asarray(values, dtype=np.float64)
+    # DataSketches takes only a writable array; pandas 3 (copy-on-write) hands out read-only views
+    arr = np.require(values, dtype=np.float64, requirements=["W"])
     mean = m2 = 0.0
     if len(arr):
         sketch.update(arr)
