@@ -48,6 +48,7 @@ def test_dependencies_resolve_for_python_313_with_wheels_only(tmp_path: Path) ->
                  for item in json.loads((tmp_path / "report.json").read_text())["install"]}
     assert "datasketches" in installed and "whylogs" not in installed
     assert int(installed["numpy"].split(".")[0]) >= 2  # nothing holds numpy below 2 any more
+    assert int(installed["pandas"].split(".")[0]) >= 3  # nor pandas below 3
 
 
 def _resolve(tmp_path: Path, python: str, requirements: list[str]) -> dict[str, str]:
