@@ -257,8 +257,8 @@ def _component(path: str, msg: Any) -> Component:
     if kind == COUNT:
         return Component(COUNT, int(msg.n), msg.type_id)
     raise ProfileFormatError(f"metric {path!r} holds a value gitmlops does not read ({kind or 'none'})",
-                       "gitmlops reads whylogs' standard metrics (counts, types, distribution, ints, "
-                       "cardinality, frequent items)")
+                             "gitmlops reads whylogs' standard metrics (counts, types, distribution, ints, "
+                             "cardinality, frequent items)")
 
 
 def decode(data: bytes) -> ProfileData:
