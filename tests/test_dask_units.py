@@ -101,6 +101,17 @@ def test_inconsistent_column_types_across_partitions_are_named() -> None:
 
 
 def test_merged_partition_profiles_count_every_row() -> None:
+    from gitmlops.monitor.profile_view import Profile
+
+    df = example_frame(400)
+    merged = Profile.deserialize(merge_profiles(profile_partition(df.iloc[:150]), profile_partition(df.iloc[150:])))
+    assert merged.get_column("usage").count == 400
+    assert merged.get_column("usage").null_count == int(df["usage"].isna().sum())
+    assert merged.get_column("plan").count == 400
+
+
+@pytest.mark.interop
+def test_merged_partition_profiles_read_in_whylogs() -> None:
     from whylogs.core import DatasetProfileView
 
     df = example_frame(400)

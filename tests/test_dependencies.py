@@ -48,3 +48,34 @@ def test_dependencies_resolve_for_python_313_with_wheels_only(tmp_path: Path) ->
                  for item in json.loads((tmp_path / "report.json").read_text())["install"]}
     assert "datasketches" in installed and "whylogs" not in installed
     assert int(installed["numpy"].split(".")[0]) >= 2  # nothing holds numpy below 2 any more
+    assert int(installed["pandas"].split(".")[0]) >= 3  # nor pandas below 3
+
+
+def _resolve(tmp_path: Path, python: str, requirements: list[str]) -> dict[str, str]:
+    """What pip would install for ``python`` from binary wheels only (a dry run: metadata, no install)."""
+    report = tmp_path / f"report-{python}.json"
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--python-version", python, "--only-binary=:all:", "--target", str(tmp_path / f"t-{python}"),
+         "--report", str(report), *requirements],
+        capture_output=True, text=True, check=False, timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    import json
+
+    return {item["metadata"]["name"].lower(): item["metadata"]["version"]
+            for item in json.loads(report.read_text())["install"]}
+
+
+@pytest.mark.registry
+def test_deploy_bundle_requirements_resolve_with_wheels_only_without_whylogs(tmp_path: Path) -> None:
+    from gitmlops.serve.bundle import REQUIREMENTS, requirements
+
+    pinned = [line for line in requirements().splitlines() if line and not line.startswith("#")]
+    assert not [line for line in pinned if line.lower().startswith("whylogs")]
+    # The bundle's Dockerfile installs the pinned file on the Python it was built with ...
+    here = _resolve(tmp_path, f"{sys.version_info.major}.{sys.version_info.minor}", pinned)
+    assert {"datasketches", "protobuf"} <= set(here) and "whylogs" not in here
+    # ... and the same packages install on Python 3.13 (a bundle built there pins what resolves here).
+    on_313 = _resolve(tmp_path, "3.13", list(REQUIREMENTS))
+    assert {"datasketches", "protobuf", "numpy", "pandas"} <= set(on_313) and "whylogs" not in on_313

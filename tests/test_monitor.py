@@ -168,6 +168,7 @@ def test_drift_markdown_has_no_live_mention_or_reference() -> None:
     assert "@&#8203;org/security-team #&#8203;12" in md
 
 
+@pytest.mark.interop
 @pytest.mark.parametrize("shift", [0.0, 0.05, 0.5])
 def test_ks_statistic_matches_whylogs(shift: float) -> None:
     from whylogs.core import DatasetProfileView

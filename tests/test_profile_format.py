@@ -1,5 +1,5 @@
 """whylogs' binary profile format, written and read by gitmlops itself: interoperability both ways
-with whylogs 1.6.4 (a test-only dependency, on the Pythons where it installs)."""
+with whylogs 1.6.4 (tests marked ``interop``: a test-only dependency, on the Pythons where it installs)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,14 @@ from gitmlops.errors import MonitorError
 from gitmlops.monitor import profile_format
 from gitmlops.monitor.profile_view import Profile, profile_dataframe
 
-os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
-why = pytest.importorskip("whylogs")
-from whylogs.core import DatasetProfileView  # noqa: E402
+
+@pytest.fixture
+def why() -> Any:
+    """whylogs itself (the interop extra): a test using it is marked ``interop``."""
+    os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
+    import whylogs
+
+    return whylogs
 
 
 def _frame(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
@@ -106,7 +111,10 @@ def _assert_same(ours: dict[str, Any], theirs: dict[str, Any], rank_error: float
                 assert a[key] == b[key], (name, key, a[key], b[key])
 
 
-def test_gitmlops_profile_reads_in_whylogs_with_the_same_numbers(tmp_path: Path) -> None:
+@pytest.mark.interop
+def test_gitmlops_profile_reads_in_whylogs_with_the_same_numbers(tmp_path: Path, why: Any) -> None:
+    from whylogs.core import DatasetProfileView
+
     df = _frame()
     ours = profile_dataframe(df)
     path = tmp_path / "ours.bin"
@@ -117,13 +125,17 @@ def test_gitmlops_profile_reads_in_whylogs_with_the_same_numbers(tmp_path: Path)
     _assert_same(_our_numbers(ours), _whylogs_numbers(why.log(df).view()), rank_error=0.01)
 
 
-def test_whylogs_profile_reads_in_gitmlops_with_the_same_numbers() -> None:
+@pytest.mark.interop
+def test_whylogs_profile_reads_in_gitmlops_with_the_same_numbers(why: Any) -> None:
     view = why.log(_frame(seed=1)).view()
     ours = Profile.deserialize(view.serialize())
     _assert_same(_our_numbers(ours), _whylogs_numbers(view))
 
 
-def test_merged_whylogs_profile_reads_and_merges_alike() -> None:
+@pytest.mark.interop
+def test_merged_whylogs_profile_reads_and_merges_alike(why: Any) -> None:
+    from whylogs.core import DatasetProfileView
+
     a, b = _frame(2000, seed=2), _frame(1000, seed=3)
     merged_view = why.log(a).view().merge(why.log(b).view())
     ours_read = Profile.deserialize(merged_view.serialize())
@@ -138,7 +150,8 @@ def test_merged_whylogs_profile_reads_and_merges_alike() -> None:
     _assert_same(_our_numbers(ours_merged), _whylogs_numbers(DatasetProfileView.deserialize(ours_merged.serialize())))
 
 
-def test_segmented_whylogs_profiles_read_with_their_segment(tmp_path: Path) -> None:
+@pytest.mark.interop
+def test_segmented_whylogs_profiles_read_with_their_segment(tmp_path: Path, why: Any) -> None:
     from whylogs.core.schema import DatasetSchema
     from whylogs.core.segmentation_partition import segment_on_column
 

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -161,40 +162,74 @@ def test_metrics_count_requests_errors_and_batches(server: ServerProcess) -> Non
     assert values["gitmlops_rows_total"] >= 2
 
 
-def test_profiles_of_served_requests_are_written(server: ServerProcess) -> None:
-    profile_dir = server.profile_dir
-    assert profile_dir is not None
+def _wait_for_profiles(folder: Path, timeout: float = 20.0) -> list[Path]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not list(folder.glob("*.bin")):
+        time.sleep(0.2)
+    profiles = sorted(folder.glob("*.bin"))
+    assert profiles, f"no profile written into {folder}"
+    return profiles
+
+
+def _served_profiles(server: ServerProcess) -> list[Path]:
+    assert server.profile_dir is not None
     for _ in range(3):
         assert post(server, {"records": sample_records(20, seed=3)}).status_code == 200
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not list(profile_dir.glob("*.bin")):
-        time.sleep(0.2)
-    profiles = sorted(profile_dir.glob("*.bin"))
-    assert profiles, "no profile written"
-    from whylogs.core import DatasetProfileView
+    return _wait_for_profiles(server.profile_dir)
 
-    view = DatasetProfileView.read(str(profiles[0]))
-    columns = set(view.get_columns())
-    assert {"tenure_months", "plan", "prediction", "prediction_probability"} <= columns
+
+SERVED_COLUMNS = {"tenure_months", "monthly_charges", "plan", "has_partner", "prediction", "prediction_probability"}
+
+
+def test_profiles_of_served_requests_are_written(server: ServerProcess) -> None:
+    from gitmlops.monitor.sketches import read_view
+
+    profiles = _served_profiles(server)
+    view = read_view(profiles[0])
+    assert set(view.get_columns()) >= SERVED_COLUMNS
+    assert view.get_column("plan").count == view.get_column("prediction").count > 0
     assert profiles[0].with_suffix(".json").is_file()  # the monitoring summary next to it
 
 
-def test_deploy_bundle_serves_the_same_without_git_or_dvc(
-    server: ServerProcess, model_dir: Path, tmp_path: Path
-) -> None:
+@pytest.mark.interop
+def test_served_profiles_read_in_whylogs(server: ServerProcess) -> None:
+    from whylogs.core import DatasetProfileView
+
+    from gitmlops.monitor.sketches import read_view
+
+    for path in _served_profiles(server):
+        view = DatasetProfileView.read(str(path))
+        assert set(view.get_columns()) >= SERVED_COLUMNS
+        ours = read_view(path).get_column("tenure_months")
+        assert view.get_column("tenure_months").to_summary_dict()["counts/n"] == ours.count
+
+
+@dataclass
+class BundleRun:
+    """A deploy bundle built from ``model_dir`` and served (gitmlops, DVC and git unimportable)."""
+
+    folder: Path
+    answer: requests.Response
+    records: list[dict[str, object]]
+    profiles: list[Path]
+
+
+@pytest.fixture(scope="module")
+def bundle_run(server: ServerProcess, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> BundleRun:
+    tmp_path = tmp_path_factory.mktemp(f"bundle-{server.engine}")
     out = tmp_path / "bundle"
     result = invoke(None, "deploy", "bundle", str(model_dir), "-o", str(out), "--json")
     assert result.exit_code == 0, result.output
     shape = json.loads(result.output)
     assert shape["path"] == str(out) and shape["model"] == "churn"
-    for name in ("model.ubj", "schema.json", "metadata.json", "serve_app.py", "requirements.txt", "Dockerfile"):
+    for name in ("model.ubj", "schema.json", "metadata.json", "serve_app.py", "requirements.txt", "Dockerfile",
+                 "gitmlops_serve/profile_format.py", "gitmlops_serve/profile_build.py"):
         assert name in shape["files"]
-    assert "litserve==" in (out / "requirements.txt").read_text()
-    # Run it with gitmlops, DVC and GitPython made unimportable, no git on PATH, outside any repo.
+    # Run it with gitmlops, DVC, GitPython and whylogs made unimportable, no git on PATH, outside any repo.
     launcher = tmp_path / "launch.py"
     launcher.write_text(
         "import runpy, sys\n"
-        "for blocked in ('gitmlops', 'dvc', 'git'):\n"
+        "for blocked in ('gitmlops', 'dvc', 'git', 'whylogs'):\n"
         "    sys.modules[blocked] = None\n"
         f"sys.argv = [{str(out / 'serve_app.py')!r}] + sys.argv[1:]\n"
         f"runpy.run_path({str(out / 'serve_app.py')!r}, run_name='__main__')\n"
@@ -202,13 +237,46 @@ def test_deploy_bundle_serves_the_same_without_git_or_dvc(
     port = free_port()
     env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": ""}
     records = sample_records(10, seed=5)
-    assert "GITMLOPS_ENGINE=fast" in (out / "Dockerfile").read_text()
-    argv = [sys.executable, str(launcher), "--port", str(port), "--engine", server.engine]
+    profile_dir = tmp_path / "served"
+    argv = [sys.executable, str(launcher), "--port", str(port), "--engine", server.engine,
+            "--profile-dir", str(profile_dir), "--profile-rows", "5", "--profile-seconds", "0.5"]
     with ServerProcess(argv, port, env=env, cwd=tmp_path).start() as app:
-        from_bundle = requests.post(app.url + "/predict", json={"records": records}, timeout=10)
-    from_serve = post(server, {"records": records})
-    assert from_bundle.status_code == 200, from_bundle.text
-    assert from_bundle.json() == from_serve.json()
+        answer = requests.post(app.url + "/predict", json={"records": records}, timeout=10)
+        profiles = _wait_for_profiles(profile_dir)
+    return BundleRun(out, answer, records, profiles)
+
+
+def test_deploy_bundle_serves_the_same_without_git_or_dvc(server: ServerProcess, bundle_run: BundleRun) -> None:
+    out = bundle_run.folder
+    pinned = (out / "requirements.txt").read_text()
+    assert "litserve==" in pinned and "datasketches==" in pinned and "protobuf==" in pinned
+    assert "whylogs" not in pinned and "WHYLOGS" not in (out / "Dockerfile").read_text()
+    assert "GITMLOPS_ENGINE=fast" in (out / "Dockerfile").read_text()
+    from_serve = post(server, {"records": bundle_run.records})
+    assert bundle_run.answer.status_code == 200, bundle_run.answer.text
+    assert bundle_run.answer.json() == from_serve.json()
+
+
+def test_deploy_bundle_writes_profiles_without_whylogs(bundle_run: BundleRun) -> None:
+    from gitmlops.monitor.sketches import merge_views, read_view
+
+    merged = merge_views([read_view(path) for path in bundle_run.profiles])
+    assert set(merged.get_columns()) >= SERVED_COLUMNS
+    plans = dict(merged.get_column("plan").frequent_items())
+    assert sum(plans.values()) <= len(bundle_run.records)
+    assert set(plans) <= {str(r["plan"]) for r in bundle_run.records}
+
+
+@pytest.mark.interop
+def test_deploy_bundle_profiles_read_in_whylogs(bundle_run: BundleRun) -> None:
+    from whylogs.core import DatasetProfileView
+
+    from gitmlops.monitor.sketches import read_view
+
+    for path in bundle_run.profiles:
+        view = DatasetProfileView.read(str(path))
+        assert set(view.get_columns()) >= SERVED_COLUMNS
+        assert view.get_column("plan").to_summary_dict()["counts/n"] == read_view(path).get_column("plan").count
 
 
 def test_tampered_bundle_refuses_to_serve(model_dir: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitmlops.serve.bundle import RUNTIME_MODULES
+from gitmlops.serve.bundle import FORMAT_MODULES, RUNTIME_MODULES
 from gitmlops.serve.metrics import ServerMetrics, render
 from gitmlops.serve.model import BundleError, load_booster, load_bundle
 from gitmlops.serve.schema import (
@@ -248,15 +248,21 @@ def test_metrics_render_prometheus_text() -> None:
 
 def test_runtime_modules_import_no_gitmlops_outside_the_package() -> None:
     """A deploy bundle carries these files alone: only relative or optional gitmlops imports."""
-    here = Path(__file__).parents[1] / "gitmlops" / "serve"
-    for name in RUNTIME_MODULES:
-        tree = ast.parse((here / name).read_text())
+    package = Path(__file__).parents[1] / "gitmlops"
+    carried = [package / "serve" / name for name in RUNTIME_MODULES]
+    carried += [package / "monitor" / name for name in FORMAT_MODULES]
+    for path in carried:
+        name = path.name
+        tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("gitmlops"):
                 # Allowed only inside a try/except ImportError (profiling uses gitmlops.monitor if present).
                 assert name == "profiling.py", f"{name} imports {node.module}"
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("gitmlops") for a in node.names), name
+                assert not any(a.name.startswith("whylogs") for a in node.names), name
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("whylogs"), name
 
 
 VALID_RECORD = st.fixed_dictionaries(

@@ -20,7 +20,7 @@ import sys
 from collections import deque
 from typing import Any
 
-from gitmlops.monitor.profile_format import COUNT, FLOAT, FREQUENT_ITEMS, HLL, KLL, Component, ProfileData
+from .profile_format import COUNT, FLOAT, FREQUENT_ITEMS, HLL, KLL, Component, ProfileData
 
 KLL_K = 1024
 HLL_LG_K = 12
@@ -52,7 +52,8 @@ def _distribution(values: Any) -> dict[str, Component]:
     import numpy as np
 
     sketch = _ds().kll_doubles_sketch(KLL_K)
-    arr = np.asarray(values, dtype=np.float64)
+    # DataSketches takes only a writable array; pandas 3 (copy-on-write) hands out read-only views
+    arr = np.require(values, dtype=np.float64, requirements=["W"])
     mean = m2 = 0.0
     if len(arr):
         sketch.update(arr)

@@ -14,6 +14,11 @@ A metric component is one of: ``n`` (a count, an integer), ``d`` (a float), or t
 DataSketches sketch (KLL doubles, HLL, frequent strings) in their standard serialized form. The
 message definitions below carry whylogs' field numbers and types; they live in their own descriptor
 pool so they never clash with whylogs' when both are loaded (the interoperability tests do that).
+
+This module and :mod:`~gitmlops.monitor.profile_build` import no other gitmlops module: a deploy
+bundle carries them beside its serving runtime (``serve/bundle.py``) to write request profiles.
+Their errors are :class:`ProfileFormatError`; :class:`~gitmlops.monitor.profile_view.Profile` turns
+them into gitmlops' ``MonitorError``.
 """
 
 from __future__ import annotations
@@ -22,8 +27,6 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitmlops.errors import MonitorError
-
 MAGIC = b"WHY1"
 COLUMN_CHUNK = 2
 TAG_PREFIX = "whylogs.tag."
@@ -31,6 +34,15 @@ TAG_PREFIX = "whylogs.tag."
 #: The kinds of value a metric component holds, by its protobuf field.
 COUNT, FLOAT, FREQUENT_ITEMS, HLL, KLL = "n", "d", "frequent_items", "hll", "kll"
 SKETCH_FIELDS = (FREQUENT_ITEMS, HLL, KLL)
+
+
+class ProfileFormatError(ValueError):
+    """Bytes that are not a readable whylogs profile; ``hint`` says what to do (as gitmlops' errors)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
 
 
 @dataclass
@@ -150,7 +162,7 @@ def _read_varint(buf: io.BytesIO) -> int:
     while True:
         raw = buf.read(1)
         if not raw:
-            raise MonitorError("the profile ends inside a length prefix (truncated)")
+            raise ProfileFormatError("the profile ends inside a length prefix (truncated)")
         result |= (raw[0] & 0x7F) << shift
         if not raw[0] & 0x80:
             return result
@@ -161,7 +173,7 @@ def _read_delimited(buf: io.BytesIO, cls: Any, what: str) -> Any:
     size = _read_varint(buf)
     data = buf.read(size)
     if len(data) != size:
-        raise MonitorError(f"the profile ends inside its {what} (truncated)")
+        raise ProfileFormatError(f"the profile ends inside its {what} (truncated)")
     msg = cls()
     msg.ParseFromString(data)
     return msg
@@ -196,7 +208,7 @@ def _component_message(cls: Any, comp: Component) -> Any:
         data = bytes(comp.value)
         getattr(msg, comp.kind).sketch = kll_to_whylogs(data) if comp.kind == KLL else data
     else:
-        raise MonitorError(f"unknown metric component kind {comp.kind!r}")
+        raise ProfileFormatError(f"unknown metric component kind {comp.kind!r}")
     return msg
 
 
@@ -244,9 +256,9 @@ def _component(path: str, msg: Any) -> Component:
         return Component(FLOAT, float(msg.d), msg.type_id)
     if kind == COUNT:
         return Component(COUNT, int(msg.n), msg.type_id)
-    raise MonitorError(f"metric {path!r} holds a value gitmlops does not read ({kind or 'none'})",
-                       "gitmlops reads whylogs' standard metrics (counts, types, distribution, ints, "
-                       "cardinality, frequent items)")
+    raise ProfileFormatError(f"metric {path!r} holds a value gitmlops does not read ({kind or 'none'})",
+                             "gitmlops reads whylogs' standard metrics (counts, types, distribution, ints, "
+                             "cardinality, frequent items)")
 
 
 def decode(data: bytes) -> ProfileData:
@@ -254,7 +266,7 @@ def decode(data: bytes) -> ProfileData:
     from google.protobuf.message import DecodeError
 
     if data[:4] != MAGIC:
-        raise MonitorError("not a whylogs profile (no WHY1 header)")
+        raise ProfileFormatError("not a whylogs profile (no WHY1 header)")
     m = _messages()
     buf = io.BytesIO(data)
     buf.seek(4)
@@ -262,7 +274,7 @@ def decode(data: bytes) -> ProfileData:
         segment = _read_delimited(buf, m["DatasetSegmentHeader"], "segment header")
         header = _read_delimited(buf, m["DatasetProfileHeader"], "profile header")
         if header.ByteSize() == 0:
-            raise MonitorError("the profile has no dataset header")
+            raise ProfileFormatError("the profile has no dataset header")
         start = buf.tell()
         paths = dict(header.indexed_metric_paths)
         columns: dict[str, dict[str, Component]] = {}
@@ -272,19 +284,19 @@ def decode(data: bytes) -> ProfileData:
                 buf.seek(start + offset)
                 chunk_head = _read_delimited(buf, m["ChunkHeader"], f"column {name!r} header")
                 if chunk_head.type != COLUMN_CHUNK:
-                    raise MonitorError(f"column {name!r} points at a chunk of type {chunk_head.type}, not a column")
+                    raise ProfileFormatError(f"column {name!r} points at a chunk of type {chunk_head.type}, not a column")
                 raw = buf.read(chunk_head.length)
                 if len(raw) != chunk_head.length:
-                    raise MonitorError(f"the profile ends inside column {name!r} (truncated)")
+                    raise ProfileFormatError(f"the profile ends inside column {name!r} (truncated)")
                 chunk = m["ChunkMessage"]()
                 chunk.ParseFromString(raw)
                 for i, comp in chunk.metric_components.items():
                     if i not in paths:
-                        raise MonitorError(f"column {name!r} uses metric index {i}, which the header does not name")
+                        raise ProfileFormatError(f"column {name!r} uses metric index {i}, which the header does not name")
                     comps[paths[i]] = _component(paths[i], comp)
             columns[name] = comps
     except DecodeError as exc:
-        raise MonitorError(f"the profile is corrupted: {exc}") from None
+        raise ProfileFormatError(f"the profile is corrupted: {exc}") from None
     props = header.properties
     metadata = dict(props.metadata)
     metadata.update(props.tags)

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gitmlops.errors import MonitorError
 from gitmlops.monitor import profile_build, profile_format
 from gitmlops.monitor.profile_format import Component, ProfileData
 
@@ -129,8 +130,11 @@ class Profile:
 
     @classmethod
     def deserialize(cls, data: bytes) -> Profile:
-        """A profile from whylogs' binary format."""
-        return cls(profile_format.decode(data))
+        """A profile from whylogs' binary format (``MonitorError`` when the bytes are not one)."""
+        try:
+            return cls(profile_format.decode(data))
+        except profile_format.ProfileFormatError as exc:
+            raise MonitorError(exc.message, exc.hint) from None
 
     @classmethod
     def zero(cls) -> Profile:

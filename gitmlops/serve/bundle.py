@@ -3,7 +3,8 @@
 Layout::
 
     model.ubj, schema.json, metadata.json   the model, its feature schema, where it came from
-    gitmlops_serve/                         the serving runtime (RUNTIME_MODULES, copied verbatim)
+    gitmlops_serve/                         the serving runtime (RUNTIME_MODULES, copied verbatim) and
+                                            gitmlops' profile format (FORMAT_MODULES, for --profile-dir)
     serve_app.py                            `python serve_app.py --port 8000`
     requirements.txt                        pinned to the versions this bundle was built and tested with
     Dockerfile                              python:<same minor>-slim, non-root, HEALTHCHECK on /health
@@ -46,6 +47,9 @@ RUNTIME_MODULES = (
     "server.py",
     "entry.py",
 )
+#: gitmlops.monitor's writer of whylogs-format profiles (datasketches and protobuf, no whylogs), which
+#: the runtime's request profiling uses in a bundle; they import only each other.
+FORMAT_MODULES = ("profile_format.py", "profile_build.py")
 #: Distributions the runtime imports, pinned in requirements.txt at the versions installed here.
 REQUIREMENTS = (
     "litserve",
@@ -58,7 +62,8 @@ REQUIREMENTS = (
     "numpy",
     "xgboost",
     "pandas",
-    "whylogs",
+    "datasketches",
+    "protobuf",
 )
 
 APP_TEMPLATE = '''"""Serve the model of this bundle: python serve_app.py [--host 0.0.0.0] [--port 8000] [--help]."""
@@ -77,7 +82,7 @@ if __name__ == "__main__":  # LitServe's workers re-import this file; only the p
 
 DOCKERFILE_TEMPLATE = """# Built by `gitmlops deploy bundle` for {label} (md5 {md5}).
 FROM python:{python}-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 WHYLOGS_NO_ANALYTICS=True GITMLOPS_ENGINE={engine}
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 GITMLOPS_ENGINE={engine}
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
@@ -144,6 +149,8 @@ def build_bundle(
         here = Path(__file__).parent
         for name in RUNTIME_MODULES:
             shutil.copyfile(here / name, package / name)
+        for name in FORMAT_MODULES:
+            shutil.copyfile(here.parent / "monitor" / name, package / name)
         (package / "__init__.py").write_text('"""Serving runtime copied from gitmlops.serve by `gitmlops deploy bundle`."""\n')
         (staging / APP_FILE).write_text(APP_TEMPLATE)
         (staging / "requirements.txt").write_text(requirements())

@@ -3,14 +3,16 @@
 The worker hands each batch to :meth:`RequestProfiler.add` (a list append); a background thread
 profiles and writes every ``every_rows`` rows or ``every_seconds`` seconds, whichever comes first.
 Files land in the monitoring layout: ``DIR/<UTC timestamp>.bin`` plus its ``.json`` summary, written
-by ``gitmlops.monitor`` when it is installed (a deploy bundle without gitmlops writes the ``.bin``
-only, with whylogs directly). `gitmlops monitor collect DIR` merges them.
+by ``gitmlops.monitor`` when it is installed. A deploy bundle, which has no gitmlops, carries
+gitmlops' profile format modules (``profile_build``, ``profile_format``) beside this one and writes
+the ``.bin`` only, in the same format. `gitmlops monitor collect DIR` merges them.
 
 Runtime module: carried by deploy bundles.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -69,19 +71,25 @@ def write_frame_profile(folder: Path, df: Any, unseen: dict[str, int] | None = N
         from gitmlops.monitor.layout import new_profile_path
         from gitmlops.monitor.profile import profile_dataframe, write_profile
     except ImportError:
-        os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
-        import whylogs as why
-
-        path = _stamp_path(folder)
-        tmp = path.with_name(f".{path.name}.tmp")
-        why.log(df).view().write(str(tmp))
-        os.replace(tmp, path)
-        return path
+        return _write_bundle_profile(folder, df)
     path = new_profile_path(folder)
     view = profile_dataframe(df)
     if unseen:
         view = view.with_unseen_categories(unseen)
     write_profile(view, path, {"rows": len(df), "source": "gitmlops serve"})
+    return path
+
+
+def _write_bundle_profile(folder: Path, df: Any) -> Path:
+    """In a deploy bundle: the .bin alone, written by the format modules carried in this package."""
+    # Imported by name: in gitmlops these modules live in gitmlops.monitor, in a bundle beside this one.
+    build = importlib.import_module(f"{__package__}.profile_build")
+    fmt = importlib.import_module(f"{__package__}.profile_format")
+    blob = fmt.encode(build.profile_frame(df))
+    path = _stamp_path(folder)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(blob)
+    os.replace(tmp, path)
     return path
 
 

@@ -177,7 +177,9 @@ def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
         name = feature.get("model_name", feature["name"])
         if feature["type"] == "category":
             values = col.where(col.isna(), col.astype(str))
-            out[name] = pd.Categorical(values, categories=feature["categories"])
+            # unseen values become missing here: pandas 3 deprecates leaving that to pd.Categorical
+            known = values.where(values.isin(feature["categories"]))
+            out[name] = pd.Categorical(known, categories=feature["categories"])
         elif feature["type"] == "datetime":
             if pd.api.types.is_datetime64_any_dtype(col):
                 moments = col if getattr(col.dt, "tz", None) is not None else col.dt.tz_localize("UTC")
