@@ -177,7 +177,7 @@ def test_report_params_and_metrics_against_merge_base(git_repo: Path) -> None:
     md = invoke(repo, "report")
     assert md.exit_code == 0, md.output
     assert "| train.eta | changed | 0.3 | 0.1 |" in md.output
-    assert "| auc | 0.8 | 0.85 | +0.05 | +6.2% |" in md.output
+    assert "| auc | ↑ higher | 0.8 | 0.85 | +0.05 | +6.2% | 🟢 better |" in md.output
     assert r"train.a\|b" in md.output and "@&#8203;x" in md.output
 
 

@@ -98,12 +98,28 @@ def drift_section(git: GitRepo, base_sha: str, params_base: dict[str, Any], para
                 "rows": rows,
                 "columns": [{"column": c.column, "category": c.category, "rule": c.rule, "effect": c.effect}
                             for c in result.columns if c.category != "no_drift"],
+                "effects": _effects(result.columns),
+                "threshold": _shared_threshold(drift),
             })
             parts.append(render_markdown(result))
     except GitMLOpsError as exc:
         return Section(False, f"drift could not be computed: {exc.message}")
     verdict = max((i["verdict"] for i in items), key=lambda v: SEVERITY.get(v, 0))
     return Section(True, None, items, "\n\n".join(parts), verdict)
+
+
+def _effects(columns: list[Any], limit: int = 12) -> list[dict[str, Any]]:
+    """The columns that moved most (by effect size, drifted or not), for the drift chart."""
+    moved = [c for c in columns if c.effect is not None]
+    moved.sort(key=lambda c: (-c.effect, c.column))
+    return [{"column": c.column, "effect_size": c.effect_size, "effect": c.effect, "category": c.category}
+            for c in moved[:limit]]
+
+
+def _shared_threshold(drift: Any) -> float | None:
+    """The drift threshold of the effect sizes when numeric and categorical columns share one."""
+    numeric, categorical = drift.wasserstein.drift, drift.jensen_shannon.drift
+    return float(numeric) if numeric == categorical else None
 
 
 def registry_section(git: GitRepo, base_sha: str) -> Section:
