@@ -158,11 +158,11 @@ def _registry(report: Report) -> str:
     if not section.available:
         return _unavailable("Registry", section)
     if not section.items:
-        return "### Registry\n\nNo registry events since the base."
+        return "### Registry\n\nNo registry events on this pull request's commits."
     rows = [[cell(e.get("created_at")), escape(e.get("name") or ""), escape(e.get("event") or ""),
              cell(e.get("version")), cell(e.get("stage")), f"`{escape(str(e.get('commit') or '')[:7])}`",
              cell(e.get("author"))] for e in section.items]
-    return fold(f"Registry ({len(rows)} events since the base)",
+    return fold(f"Registry ({len(rows)} event(s) on this pull request's commits)",
                 table(["when", "artifact", "event", "version", "stage", "commit", "by"], rows), len(rows))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitmlops.adapters import dvc_repo
-from gitmlops.adapters.git_repo import GitRepo, changed_since, commit_timestamp
+from gitmlops.adapters.git_repo import GitRepo, changed_since, commits_between
 from gitmlops.errors import GitMLOpsError
 from gitmlops.report.collect import LOCK_FILE, DataChange, Section
 
@@ -123,18 +123,20 @@ def _shared_threshold(drift: Any) -> float | None:
 
 
 def registry_section(git: GitRepo, base_sha: str) -> Section:
-    """Registry events (git tags) created since the base commit."""
+    """The registry events the pull request added: tags on its own commits (reachable from HEAD, not
+    from the base). Tags on the base's history, or on commits the default branch gained since, are
+    not the pull request's, however recently they were created."""
     try:
         from gitmlops.registry.events import read_events
         from gitmlops.registry.state import order
     except ImportError as exc:
         return Section(False, f"the registry module cannot be used here ({exc})")
-    since = commit_timestamp(git, base_sha)
+    own = commits_between(git, base_sha) if git.head_commit() else set()
     try:
-        events = [e for e in order(read_events(git)) if e.timestamp > since]
+        events = [e for e in order(read_events(git)) if e.commit in own] if own else []
     except GitMLOpsError as exc:
         return Section(False, f"registry events could not be read: {exc.message}")
     keys = ("event", "name", "version", "stage", "tag", "commit", "created_at", "author")
-    return Section(True, None if events else "no registry events since the base",
+    return Section(True, None if events else "no registry events on the pull request's commits",
                    [{k: e.to_dict()[k] for k in keys} for e in events])
 
