@@ -222,10 +222,13 @@ def test_registry_events_are_the_pull_requests_own(git_repo: Path) -> None:
     assert {e["commit"] for e in events} == {git(repo, "rev-parse", "HEAD")}
     md = invoke(repo, "report", "--no-drift").output
     assert "### Registry (2 event(s) on this pull request's commits)" in md and "| churn |" in md
-    assert "old" not in md.split("### Registry")[1] and "other" not in md.split("### Registry")[1]
+    registry = md.split("### Registry")[1]
+    assert "| old |" not in registry and "other" not in registry
+    assert "Registered at the base: old v0.1.0." in registry  # the base's own version, for reference
     # Against main's tip, main's own commit is the base's: the PR adds the same two events.
     report = json.loads(invoke(repo, "report", "--json", "--no-drift", "--base", "main").output)
     assert [e["tag"] for e in report["registry"]["items"]] == ["churn@v1.0.0", "churn#staging#1"]
+    assert [v["tag"] for v in report["registry"]["base_versions"]] == ["old@v0.1.0", "other@v2.0.0"]
 
 
 def test_registry_without_own_commits_lists_nothing(git_repo: Path) -> None:

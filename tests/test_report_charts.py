@@ -220,3 +220,66 @@ def test_charts_reach_the_sticky_comment(git_repo: Path, tmp_path: Path, monkeyp
     (chart,) = mermaid_lint.assert_valid(body, expected=1)
     assert '"logloss", "auc"' in chart
     assert "🔴 worse" in body and "🟢 better" in body
+
+
+# -- links to the published site ------------------------------------------------------------------------
+
+
+def test_site_pages_are_the_site_layout_and_encoded() -> None:
+    from gitmlops.report.links import drift_page, markdown_link, version_page
+
+    site = "https://acme.github.io/shop/"
+    assert version_page(site, "churn", "v1.2.0") == site + "models/churn/v1.2.0.html"
+    assert drift_page(site, "monitoring/production/20260101T000000Z.bin") == (
+        site + "monitoring/production/20260101T000000Z.html")
+    assert drift_page(site, "profiles/prod/x.bin", "profiles/") == site + "monitoring/prod/x.html"
+    assert drift_page(site, "data/churn.csv") is None
+    assert drift_page(site, "monitoring/a/b/c.bin") is None
+    hostile = version_page(site, "a/../b", "v1 (x)")
+    assert hostile == site + "models/a%2F..%2Fb/v1%20%28x%29.html"
+    assert markdown_link("t", "https://s/(x)") == "[t](https://s/%28x%29)"
+
+
+def test_report_links_versions_to_the_site(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _project(git_repo)
+    git(repo, "tag", "-a", "churn@v1.3.0", "-m", "register on the PR's commit")
+    git(repo, "tag", "-a", "churn#staging#1", "-m", "promote")
+    git(repo, "tag", "-a", "churn@v1.2.0", "-m", "registered on the base", "HEAD~1")
+    git(repo, "tag", "-a", "churn@v1.1.0", "-m", "older", "HEAD~1")
+
+    plain = invoke(repo, "report", "--no-drift")
+    assert "Registered at the base: churn v1.2.0." in plain.output and "](" not in plain.output
+
+    monkeypatch.setenv("GITMLOPS_SITE_URL", "https://acme.github.io/shop")
+    md = invoke(repo, "report", "--no-drift").output
+    site = "https://acme.github.io/shop/models/churn/"
+    assert f"Registered at the base: churn [v1.2.0]({site}v1.2.0.html)." in md
+    assert md.count(f"[v1.3.0]({site}v1.3.0.html)") == 2  # the registration and the stage event
+    data = json.loads(invoke(repo, "report", "--no-drift", "--json", "--site-url", "https://docs.acme.io/").output)
+    assert data["site_url"] == "https://docs.acme.io/"
+    assert data["registry"]["base_versions"] == [
+        {"name": "churn", "version": "v1.2.0", "commit": git(repo, "rev-parse", "HEAD~1"), "tag": "churn@v1.2.0",
+         "page": "https://docs.acme.io/models/churn/v1.2.0.html"}]
+    assert [(e["tag"], e["version"]) for e in data["registry"]["items"]] == [
+        ("churn@v1.3.0", "v1.3.0"), ("churn#staging#1", "v1.3.0")]
+
+    monkeypatch.setenv("GITMLOPS_SITE_URL", "javascript:alert(1)")
+    refused = invoke(repo, "report", "--no-drift")
+    assert refused.exit_code == 2 and "$GITMLOPS_SITE_URL" in refused.output
+
+
+def test_drift_rows_link_the_full_report() -> None:
+    from gitmlops.report.links import attach
+
+    items = [{"target": "monitoring/production/20260101T000000Z.bin", "kind": "profile", "verdict": "no_drift",
+              "compared": 3, "drifted": 0, "possible": 0, "rows": None},
+             {"target": "data/churn.csv", "kind": "data", "verdict": "no_drift", "compared": 3, "drifted": 0,
+              "possible": 0, "rows": 10}]
+    attach(items, [], [], "https://acme.github.io/shop/", "monitoring")
+    text = render(_report(drift=Section(True, None, items, None, "no_drift")))
+    assert ("| monitoring/production/20260101T000000Z.bin | 🟢 no drift | 0 drift, 0 possible / 3 | – | "
+            "[on the site](https://acme.github.io/shop/monitoring/production/20260101T000000Z.html) (after merge) |"
+            ) in text
+    assert "| data/churn.csv | 🟢 no drift | 0 drift, 0 possible / 3 | 10 | – |" in text
+    attach(items, [], [], None, "monitoring")
+    assert "full report" not in render(_report(drift=Section(True, None, items, None, "no_drift")))

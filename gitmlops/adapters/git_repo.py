@@ -394,6 +394,11 @@ def commits_between(git: GitRepo, base: str, head: str = "HEAD") -> set[str]:
     return set(out.split())
 
 
+def tags_merged(git: GitRepo, rev: str) -> set[str]:
+    """Names of the tags whose commit is reachable from ``rev`` (``git tag --merged rev``)."""
+    return set(git.git("tag", "--list", "--merged", f"{rev}^{{commit}}").split())
+
+
 def files_at(git: GitRepo, rev: str, suffix: str = "") -> list[str]:
     """Paths of the files tracked at ``rev`` (ending in ``suffix`` when given)."""
     out = git.git("ls-tree", "-r", "-z", "--name-only", f"{rev}^{{commit}}")

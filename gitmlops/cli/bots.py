@@ -96,9 +96,12 @@ def _render_comment(result) -> str:  # type: ignore[no-untyped-def]
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
               help="Write the report to FILE instead of printing it.")
 @click.option("--no-drift", is_flag=True, help="Skip the drift section (it profiles the new data).")
+@click.option("--site-url", default=None, metavar="URL",
+              help="Where `gitmlops site build` is published: link versions and drift reports there "
+              "(default: $GITMLOPS_SITE_URL, else report.site_url in conf/).")
 @click.pass_context
 def report(ctx: click.Context, base: str | None, fmt: str | None, output: str | None, no_drift: bool,
-           as_json: bool) -> None:
+           site_url: str | None, as_json: bool) -> None:
     """Write the pull-request report: params, metrics, data, drift and registry events since BASE."""
     if as_json and fmt == "md":
         raise click.UsageError("--json and --format md ask for two outputs: give one")
@@ -109,7 +112,7 @@ def report(ctx: click.Context, base: str | None, fmt: str | None, output: str | 
     from gitmlops.cli.output import to_jsonable
     from gitmlops.report import collect, render_markdown
 
-    result = collect(repo_path(ctx), base=base, drift=not no_drift)
+    result = collect(repo_path(ctx), base=base, drift=not no_drift, site_url=site_url)
     text = json.dumps(to_jsonable(result), indent=2) + "\n" if fmt == "json" else render_markdown(result)
     if output is None:
         click.echo(text, nl=False)

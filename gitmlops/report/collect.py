@@ -78,6 +78,8 @@ class Section:
     items: list[dict[str, Any]] = field(default_factory=list)
     markdown: str | None = None
     verdict: str | None = None
+    #: registry only: per artifact, the version the base already had (name, version, commit, tag)
+    base_versions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -257,7 +259,7 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
     """Build the report of the work tree against ``base`` (default: merge-base with the default branch);
     ``site_url`` overrides the ``report.site_url`` setting."""
     from gitmlops.adapters.git_repo import open_repo
-    from gitmlops.report import sections
+    from gitmlops.report import links, sections
     from gitmlops.report.settings import load_settings
 
     git = open_repo(repo)
@@ -271,6 +273,9 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
     data = diff_data(git, base_sha)
     drift_section = (sections.drift_section(git, base_sha, params_base, params_now, data) if drift
                      else Section(False, "skipped (--no-drift)"))
+    registry = sections.registry_section(git, base_sha)
+    profiles_dir = str((params_now.get("monitor") or {}).get("profiles_dir") or "monitoring")
+    links.attach(drift_section.items, registry.items, registry.base_versions, settings.site_url, profiles_dir)
     return Report(
         base_rev=base_rev,
         base_sha=base_sha,
@@ -281,6 +286,6 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
         metrics_path=metrics_path,
         data=data,
         drift=drift_section,
-        registry=sections.registry_section(git, base_sha),
+        registry=registry,
         settings=settings,
     )

@@ -15,6 +15,7 @@ from typing import Any
 from gitmlops.markdown import escape as escape_markdown
 from gitmlops.report.charts import drift_chart, metric_chart
 from gitmlops.report.collect import MetricChange, Report, Section
+from gitmlops.report.links import markdown_link
 
 COLLAPSE_ROWS = 10
 MAX_CELL = 200
@@ -143,7 +144,13 @@ def _drift(report: Report) -> str:
     rows = [[escape(i["target"]), VERDICT_ICON.get(i["verdict"], escape(i["verdict"])),
              f"{i['drifted']} drift, {i['possible']} possible / {i['compared']}", number(i.get("rows"))]
             for i in section.items]
-    body = table(["new data", "verdict", "columns", "rows"], rows)
+    headers = ["new data", "verdict", "columns", "rows"]
+    if any(i.get("page") for i in section.items):
+        # The site has the page once this pull request is merged and the pages workflow ran.
+        headers.append("full report")
+        for row, item in zip(rows, section.items, strict=True):
+            row.append(markdown_link("on the site", item["page"]) + " (after merge)" if item.get("page") else "–")
+    body = table(headers, rows)
     if report.settings.charts:
         charts = [drift_chart(i["target"], i.get("effects") or [], i.get("threshold")) for i in section.items]
         body = "\n\n".join([c.to_mermaid() for c in charts if c is not None] + [body])
@@ -157,13 +164,28 @@ def _registry(report: Report) -> str:
     section = report.registry
     if not section.available:
         return _unavailable("Registry", section)
+    lead = _base_versions(section)
     if not section.items:
-        return "### Registry\n\nNo registry events on this pull request's commits."
+        return "\n\n".join(["### Registry", *([lead] if lead else []),
+                             "No registry events on this pull request's commits."])
     rows = [[cell(e.get("created_at")), escape(e.get("name") or ""), escape(e.get("event") or ""),
-             cell(e.get("version")), cell(e.get("stage")), f"`{escape(str(e.get('commit') or '')[:7])}`",
+             _version(e), cell(e.get("stage")), f"`{escape(str(e.get('commit') or '')[:7])}`",
              cell(e.get("author"))] for e in section.items]
     return fold(f"Registry ({len(rows)} event(s) on this pull request's commits)",
-                table(["when", "artifact", "event", "version", "stage", "commit", "by"], rows), len(rows))
+                table(["when", "artifact", "event", "version", "stage", "commit", "by"], rows), len(rows), lead)
+
+
+def _version(entry: dict[str, Any]) -> str:
+    text = cell(entry.get("version"))
+    return markdown_link(text, entry["page"]) if entry.get("page") else text
+
+
+def _base_versions(section: Section) -> str:
+    """One line naming the versions the base already had, each linked to its page on the site."""
+    if not section.base_versions:
+        return ""
+    names = [f"{escape(v['name'])} {_version(v)}" for v in section.base_versions]
+    return "Registered at the base: " + ", ".join(names) + "."
 
 
 def summary(report: Report) -> str:
