@@ -283,3 +283,69 @@ def test_drift_rows_link_the_full_report() -> None:
     assert "| data/churn.csv | 🟢 no drift | 0 drift, 0 possible / 3 | 10 | – |" in text
     attach(items, [], [], None, "monitoring")
     assert "full report" not in render(_report(drift=Section(True, None, items, None, "no_drift")))
+
+
+# -- fork safety: the relay of a report written by a pull request's code -------------------------------
+
+FORK_REPORT = """## gitmlops report
+
+```mermaid
+flowchart LR
+  A[approve] --> B
+  click A href "https://evil.example/login"
+```
+
+~~~ Mermaid
+%%{init: {'securityLevel': 'loose'}}%%
+xychart-beta
+    x-axis ["a"]
+    bar [1]
+~~~
+
+```mermaid
+xychart-beta
+    title "Metric change vs base (% of base, above 0 = better)"
+    x-axis ["auc"]
+    y-axis "change (%)" 0 --> 10
+    bar [6.25]
+```
+
+[version page](https://acme.github.io/shop/models/churn/v1.2.0.html) and [elsewhere](https://acme.github.io/shopping/x)
+
+```mermaid
+xychart-beta
+    x-axis ["never closed"]
+"""
+
+
+def test_relay_draws_only_our_charts_and_keeps_site_links(git_repo: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    report = tmp_path / "report.md"
+    report.write_text(FORK_REPORT)
+    for key in ("GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_SHA", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("GITMLOPS_SITE_URL", "https://acme.github.io/shop")  # the privileged job's setting
+    head = git(git_repo, "rev-parse", "HEAD")
+    with FakeGitHub() as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        fake.add_pull(head, 7)
+        result = invoke(git_repo, "comment", str(report), "--target", "pr/7", "--expect-head", head, "--untrusted")
+        assert result.exit_code == 0, result.output
+        (posted,) = fake.comments("issues", 7)
+    body = "\n".join(line[2:] if line.startswith("> ") else line.lstrip(">") for line in posted["body"].splitlines())
+    (drawn,) = mermaid_lint.assert_valid(body, expected=1)
+    assert '"auc"' in drawn
+    assert body.count("```text") == 2 and "~~~ text" in body  # shown as code, not drawn
+    assert "[version page](https://acme.github.io/shop/models/churn/v1.2.0.html)" in body
+    assert "](https://acme.github.io/shopping" not in body and "elsewhere" in body
+
+
+def test_plain_chart_grammar() -> None:
+    from gitmlops.report.charts import is_plain_chart
+
+    ours = Chart("t", HOSTILE, "y", [1.0] * len(HOSTILE), [0.5] * len(HOSTILE)).to_mermaid()
+    assert is_plain_chart(ours.split("\n", 1)[1].rsplit("\n", 1)[0])
+    for bad in ['xychart-beta\n    title "a %%{init}%% b"', 'xychart-beta\n    %% comment', "pie\n  \"a\": 1",
+                'xychart-beta\n    x-axis ["a"]\n    bar [1]\n    click A call alert()', ""]:
+        assert not is_plain_chart(bad), bad

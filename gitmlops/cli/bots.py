@@ -48,11 +48,19 @@ from gitmlops.cli.output import emit, json_option
     help="FILE was written by a pull request's code: remove HTML, images, outside links and mentions, "
     "and quote it under a header saying so (use in workflow_run jobs).",
 )
+@click.option(
+    "--site-url",
+    default=None,
+    metavar="URL",
+    envvar="GITMLOPS_SITE_URL",
+    help="The project's published site: with --untrusted, links there are kept "
+    "(default: $GITMLOPS_SITE_URL of this job, never from the report).",
+)
 @json_option
 @click.pass_context
 def comment(
     ctx: click.Context, file: str, target: str, comment_id: str, token_env: str,
-    full_report_url: str | None, expect_head: str | None, untrusted: bool, as_json: bool,
+    full_report_url: str | None, expect_head: str | None, untrusted: bool, site_url: str | None, as_json: bool,
 ) -> None:
     """Post FILE (Markdown) as a sticky comment on a pull request, issue or commit."""
     from gitmlops.cli import repo_path
@@ -67,6 +75,7 @@ def comment(
         fallback_sha=_head_sha(repo_path(ctx)),
         expect_head=expect_head,
         untrusted=untrusted,
+        site_url=site_url,
     )
     emit(result, as_json, _render_comment)
 

@@ -13,14 +13,37 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitmlops.report.collect import MetricChange
+if TYPE_CHECKING:  # the relay of untrusted reports imports this module without the report's pillar
+    from gitmlops.report.collect import MetricChange
 
 MAX_BARS = 12
 MAX_LABEL = 32
 #: Characters a label keeps; anything else becomes ``_``.
 _UNSAFE = re.compile(r"[^\w .,:()+/=-]", re.UNICODE)
+
+
+_STRING = r'"(?:[^"%#\n\\]|%(?!%))*"'
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_NUMBERS = rf"\[\s*{_NUMBER}(?:\s*,\s*{_NUMBER})*\s*\]"
+#: The statements :meth:`Chart.to_mermaid` writes, and nothing else.
+_STATEMENTS = [re.compile(p) for p in (
+    rf"title {_STRING}",
+    rf"x-axis \[\s*{_STRING}(?:\s*,\s*{_STRING})*\s*\]",
+    rf"y-axis {_STRING} {_NUMBER} --> {_NUMBER}",
+    rf"(?:bar|line) {_NUMBERS}",
+)]
+
+
+def is_plain_chart(diagram: str) -> bool:
+    """Whether ``diagram`` (a Mermaid block's body) is an ``xychart-beta`` made only of the statements
+    this module writes: no directive, comment, click, link, style or other diagram type. The relay of
+    untrusted reports renders only these and shows any other Mermaid block as text."""
+    lines = [line.strip() for line in diagram.strip().splitlines()]
+    if not lines or lines[0] != "xychart-beta" or len(lines) > 12:
+        return False
+    return all(any(p.fullmatch(line) for p in _STATEMENTS) for line in lines[1:])
 
 
 def label(value: Any, limit: int = MAX_LABEL) -> str:
