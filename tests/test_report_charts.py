@@ -349,3 +349,25 @@ def test_plain_chart_grammar() -> None:
     for bad in ['xychart-beta\n    title "a %%{init}%% b"', 'xychart-beta\n    %% comment', "pie\n  \"a\": 1",
                 'xychart-beta\n    x-axis ["a"]\n    bar [1]\n    click A call alert()', ""]:
         assert not is_plain_chart(bad), bad
+
+
+def test_relay_keeps_links_to_the_repositorys_own_pages() -> None:
+    from gitmlops.github.untrusted import relay_untrusted
+
+    text = ("[own](https://acme.github.io/ml-app/models/churn/v1.html) [other](https://acme.github.io/other/x) "
+            "[fake](https://evil.github.io/ml-app/x) [up](https://acme.github.io/ml-app/../other/x)")
+    out = relay_untrusted(text, "Acme/ml-app", 7, "a" * 40)
+    assert "[own](https://acme.github.io/ml-app/models/churn/v1.html)" in out
+    assert "(https://acme.github.io/other" not in out and "(https://evil" not in out and "/../" not in out
+    assert "[own]" not in relay_untrusted(text, "acme/ml-app", 7, "a" * 40, "https://ghe.example.com")
+
+
+def test_site_url_pages_means_this_repositorys_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitmlops.report.settings import pages_url
+
+    monkeypatch.setenv("GITHUB_REPOSITORY", "Acme/shop")
+    assert settings_from_config({"report": {"site_url": "pages"}}).site_url == "https://acme.github.io/shop/"
+    assert pages_url("acme/acme.github.io") == "https://acme.github.io/"
+    assert pages_url("not a repo") is None
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    assert settings_from_config({"report": {"site_url": "pages"}}).site_url is None  # no links outside a workflow

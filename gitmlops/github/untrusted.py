@@ -12,8 +12,9 @@ The privileged job cannot trust a byte of it, so :func:`relay_untrusted` rewrite
 - a Mermaid block is drawn only when it is a chart of the kind ``gitmlops report`` writes
   (:func:`gitmlops.report.charts.is_plain_chart`: no directive, click, link or style); any other is
   shown as text;
-- links to the project's published site (``site_url``, given by the privileged job, never by the
-  report) are kept like links to this repository;
+- links to the repository's own GitHub Pages site (``https://owner.github.io/REPO/``, where
+  `gitmlops site build` is published) and to ``site_url`` (given by the privileged job, never by
+  the report) are kept like links to this repository;
 - the result is quoted (every line starts with ``>``) under a header the bot writes itself, which says
   who wrote the report, so text such as "all checks passed" cannot pass for the bot's own words.
 """
@@ -44,7 +45,10 @@ _LINK = re.compile(
 def relay_untrusted(text: str, repository: str, pr: int | None = None, head_sha: str | None = None,
                     server_url: str = "https://github.com", site_url: str | None = None) -> str:
     """``text`` sanitised (see the module) and quoted under the bot's own header."""
-    allowed = [f"{server_url.rstrip('/')}/{repository}"] + ([site_url.rstrip("/")] if site_url else [])
+    from gitmlops.report.settings import pages_url
+
+    sites = [site_url, pages_url(repository) if server_url.rstrip("/") == "https://github.com" else None]
+    allowed = [f"{server_url.rstrip('/')}/{repository}"] + [s.rstrip("/") for s in sites if s]
     body = sanitise(text, *allowed)
     where = f"pull request {pr}" if pr is not None else "this pull request"
     at = f" at commit `{head_sha.strip()[:12]}`" if head_sha and re.fullmatch(r"[0-9a-fA-F]{7,40}", head_sha.strip()) else ""

@@ -18,6 +18,7 @@ from gitmlops.errors import ConfigError
 UP, DOWN, NONE = "up", "down", "none"
 DIRECTIONS = (UP, DOWN, NONE)
 SITE_URL_ENV = "GITMLOPS_SITE_URL"
+PAGES = "pages"
 FIX = "fix conf/report/default.yaml (see docs/reports.md)"
 
 #: Metric names (or a ``_``/``-`` separated part of one) whose direction is known without a setting.
@@ -88,13 +89,26 @@ def settings_from_config(config: dict[str, Any], where: str = "the composed conf
     return ReportSettings(dict(metrics), charts, site_url)
 
 
+def pages_url(repository: str | None) -> str | None:
+    """The GitHub Pages address of ``OWNER/REPO`` (``https://owner.github.io/REPO/``), None without one."""
+    if not repository or not re.fullmatch(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+", repository):
+        return None
+    owner, name = repository.split("/")
+    if name.lower() == f"{owner.lower()}.github.io":
+        return f"https://{owner.lower()}.github.io/"
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def check_site_url(value: Any, what: str) -> str | None:
-    """An http(s) URL ending in ``/`` (added when missing), or None for an empty value."""
+    """An http(s) URL ending in ``/`` (added when missing), or None for an empty value; ``pages`` is
+    this repository's GitHub Pages address (from $GITHUB_REPOSITORY, so None outside a workflow)."""
     if value is None or value == "":
         return None
+    if value == PAGES:
+        return pages_url(os.environ.get("GITHUB_REPOSITORY"))
     if not isinstance(value, str) or not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
-        raise ConfigError(f"{what} must be an http(s) URL like https://OWNER.github.io/REPO/, got {value!r}",
-                          "set the URL where the pages workflow publishes `gitmlops site build`")
+        raise ConfigError(f"{what} must be an http(s) URL like https://OWNER.github.io/REPO/ or `pages`, "
+                          f"got {value!r}", "set the URL where the pages workflow publishes `gitmlops site build`")
     return value if value.endswith("/") else value + "/"
 
 
