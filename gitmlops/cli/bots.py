@@ -111,7 +111,7 @@ def _render_comment(result) -> str:  # type: ignore[no-untyped-def]
 @click.pass_context
 def report(ctx: click.Context, base: str | None, fmt: str | None, output: str | None, no_drift: bool,
            site_url: str | None, as_json: bool) -> None:
-    """Write the pull-request report: params, metrics, data, drift and registry events since BASE."""
+    """Write the pull-request report: params, metrics (with charts), data, drift and the registry events of the PR."""
     if as_json and fmt == "md":
         raise click.UsageError("--json and --format md ask for two outputs: give one")
     fmt = "json" if as_json else fmt or "md"
