@@ -371,3 +371,24 @@ def test_site_url_pages_means_this_repositorys_pages(monkeypatch: pytest.MonkeyP
     assert pages_url("not a repo") is None
     monkeypatch.delenv("GITHUB_REPOSITORY")
     assert settings_from_config({"report": {"site_url": "pages"}}).site_url is None  # no links outside a workflow
+
+
+def test_conf_report_group_is_read_and_checked(example_repo: Path) -> None:
+    """The example's conf/report/ is composed by Hydra; a bad direction stops `run` before it writes
+    anything and `report` with a clear message."""
+    conf = example_repo / "conf" / "report" / "default.yaml"
+    assert "metrics:" in conf.read_text()
+    from gitmlops.report.settings import load_settings
+
+    settings = load_settings(example_repo)
+    assert settings.direction("rows") is None and settings.direction("auc") == "up" and settings.charts
+
+    conf.write_text("metrics:\n  auc: sideways\n")
+    before = {p: (example_repo / p).exists() for p in ("params.yaml", "dvc.yaml")}
+    run = invoke(example_repo, "run")
+    assert run.exit_code == 2, run.output
+    assert "report.metrics.auc" in run.output and "'sideways'" in run.output
+    assert {p: (example_repo / p).exists() for p in before} == before
+    assert git(example_repo, "status", "--porcelain") == "M conf/report/default.yaml"
+    report = invoke(example_repo, "report", "--base", "HEAD", "--no-drift")
+    assert report.exit_code == 2 and "report.metrics.auc" in report.output

@@ -15,15 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the relay of untrusted reports imports this module without the report's pillar
+if TYPE_CHECKING:  # for annotations only: the relay of untrusted reports needs just the grammar below
     from gitmlops.report.collect import MetricChange
 
 MAX_BARS = 12
 MAX_LABEL = 32
 #: Characters a label keeps; anything else becomes ``_``.
 _UNSAFE = re.compile(r"[^\w .,:()+/=-]", re.UNICODE)
-
-
 _STRING = r'"(?:[^"%#\n\\]|%(?!%))*"'
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _NUMBERS = rf"\[\s*{_NUMBER}(?:\s*,\s*{_NUMBER})*\s*\]"
