@@ -392,3 +392,27 @@ def test_conf_report_group_is_read_and_checked(example_repo: Path) -> None:
     assert git(example_repo, "status", "--porcelain") == "M conf/report/default.yaml"
     report = invoke(example_repo, "report", "--base", "HEAD", "--no-drift")
     assert report.exit_code == 2 and "report.metrics.auc" in report.output
+
+
+@pytest.mark.slow
+def test_drift_chart_and_link_on_a_trained_project(trained_repo: Path) -> None:
+    """A branch with a new production profile: the drift chart draws its columns, the row links the
+    profile's drift report on the site."""
+    import subprocess
+    import sys
+
+    git(trained_repo, "checkout", "-q", "-b", "production-batch")
+    subprocess.run([sys.executable, "scripts/make_batches.py"], cwd=trained_repo, check=True, capture_output=True)
+    profiled = invoke(trained_repo, "monitor", "profile", "data/production/drifted.csv", "--name", "production")
+    assert profiled.exit_code == 0, profiled.output
+    result = invoke(trained_repo, "report", "--site-url", "https://acme.github.io/shop/", "--json")
+    assert result.exit_code == 0, result.output
+    (item,) = json.loads(result.output)["drift"]["items"]
+    stamp = Path(item["target"]).stem
+    assert item["target"].startswith("monitoring/production/")
+    assert item["page"] == f"https://acme.github.io/shop/monitoring/production/{stamp}.html"
+    assert item["effects"][0]["column"] == "monthly_charges" and item["threshold"] == 0.1
+    md = invoke(trained_repo, "report", "--site-url", "https://acme.github.io/shop/").output
+    (drift,) = mermaid_lint.assert_valid(md, expected=1)  # no metric moved: no metric chart
+    assert "Drift of monitoring/production/" in drift and '"monthly_charges"' in drift
+    assert f"[on the site](https://acme.github.io/shop/monitoring/production/{stamp}.html) (after merge)" in md
