@@ -416,3 +416,11 @@ def test_drift_chart_and_link_on_a_trained_project(trained_repo: Path) -> None:
     (drift,) = mermaid_lint.assert_valid(md, expected=1)  # no metric moved: no metric chart
     assert "Drift of monitoring/production/" in drift and '"monthly_charges"' in drift
     assert f"[on the site](https://acme.github.io/shop/monitoring/production/{stamp}.html) (after merge)" in md
+
+
+def test_a_long_metrics_table_folds_under_its_chart() -> None:
+    base = {f"m{i}_auc": 0.5 for i in range(11)}
+    now = {f"m{i}_auc": 0.5 + 0.01 * i for i in range(11)}
+    section = render(_report(metrics=diff_metrics(base, now))).split("### Metrics")[1].split("### Data")[0]
+    assert section.index("```mermaid") < section.index("<details><summary>11 rows</summary>") < section.index(
+        "| m10\\_auc |")
