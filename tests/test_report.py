@@ -177,7 +177,7 @@ def test_report_params_and_metrics_against_merge_base(git_repo: Path) -> None:
     md = invoke(repo, "report")
     assert md.exit_code == 0, md.output
     assert "| train.eta | changed | 0.3 | 0.1 |" in md.output
-    assert "| auc | 0.8 | 0.85 | +0.05 | +6.2% |" in md.output
+    assert "| auc | ↑ higher | 0.8 | 0.85 | +0.05 | +6.2% | 🟢 better |" in md.output
     assert r"train.a\|b" in md.output and "@&#8203;x" in md.output
 
 
@@ -198,20 +198,45 @@ def _git_at(repo: Path, date: str, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
 
 
-def test_registry_events_since_base(git_repo: Path) -> None:
-    repo = _project(git_repo)
-    # a base dated in the past, one registry event before it and one after it
-    _git_at(repo, "2020-01-01T00:00:00", "checkout", "-q", "main")
-    _git_at(repo, "2020-01-01T00:00:00", "commit", "-q", "--amend", "--no-edit")
-    _git_at(repo, "2019-06-01T00:00:00", "tag", "-a", "old@v0.1.0", "-m", "before")
-    git(repo, "checkout", "-q", "-B", "feature")
+def test_registry_events_are_the_pull_requests_own(git_repo: Path) -> None:
+    """Only tags on the PR's commits (base..HEAD) count: not tags on the base's history, nor on commits
+    main gained since, even when they were created after the base commit."""
+    repo = _project(git_repo)  # on feature, at the base commit A
+    git(repo, "checkout", "-q", "main")
+    _git_at(repo, "2019-06-01T00:00:00", "tag", "-a", "old@v0.1.0", "-m", "before the base")
+    git(repo, "tag", "-a", "old#prod#1", "-m", "promoted during the PR, on the base's history")
+    (repo / "main.txt").write_text("main moves on\n")
+    git(repo, "add", "main.txt")
+    git(repo, "commit", "-q", "-m", "main gains a commit")
+    git(repo, "tag", "-a", "other@v2.0.0", "-m", "registered on main during the PR")
+    git(repo, "checkout", "-q", "feature")
+    (repo / "params.yaml").write_text("train:\n  eta: 0.2\n")
+    git(repo, "commit", "-q", "-am", "the PR's commit")
     git(repo, "tag", "-a", "churn@v1.0.0", "-m", "register")
+    git(repo, "tag", "-a", "churn#staging#1", "-m", "promote")
     result = invoke(repo, "report", "--format", "json", "--no-drift")
     assert result.exit_code == 0, result.output
-    events = json.loads(result.output)["registry"]["items"]
-    assert [(e["name"], e["version"]) for e in events] == [("churn", "v1.0.0")]
+    report = json.loads(result.output)
+    events = report["registry"]["items"]
+    assert [(e["name"], e["tag"]) for e in events] == [("churn", "churn@v1.0.0"), ("churn", "churn#staging#1")]
+    assert {e["commit"] for e in events} == {git(repo, "rev-parse", "HEAD")}
     md = invoke(repo, "report", "--no-drift").output
-    assert "### Registry (1 events since the base)" in md and "| churn |" in md
+    assert "### Registry (2 event(s) on this pull request's commits)" in md and "| churn |" in md
+    registry = md.split("### Registry")[1]
+    assert "| old |" not in registry and "other" not in registry
+    assert "Registered at the base: old v0.1.0." in registry  # the base's own version, for reference
+    # Against main's tip, main's own commit is the base's: the PR adds the same two events.
+    report = json.loads(invoke(repo, "report", "--json", "--no-drift", "--base", "main").output)
+    assert [e["tag"] for e in report["registry"]["items"]] == ["churn@v1.0.0", "churn#staging#1"]
+    assert [v["tag"] for v in report["registry"]["base_versions"]] == ["old@v0.1.0", "other@v2.0.0"]
+
+
+def test_registry_without_own_commits_lists_nothing(git_repo: Path) -> None:
+    repo = _project(git_repo)
+    git(repo, "tag", "-a", "churn@v1.0.0", "-m", "tagged on the base commit itself")
+    result = invoke(repo, "report", "--no-drift")
+    assert result.exit_code == 0, result.output
+    assert "No registry events on this pull request's commits." in result.output
 
 
 def test_report_without_default_branch_needs_base(git_repo: Path) -> None:

@@ -388,6 +388,17 @@ def commit_timestamp(git: GitRepo, rev: str) -> int:
     return int(git.git("show", "-s", "--format=%ct", f"{rev}^{{commit}}"))
 
 
+def commits_between(git: GitRepo, base: str, head: str = "HEAD") -> set[str]:
+    """Shas of the commits reachable from ``head`` but not from ``base`` (``git rev-list base..head``)."""
+    out = git.git("rev-list", f"{base}^{{commit}}..{head}^{{commit}}")
+    return set(out.split())
+
+
+def tags_merged(git: GitRepo, rev: str) -> set[str]:
+    """Names of the tags whose commit is reachable from ``rev`` (``git tag --merged rev``)."""
+    return set(git.git("tag", "--list", "--merged", f"{rev}^{{commit}}").split())
+
+
 def files_at(git: GitRepo, rev: str, suffix: str = "") -> list[str]:
     """Paths of the files tracked at ``rev`` (ending in ``suffix`` when given)."""
     out = git.git("ls-tree", "-r", "-z", "--name-only", f"{rev}^{{commit}}")

@@ -48,11 +48,19 @@ from gitmlops.cli.output import emit, json_option
     help="FILE was written by a pull request's code: remove HTML, images, outside links and mentions, "
     "and quote it under a header saying so (use in workflow_run jobs).",
 )
+@click.option(
+    "--site-url",
+    default=None,
+    metavar="URL",
+    envvar="GITMLOPS_SITE_URL",
+    help="The project's published site: with --untrusted, links there are kept "
+    "(default: $GITMLOPS_SITE_URL of this job, never from the report).",
+)
 @json_option
 @click.pass_context
 def comment(
     ctx: click.Context, file: str, target: str, comment_id: str, token_env: str,
-    full_report_url: str | None, expect_head: str | None, untrusted: bool, as_json: bool,
+    full_report_url: str | None, expect_head: str | None, untrusted: bool, site_url: str | None, as_json: bool,
 ) -> None:
     """Post FILE (Markdown) as a sticky comment on a pull request, issue or commit."""
     from gitmlops.cli import repo_path
@@ -67,6 +75,7 @@ def comment(
         fallback_sha=_head_sha(repo_path(ctx)),
         expect_head=expect_head,
         untrusted=untrusted,
+        site_url=site_url,
     )
     emit(result, as_json, _render_comment)
 
@@ -96,10 +105,13 @@ def _render_comment(result) -> str:  # type: ignore[no-untyped-def]
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
               help="Write the report to FILE instead of printing it.")
 @click.option("--no-drift", is_flag=True, help="Skip the drift section (it profiles the new data).")
+@click.option("--site-url", default=None, metavar="URL",
+              help="Where `gitmlops site build` is published: link versions and drift reports there "
+              "(default: $GITMLOPS_SITE_URL, else report.site_url in conf/).")
 @click.pass_context
 def report(ctx: click.Context, base: str | None, fmt: str | None, output: str | None, no_drift: bool,
-           as_json: bool) -> None:
-    """Write the pull-request report: params, metrics, data, drift and registry events since BASE."""
+           site_url: str | None, as_json: bool) -> None:
+    """Write the pull-request report: params, metrics (with charts), data, drift and the registry events of the PR."""
     if as_json and fmt == "md":
         raise click.UsageError("--json and --format md ask for two outputs: give one")
     fmt = "json" if as_json else fmt or "md"
@@ -109,7 +121,7 @@ def report(ctx: click.Context, base: str | None, fmt: str | None, output: str | 
     from gitmlops.cli.output import to_jsonable
     from gitmlops.report import collect, render_markdown
 
-    result = collect(repo_path(ctx), base=base, drift=not no_drift)
+    result = collect(repo_path(ctx), base=base, drift=not no_drift, site_url=site_url)
     text = json.dumps(to_jsonable(result), indent=2) + "\n" if fmt == "json" else render_markdown(result)
     if output is None:
         click.echo(text, nl=False)

@@ -226,12 +226,14 @@ def post_comment(
     fallback_sha: str | None = None,
     expect_head: str | None = None,
     untrusted: bool = False,
+    site_url: str | None = None,
 ) -> CommentResult:
     """Create or update the sticky comment ``comment_id`` on ``target`` (None: this run's PR).
 
     ``expect_head``: refuse unless the pull request's head is this commit (the report's commit).
     ``untrusted``: ``text`` was written by a pull request's code; post it sanitised and quoted under
-    the bot's own header (:func:`gitmlops.github.untrusted.relay_untrusted`).
+    the bot's own header (:func:`gitmlops.github.untrusted.relay_untrusted`), keeping links to
+    ``site_url`` (the project's published site).
     """
     if not text.strip():
         raise UsageError("the report is empty; refusing to post an empty comment",
@@ -245,7 +247,7 @@ def post_comment(
         from gitmlops.github.untrusted import relay_untrusted
 
         text = relay_untrusted(text, client.settings.repository, target.number, expect_head or target.sha,
-                               client.settings.server_url)
+                               client.settings.server_url, site_url)
     body, truncated = build_body(text, comment_id, full_report_url or client.settings.run_url)
     client.permission_hint = PERMISSION_HINTS[target.kind]
     list_path, update_prefix = comment_path(client.settings.repository, target)
@@ -291,11 +293,16 @@ def comment_from_file(
     fallback_sha: str | None = None,
     expect_head: str | None = None,
     untrusted: bool = False,
+    site_url: str | None = None,
     env: dict[str, str] | None = None,
 ) -> CommentResult:
     """Post the Markdown file ``path`` as the sticky comment ``comment_id`` (the `comment` command)."""
     parsed = parse_target(target)
     marker(comment_id)
+    if site_url:
+        from gitmlops.report.settings import check_site_url
+
+        site_url = check_site_url(site_url, "--site-url")
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -311,5 +318,5 @@ def comment_from_file(
     client = GitHubClient(settings)
     return post_comment(
         client, text, comment_id, target=parsed, full_report_url=full_report_url, fallback_sha=fallback_sha,
-        expect_head=expect_head, untrusted=untrusted,
+        expect_head=expect_head, untrusted=untrusted, site_url=site_url,
     )

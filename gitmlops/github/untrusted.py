@@ -9,6 +9,12 @@ The privileged job cannot trust a byte of it, so :func:`relay_untrusted` rewrite
   repository on GitHub keep their text and lose the link;
 - ``@mentions`` and ``#references`` are made inert (nobody is notified, no issue is cross-linked);
 - code fences left open are closed; bidirectional-override characters are removed;
+- a Mermaid block is drawn only when it is a chart of the kind ``gitmlops report`` writes
+  (:func:`gitmlops.report.charts.is_plain_chart`: no directive, click, link or style); any other is
+  shown as text;
+- links to the repository's own GitHub Pages site (``https://owner.github.io/REPO/``, where
+  `gitmlops site build` is published) and to ``site_url`` (given by the privileged job, never by
+  the report) are kept like links to this repository;
 - the result is quoted (every line starts with ``>``) under a header the bot writes itself, which says
   who wrote the report, so text such as "all checks passed" cannot pass for the bot's own words.
 """
@@ -25,6 +31,7 @@ _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
 _SAFE_ENTITIES = {"&lt;", "&gt;", "&amp;", "&quot;", f"&{BREAK[1:]}"}
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_MERMAID = re.compile(r"^(\s{0,3}(?:`{3,}|~{3,})\s*)mermaid\b", re.IGNORECASE)
 _REF_DEF = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s*\S+.*$")
 _IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)|!\[([^\]\n]*)\]\[[^\]\n]*\]")
 _LINK = re.compile(
@@ -36,9 +43,13 @@ _LINK = re.compile(
 
 
 def relay_untrusted(text: str, repository: str, pr: int | None = None, head_sha: str | None = None,
-                    server_url: str = "https://github.com") -> str:
+                    server_url: str = "https://github.com", site_url: str | None = None) -> str:
     """``text`` sanitised (see the module) and quoted under the bot's own header."""
-    body = sanitise(text, f"{server_url.rstrip('/')}/{repository}")
+    from gitmlops.report.settings import pages_url
+
+    sites = [site_url, pages_url(repository) if server_url.rstrip("/") == "https://github.com" else None]
+    allowed = [f"{server_url.rstrip('/')}/{repository}"] + [s.rstrip("/") for s in sites if s]
+    body = sanitise(text, *allowed)
     where = f"pull request {pr}" if pr is not None else "this pull request"
     at = f" at commit `{head_sha.strip()[:12]}`" if head_sha and re.fullmatch(r"[0-9a-fA-F]{7,40}", head_sha.strip()) else ""
     header = (
@@ -49,34 +60,45 @@ def relay_untrusted(text: str, repository: str, pr: int | None = None, head_sha:
     return f"{header}\n\n{quoted}\n"
 
 
-def sanitise(text: str, allowed_prefix: str) -> str:
+def sanitise(text: str, allowed_prefix: str, *more_prefixes: str) -> str:
     """The Markdown ``text`` with HTML, images, outside links, mentions and open structure neutralised;
-    links that start with ``allowed_prefix`` + ``/`` (this repository) are kept."""
+    links that start with ``allowed_prefix`` (this repository) or one of ``more_prefixes``, + ``/``,
+    are kept."""
+    from gitmlops.report.charts import is_plain_chart
+
+    allowed = (allowed_prefix, *more_prefixes)
     text = _BIDI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     out: list[str] = []
     fence: str | None = None
+    mermaid: int | None = None  # where the open Mermaid block starts in ``out``
     open_tags: list[str] = []
     for line in text.split("\n"):
         match = _FENCE.match(line)
         if fence is not None:  # inside a code block nothing renders: keep it verbatim
             if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
                 fence = None
+                if mermaid is not None and not is_plain_chart("\n".join(out[mermaid + 1:])):
+                    out[mermaid] = _MERMAID.sub(r"\1text", out[mermaid])
+                mermaid = None
             out.append(line)
             continue
         if match:
             fence = match.group(1)
+            mermaid = len(out) if _MERMAID.match(line) else None
             out.append(line)
             continue
         if _REF_DEF.match(line):
             continue  # a link definition would turn [text][ref] anywhere into a link
-        out.append(_sanitise_line(line, allowed_prefix, open_tags))
+        out.append(_sanitise_line(line, allowed, open_tags))
     if fence is not None:
+        if mermaid is not None:  # never closed: not a chart we drew
+            out[mermaid] = _MERMAID.sub(r"\1text", out[mermaid])
         out.append(fence)
     out.extend(f"</{tag}>" for tag in reversed(open_tags))
     return "\n".join(out)
 
 
-def _sanitise_line(line: str, allowed_prefix: str, open_tags: list[str]) -> str:
+def _sanitise_line(line: str, allowed_prefix: tuple[str, ...], open_tags: list[str]) -> str:
     pieces = re.split(r"(`+[^`\n]*`+)", line)  # code spans render literally: leave them as they are
     for i, piece in enumerate(pieces):
         if i % 2 == 0:
@@ -84,7 +106,7 @@ def _sanitise_line(line: str, allowed_prefix: str, open_tags: list[str]) -> str:
     return "".join(pieces)
 
 
-def _sanitise_text(text: str, allowed_prefix: str, open_tags: list[str]) -> str:
+def _sanitise_text(text: str, allowed_prefix: tuple[str, ...], open_tags: list[str]) -> str:
     # An entity could spell a mention or a tag (&#64;team, &#60;img): only the harmless ones stay.
     text = _ENTITY.sub(lambda m: m.group(0) if m.group(0) in _SAFE_ENTITIES else "&amp;" + m.group(0)[1:], text)
     text = _IMAGE.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
@@ -102,8 +124,8 @@ def _sanitise_text(text: str, allowed_prefix: str, open_tags: list[str]) -> str:
     return neutralise_references(text)
 
 
-def _allowed(url: str, allowed_prefix: str) -> bool:
-    return url.startswith(allowed_prefix + "/") and ".." not in url
+def _allowed(url: str, allowed_prefix: tuple[str, ...]) -> bool:
+    return any(url.startswith(prefix + "/") for prefix in allowed_prefix) and ".." not in url
 
 
 def _html(text: str, open_tags: list[str]) -> str:

@@ -146,6 +146,9 @@ def _run_locked(
     from gitmlops.registry.settings import settings_from_config
 
     settings_from_config(config)  # a bad registry.stages would break every registry command later
+    from gitmlops.report.settings import settings_from_config as report_settings
+
+    report_settings(config)  # and a bad report.metrics every pull-request report
     check_paths_inside(root, config)
     stage_names = list(stages_from_config(config))
     if stage and stage not in stage_names:

@@ -16,6 +16,7 @@ from gitmlops.adapters import dvc_repo
 from gitmlops.adapters.git_repo import GitRepo, changed_since, default_branch_ref, files_at, merge_base
 from gitmlops.config import flatten
 from gitmlops.errors import UsageError
+from gitmlops.report.settings import ReportSettings
 
 PARAMS_FILE = "params.yaml"
 DEFAULT_METRICS = "metrics.json"
@@ -34,7 +35,12 @@ class ParamChange:
 
 @dataclass
 class MetricChange:
-    """A metric at the base and now; ``delta``/``relative`` only when both are numbers."""
+    """A metric at the base and now; ``delta``/``relative`` only when both are numbers.
+
+    ``direction`` is which way is better (``up``, ``down``; None when unknown, see
+    :mod:`gitmlops.report.settings`) and ``verdict`` what the delta means: ``better``, ``worse``,
+    ``same``, or None without a direction or a numeric delta.
+    """
 
     key: str
     base: Any
@@ -42,6 +48,8 @@ class MetricChange:
     delta: float | None
     relative: float | None
     changed: bool
+    direction: str | None = None
+    verdict: str | None = None
 
 
 @dataclass
@@ -70,6 +78,8 @@ class Section:
     items: list[dict[str, Any]] = field(default_factory=list)
     markdown: str | None = None
     verdict: str | None = None
+    #: registry only: per artifact, the version the base already had (name, version, commit, tag)
+    base_versions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +96,7 @@ class Report:
     data: list[DataChange]
     drift: Section
     registry: Section
+    settings: ReportSettings = field(default_factory=ReportSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `gitmlops report --format json` (documented in docs/reports.md)."""
@@ -98,6 +109,7 @@ class Report:
             "data": [asdict(d) for d in self.data],
             "drift": asdict(self.drift),
             "registry": asdict(self.registry),
+            "site_url": self.settings.site_url,
         }
 
 
@@ -169,8 +181,20 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def diff_metrics(base: dict[str, Any], current: dict[str, Any]) -> list[MetricChange]:
-    """Every metric of either side with its delta and relative change."""
+def judge(delta: float | None, direction: str | None) -> str | None:
+    """``better``/``worse``/``same`` for a delta of a metric whose better ``direction`` is known."""
+    if delta is None or direction not in ("up", "down"):
+        return None
+    if delta == 0:
+        return "same"
+    return "better" if (delta > 0) == (direction == "up") else "worse"
+
+
+def diff_metrics(base: dict[str, Any], current: dict[str, Any],
+                 settings: ReportSettings | None = None) -> list[MetricChange]:
+    """Every metric of either side with its delta, relative change and, by ``settings``, whether it
+    got better or worse."""
+    settings = settings or ReportSettings()
     old, new = flatten(base), flatten(current)
     rows = []
     for key in sorted(set(old) | set(new)):
@@ -179,7 +203,8 @@ def diff_metrics(base: dict[str, Any], current: dict[str, Any]) -> list[MetricCh
         # 12 significant digits drop float noise (0.8413 - 0.8512 = -0.009999999999999898).
         delta = float(f"{nb - na:.12g}") if na is not None and nb is not None else None
         relative = float(f"{delta / abs(na):.12g}") if delta is not None and na else None
-        rows.append(MetricChange(key, a, b, delta, relative, a != b))
+        direction = settings.direction(key) if na is not None or nb is not None else None
+        rows.append(MetricChange(key, a, b, delta, relative, a != b, direction, judge(delta, direction)))
     return rows
 
 
@@ -229,21 +254,28 @@ def diff_data(git: GitRepo, base_sha: str) -> list[DataChange]:
 # -- the whole report ---------------------------------------------------------------------------
 
 
-def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bool = True) -> Report:
-    """Build the report of the work tree against ``base`` (default: merge-base with the default branch)."""
+def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bool = True,
+            site_url: str | None = None) -> Report:
+    """Build the report of the work tree against ``base`` (default: merge-base with the default branch);
+    ``site_url`` overrides the ``report.site_url`` setting."""
     from gitmlops.adapters.git_repo import open_repo
-    from gitmlops.report import sections
+    from gitmlops.report import links, sections
+    from gitmlops.report.settings import load_settings
 
     git = open_repo(repo)
+    settings = load_settings(git.root, site_url)
     base_rev, base_sha = resolve_base(git, base)
     params_now = _yaml(_read(git.root, PARAMS_FILE))
     params_base = _yaml(git.file_at(base_sha, PARAMS_FILE))
     metrics_path = str((params_now.get("paths") or {}).get("metrics")
                        or (params_base.get("paths") or {}).get("metrics") or DEFAULT_METRICS)
-    metrics = diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)))
+    metrics = diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)), settings)
     data = diff_data(git, base_sha)
     drift_section = (sections.drift_section(git, base_sha, params_base, params_now, data) if drift
                      else Section(False, "skipped (--no-drift)"))
+    registry = sections.registry_section(git, base_sha)
+    profiles_dir = str((params_now.get("monitor") or {}).get("profiles_dir") or "monitoring")
+    links.attach(drift_section.items, registry.items, registry.base_versions, settings.site_url, profiles_dir)
     return Report(
         base_rev=base_rev,
         base_sha=base_sha,
@@ -254,5 +286,6 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
         metrics_path=metrics_path,
         data=data,
         drift=drift_section,
-        registry=sections.registry_section(git, base_sha),
+        registry=registry,
+        settings=settings,
     )

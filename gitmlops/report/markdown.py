@@ -13,10 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitmlops.markdown import escape as escape_markdown
-from gitmlops.report.collect import Report, Section
+from gitmlops.report.charts import drift_chart, metric_chart
+from gitmlops.report.collect import MetricChange, Report, Section
+from gitmlops.report.links import markdown_link
 
 COLLAPSE_ROWS = 10
 MAX_CELL = 200
+DIRECTION_MARK = {"up": "↑ higher", "down": "↓ lower"}
+VERDICT_MARK = {"better": "🟢 better", "worse": "🔴 worse", "same": "same"}
 VERDICT_ICON = {"drift": "🔴 drift", "possible_drift": "🟡 possible drift", "no_drift": "🟢 no drift"}
 
 
@@ -84,11 +88,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def fold(title: str, body: str, rows: int) -> str:
-    """``body`` under a ``###`` heading, inside ``<details>`` when it has more than COLLAPSE_ROWS rows."""
+def fold(title: str, body: str, rows: int, lead: str = "") -> str:
+    """``body`` under a ``###`` heading, inside ``<details>`` when it has more than COLLAPSE_ROWS rows;
+    ``lead`` (a chart) stays in sight above it."""
+    head = f"### {title}\n\n" + (f"{lead}\n\n" if lead else "")
     if rows > COLLAPSE_ROWS:
-        return f"### {title}\n\n<details><summary>{rows} rows</summary>\n\n{body}\n\n</details>"
-    return f"### {title}\n\n{body}"
+        return f"{head}<details><summary>{rows} rows</summary>\n\n{body}\n\n</details>"
+    return f"{head}{body}"
 
 
 def _params(report: Report) -> str:
@@ -98,13 +104,20 @@ def _params(report: Report) -> str:
     return fold(f"Params ({len(rows)} changed)", table(["key", "change", "base", "now"], rows), len(rows))
 
 
+def metrics_table(metrics: Sequence[MetricChange]) -> str:
+    """The metrics table: each metric's better direction, base, now, deltas and whether it improved."""
+    rows = [[escape(m.key), DIRECTION_MARK.get(m.direction or "", "–"), cell(m.base), cell(m.current),
+             signed(m.delta), signed(m.relative, percent=True), VERDICT_MARK.get(m.verdict or "", "–")]
+            for m in metrics]
+    return table(["metric", "better", "base", "now", "Δ", "Δ %", "change"], rows)
+
+
 def _metrics(report: Report) -> str:
     title = f"Metrics (`{escape(report.metrics_path)}`)"
     if not report.metrics:
         return f"### {title}\n\nNo metrics at the base or now."
-    rows = [[escape(m.key), cell(m.base), cell(m.current), signed(m.delta), signed(m.relative, percent=True)]
-            for m in report.metrics]
-    return fold(title, table(["metric", "base", "now", "Δ", "Δ %"], rows), len(rows))
+    chart = metric_chart(report.metrics) if report.settings.charts else None
+    return fold(title, metrics_table(report.metrics), len(report.metrics), chart.to_mermaid() if chart else "")
 
 
 def _data(report: Report) -> str:
@@ -131,7 +144,16 @@ def _drift(report: Report) -> str:
     rows = [[escape(i["target"]), VERDICT_ICON.get(i["verdict"], escape(i["verdict"])),
              f"{i['drifted']} drift, {i['possible']} possible / {i['compared']}", number(i.get("rows"))]
             for i in section.items]
-    body = table(["new data", "verdict", "columns", "rows"], rows)
+    headers = ["new data", "verdict", "columns", "rows"]
+    if any(i.get("page") for i in section.items):
+        # The site has the page once this pull request is merged and the pages workflow ran.
+        headers.append("full report")
+        for row, item in zip(rows, section.items, strict=True):
+            row.append(markdown_link("on the site", item["page"]) + " (after merge)" if item.get("page") else "–")
+    body = table(headers, rows)
+    if report.settings.charts:
+        charts = [drift_chart(i["target"], i.get("effects") or [], i.get("threshold")) for i in section.items]
+        body = "\n\n".join([c.to_mermaid() for c in charts if c is not None] + [body])
     if section.markdown:
         # The monitor's own report is rendered (and escaped) by gitmlops.monitor; keep it folded.
         body += f"\n\n<details><summary>Column details</summary>\n\n{section.markdown}\n\n</details>"
@@ -142,13 +164,28 @@ def _registry(report: Report) -> str:
     section = report.registry
     if not section.available:
         return _unavailable("Registry", section)
+    lead = _base_versions(section)
     if not section.items:
-        return "### Registry\n\nNo registry events since the base."
+        return "\n\n".join(["### Registry", *([lead] if lead else []),
+                             "No registry events on this pull request's commits."])
     rows = [[cell(e.get("created_at")), escape(e.get("name") or ""), escape(e.get("event") or ""),
-             cell(e.get("version")), cell(e.get("stage")), f"`{escape(str(e.get('commit') or '')[:7])}`",
+             _version(e), cell(e.get("stage")), f"`{escape(str(e.get('commit') or '')[:7])}`",
              cell(e.get("author"))] for e in section.items]
-    return fold(f"Registry ({len(rows)} events since the base)",
-                table(["when", "artifact", "event", "version", "stage", "commit", "by"], rows), len(rows))
+    return fold(f"Registry ({len(rows)} event(s) on this pull request's commits)",
+                table(["when", "artifact", "event", "version", "stage", "commit", "by"], rows), len(rows), lead)
+
+
+def _version(entry: dict[str, Any]) -> str:
+    text = cell(entry.get("version"))
+    return markdown_link(text, entry["page"]) if entry.get("page") else text
+
+
+def _base_versions(section: Section) -> str:
+    """One line naming the versions the base already had, each linked to its page on the site."""
+    if not section.base_versions:
+        return ""
+    names = [f"{escape(v['name'])} {_version(v)}" for v in section.base_versions]
+    return "Registered at the base: " + ", ".join(names) + "."
 
 
 def summary(report: Report) -> str:
@@ -157,7 +194,10 @@ def summary(report: Report) -> str:
     moved = [m for m in report.metrics if m.changed]
     if moved:
         first = moved[0]
-        parts.append(f"{len(moved)} metric(s) moved ({escape(first.key)} {signed(first.delta)})")
+        better = sum(m.verdict == "better" for m in moved)
+        worse = sum(m.verdict == "worse" for m in moved)
+        judged = f"; {better} better, {worse} worse" if better or worse else ""
+        parts.append(f"{len(moved)} metric(s) moved ({escape(first.key)} {signed(first.delta)}{judged})")
     else:
         parts.append("metrics unchanged")
     parts.append(f"{len(report.data)} data change(s)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitmlops.adapters import dvc_repo
-from gitmlops.adapters.git_repo import GitRepo, changed_since, commit_timestamp
+from gitmlops.adapters.git_repo import GitRepo, changed_since, commits_between, tags_merged
 from gitmlops.errors import GitMLOpsError
 from gitmlops.report.collect import LOCK_FILE, DataChange, Section
 
@@ -98,6 +98,8 @@ def drift_section(git: GitRepo, base_sha: str, params_base: dict[str, Any], para
                 "rows": rows,
                 "columns": [{"column": c.column, "category": c.category, "rule": c.rule, "effect": c.effect}
                             for c in result.columns if c.category != "no_drift"],
+                "effects": _effects(result.columns),
+                "threshold": _shared_threshold(drift),
             })
             parts.append(render_markdown(result))
     except GitMLOpsError as exc:
@@ -106,19 +108,56 @@ def drift_section(git: GitRepo, base_sha: str, params_base: dict[str, Any], para
     return Section(True, None, items, "\n\n".join(parts), verdict)
 
 
+def _effects(columns: list[Any], limit: int = 12) -> list[dict[str, Any]]:
+    """The columns that moved most (by effect size, drifted or not), for the drift chart."""
+    moved = [c for c in columns if c.effect is not None]
+    moved.sort(key=lambda c: (-c.effect, c.column))
+    return [{"column": c.column, "effect_size": c.effect_size, "effect": c.effect, "category": c.category}
+            for c in moved[:limit]]
+
+
+def _shared_threshold(drift: Any) -> float | None:
+    """The drift threshold of the effect sizes when numeric and categorical columns share one."""
+    numeric, categorical = drift.wasserstein.drift, drift.jensen_shannon.drift
+    return float(numeric) if numeric == categorical else None
+
+
 def registry_section(git: GitRepo, base_sha: str) -> Section:
-    """Registry events (git tags) created since the base commit."""
+    """The registry events the pull request added: tags on its own commits (reachable from HEAD, not
+    from the base). Tags on the base's history, or on commits the default branch gained since, are
+    not the pull request's, however recently they were created.
+
+    ``base_versions`` are the versions the base already had: per artifact,
+    the greatest version registered on a commit of the base's history and not deregistered.
+    """
     try:
         from gitmlops.registry.events import read_events
         from gitmlops.registry.state import order
+        from gitmlops.registry.tags import DEREGISTER, REGISTER, version_key
     except ImportError as exc:
         return Section(False, f"the registry module cannot be used here ({exc})")
-    since = commit_timestamp(git, base_sha)
+    own = commits_between(git, base_sha) if git.head_commit() else set()
     try:
-        events = [e for e in order(read_events(git)) if e.timestamp > since]
+        every = read_events(git)
     except GitMLOpsError as exc:
         return Section(False, f"registry events could not be read: {exc.message}")
+    # A stage tag names no version: it is the version registered at the same commit (GTO's rule).
+    registered = {(e.name, e.commit): e.version for e in every if e.kind == REGISTER}
+    events = [e for e in order(every) if e.commit in own]
     keys = ("event", "name", "version", "stage", "tag", "commit", "created_at", "author")
-    return Section(True, None if events else "no registry events since the base",
-                   [{k: e.to_dict()[k] for k in keys} for e in events])
-
+    items = []
+    for event in events:
+        item = {k: event.to_dict()[k] for k in keys}
+        item["version"] = item["version"] or registered.get((event.name, event.commit))
+        items.append(item)
+    merged = tags_merged(git, base_sha)
+    gone = {(e.name, e.version) for e in every if e.kind == DEREGISTER}
+    best: dict[str, Any] = {}
+    for e in every:
+        if e.kind == REGISTER and e.tag in merged and (e.name, e.version) not in gone and e.version and (
+                e.name not in best or version_key(e.version) > version_key(best[e.name].version)):
+            best[e.name] = e
+    base_versions = [{"name": e.name, "version": e.version, "commit": e.commit, "tag": e.tag}
+                     for _, e in sorted(best.items())]
+    return Section(True, None if items else "no registry events on the pull request's commits", items,
+                   base_versions=base_versions)
