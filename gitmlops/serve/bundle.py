@@ -37,6 +37,7 @@ RUNTIME_MODULES = (
     "worker.py",
     "formats.py",
     "openapi.py",
+    "served.py",
     "front.py",
     "fast.py",
     "stock.py",

@@ -10,6 +10,7 @@ model came from.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,8 +34,16 @@ def serve_error(exc: BundleError) -> ServeError:
 
 
 def is_registry_ref(ref: str) -> bool:
-    """Whether ``ref`` has the shape of a registry reference (NAME@VERSION or NAME#STAGE)."""
-    return ("@" in ref or "#" in ref) and "/" not in ref
+    """Whether ``ref`` has the shape of a registry reference (NAME@VERSION or NAME#STAGE, NAME
+    possibly a monorepo ``dir/sub:name``): a ``#`` or ``@`` after the last ``/``, or a ``:``."""
+    return ("@" in ref or "#" in ref) and ("/" not in ref or ":" in ref)
+
+
+def ref_name(ref: str) -> str | None:
+    """The artifact name of a registry reference (``churn`` of ``churn#prod``); None for a folder."""
+    if not is_registry_ref(ref.strip()):
+        return None
+    return re.split(r"[#@]", ref.strip(), maxsplit=1)[0]
 
 
 def find_folder(repo: str, ref: str) -> Path | None:
