@@ -177,3 +177,50 @@ def test_two_references_to_one_model_are_refused_before_fetching(git_repo: Path)
     assert "churn#prod and churn@v1.0.0 are both model 'churn'" in result.output
     clash = invoke(git_repo, "serve", "a:churn#prod", "b/c:churn#prod", "--port", str(free_port()))
     assert clash.exit_code == 2 and "are both model 'churn'" in clash.output, clash.output
+
+
+def test_a_deploy_bundle_of_several_models_serves_them_all_without_gitmlops(
+    server: ServerProcess, models: dict[str, Path], tmp_path: Path
+) -> None:
+    import sys
+
+    out = tmp_path / "bundle"
+    result = invoke(None, "deploy", "bundle", *map(str, models.values()), "-o", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    shape = json.loads(result.output)
+    assert [m["name"] for m in shape["models"]] == ["churn", "revenue", "segment"]
+    assert shape["model"] == "churn, revenue, segment" and shape["md5"] == ""
+    for name in TASKS:
+        for file in ("model.ubj", "schema.json", "metadata.json"):
+            assert f"models/{name}/{file}" in shape["files"]
+    assert json.loads((out / "models.json").read_text())["models"][1] == {"name": "revenue", "folder": "models/revenue"}
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(
+        "import runpy, sys\n"
+        "for blocked in ('gitmlops', 'dvc', 'git'):\n"
+        "    sys.modules[blocked] = None\n"
+        f"sys.argv = [{str(out / 'serve_app.py')!r}] + sys.argv[1:]\n"
+        f"runpy.run_path({str(out / 'serve_app.py')!r}, run_name='__main__')\n"
+    )
+    port = free_port()
+    env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": ""}
+    records = sample_records(6, seed=8)
+    argv = [sys.executable, str(launcher), "--port", str(port), "--engine", server.engine]
+    with ServerProcess(argv, port, env=env, cwd=tmp_path).start() as app:
+        for name in TASKS:
+            from_bundle = predict(app, name, records)
+            assert from_bundle.status_code == 200, from_bundle.text
+            assert from_bundle.json() == predict(server, name, records).json()
+        assert requests.post(app.url + "/predict", json={"records": records}, timeout=5).status_code == 404
+    # served again through `gitmlops serve BUNDLE`: the same models
+    again = invoke(None, "deploy", "bundle", str(out), "-o", str(tmp_path / "again"), "--json")
+    assert again.exit_code == 0, again.output
+    assert [m["md5"] for m in json.loads(again.output)["models"]] == [m["md5"] for m in shape["models"]]
+
+
+def test_a_bundle_refuses_two_models_of_one_name(models: dict[str, Path], tmp_path: Path) -> None:
+    other = make_bundle(tmp_path / "b" / "revenue", task="regression", rounds=3)
+    result = invoke(None, "deploy", "bundle", str(models["revenue"]), str(other), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "are both model 'revenue'" in result.output, result.output
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]  # no staging folder left behind

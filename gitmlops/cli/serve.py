@@ -121,20 +121,25 @@ def deploy() -> None:
 
 
 def _render_bundle(result: Any) -> str:
-    return f"bundle of {result.model} (md5 {result.md5}) written to {result.path}: {len(result.files)} files"
+    if len(result.models) == 1:
+        return f"bundle of {result.model} (md5 {result.md5}) written to {result.path}: {len(result.files)} files"
+    lines = [f"bundle of {len(result.models)} models written to {result.path}: {len(result.files)} files"]
+    lines += [f"  /models/{m.name}/predict: {m.model} (md5 {m.md5})" for m in result.models]
+    return "\n".join(lines)
 
 
 @deploy.command("bundle")
-@click.argument("ref", shell_complete=complete.refs)
+@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete.refs)
 @click.option("-o", "--output", required=True, type=click.Path(), metavar="DIR", help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
 @click.option("--engine", type=click.Choice(["fast", "litserve"]), default="fast", show_default=True,
               help="The image's serving engine (GITMLOPS_ENGINE; `docker run -e` overrides it).")
 @json_option
 @click.pass_context
-def bundle(ctx: click.Context, ref: str, output: str, force: bool, engine: str, as_json: bool) -> None:
-    """Write a self-contained serving folder for REF: model, schema, app, pinned requirements, Dockerfile."""
+def bundle(ctx: click.Context, refs: tuple[str, ...], output: str, force: bool, engine: str, as_json: bool) -> None:
+    """Write a self-contained serving folder for each REF (several: one server for all): models, schemas,
+    app, pinned requirements, Dockerfile."""
     from gitmlops.cli import repo_path
     from gitmlops.serve.bundle import build_bundle
 
-    emit(build_bundle(repo_path(ctx), ref, output, force=force, engine=engine), as_json, _render_bundle)
+    emit(build_bundle(repo_path(ctx), list(refs), output, force=force, engine=engine), as_json, _render_bundle)

@@ -30,7 +30,7 @@ def prepare(
     from gitmlops.serve.model import BundleError, load_booster
     from gitmlops.serve.served import check_names, served_models
     from gitmlops.serve.server import check_port
-    from gitmlops.serve.source import open_bundle, ref_name, serve_error
+    from gitmlops.serve.source import open_bundles, ref_name, serve_error
 
     refs = [refs] if isinstance(refs, str) else list(refs)
     if not refs:
@@ -45,7 +45,7 @@ def prepare(
     bundles = []
     for i, ref in enumerate(refs):
         target = None if workdir is None else (workdir if len(refs) == 1 else workdir / f"model-{i}")
-        bundles.append(open_bundle(repo, ref, target))
+        bundles += open_bundles(repo, ref, target)
     try:
         served_models(bundles)  # folders, and registry names only known now
         for bundle in bundles:

@@ -17,12 +17,14 @@ from typing import Any
 
 from gitmlops.errors import GitMLOpsError, RemoteError, ServeError
 from gitmlops.serve.model import (
+    MANIFEST_FILE,
     METADATA_FILE,
     MODEL_FILE,
     SCHEMA_FILE,
     Bundle,
     BundleError,
     load_bundle,
+    load_bundles,
 )
 
 METRICS_PATH = "metrics.json"
@@ -71,6 +73,17 @@ def open_bundle(repo: str, ref: str, workdir: Path | None = None) -> Bundle:
         return _fetch(repo, ref.strip(), workdir)
     except BundleError as exc:
         raise serve_error(exc) from None
+
+
+def open_bundles(repo: str, ref: str, workdir: Path | None = None) -> list[Bundle]:
+    """The bundles ``ref`` names: one, or each model of a deploy bundle folder of several."""
+    folder = None if is_registry_ref(ref) else find_folder(repo, ref)
+    if folder is not None and (folder / MANIFEST_FILE).is_file():
+        try:
+            return load_bundles(folder)
+        except BundleError as exc:
+            raise serve_error(exc) from None
+    return [open_bundle(repo, ref, workdir)]
 
 
 def _fetch(repo: str, ref: str, workdir: Path | None) -> Bundle:
