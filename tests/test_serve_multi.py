@@ -32,12 +32,17 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module", params=["fast", "litserve"])
-def server(request: pytest.FixtureRequest, models: dict[str, Path]) -> Iterator[ServerProcess]:
+def server(
+    request: pytest.FixtureRequest, models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     port = free_port()
+    profile_dir = tmp_path_factory.mktemp(f"multi-profiles-{request.param}")
     argv = gitmlops_argv("serve", *map(str, models.values()), "--engine", request.param, "--port", str(port),
-                         "--max-batch-size", "8")
+                         "--max-batch-size", "8", "--profile-dir", str(profile_dir), "--profile-rows", "10",
+                         "--profile-seconds", "0.5")
     with ServerProcess(argv, port).start() as proc:
         proc.engine = request.param
+        proc.profile_dir = profile_dir
         yield proc
 
 
@@ -157,6 +162,25 @@ def test_openapi_and_docs_cover_every_model(server: ServerProcess) -> None:
     assert revenue["schema"]["properties"]["predictions"]["items"]["properties"] == {"value": {"type": "number"}}
     page = requests.get(server.url + "/docs", timeout=5)
     assert page.status_code == 200 and 'key.startsWith("Record.")' in page.text
+
+
+def test_each_model_profiles_its_requests_into_its_own_folder(server: ServerProcess) -> None:
+    import time
+
+    assert server.profile_dir is not None
+    assert predict(server, "churn", sample_records(15, seed=3)).status_code == 200
+    assert predict(server, "revenue", sample_records(15, seed=3)).status_code == 200
+    deadline = time.monotonic() + 20
+    folders = [server.profile_dir / "churn", server.profile_dir / "revenue"]
+    while time.monotonic() < deadline and not all(list(f.glob("*.bin")) for f in folders):
+        time.sleep(0.2)
+    from whylogs.core import DatasetProfileView
+
+    churn = DatasetProfileView.read(str(sorted(folders[0].glob("*.bin"))[0]))
+    revenue = DatasetProfileView.read(str(sorted(folders[1].glob("*.bin"))[0]))
+    assert "prediction_probability" in churn.get_columns()  # the classifier's
+    assert "prediction" in revenue.get_columns() and "prediction_probability" not in revenue.get_columns()
+    assert not list(server.profile_dir.glob("*.bin"))  # nothing mixed at the top
 
 
 # -- bad input through the CLI (nothing starts) ----------------------------------------------------
