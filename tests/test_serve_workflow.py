@@ -158,3 +158,31 @@ def test_check_step_can_ship_every_model_of_the_deploy_stage_together(model_repo
         "version": "nlp-models-bert-v0.4.0", "stage": "prod", "image": "ghcr.io/acme-org/team-models",
     }
     assert "deploying model#prod nlp/models:bert#prod together" in proc.stdout
+
+
+def test_check_step_ships_the_refs_given_and_refuses_unknown_ones(model_repo: Path, tmp_path: Path) -> None:
+    from gitmlops.registry import promote, register
+    from tests.conftest import invoke
+
+    register(model_repo, "model", version="v1.2.0")
+    tag = promote(model_repo, "model", "v1.2.0", stage="prod").event.tag
+    event = tmp_path / "event.json"
+    event.write_text(invoke(model_repo, "registry", "check-ref", tag, "--json").output)
+    script = tmp_path / "check.py"
+    script.write_text(check_step_script())
+
+    def run(refs: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+        outputs = tmp_path / "github_output"
+        outputs.write_text("")
+        env = {**os.environ, "TAG": tag, "GITHUB_OUTPUT": str(outputs), "GITHUB_REPOSITORY_OWNER": "acme",
+               "GITHUB_REPOSITORY": "acme/ml", "DEPLOY_REFS": refs}
+        proc = subprocess.run([sys.executable, str(script), str(event)], cwd=model_repo, env=env,
+                              capture_output=True, text=True, timeout=60)
+        return proc, dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+
+    proc, values = run(" model@v1.2.0\n")
+    assert proc.returncode == 0, proc.stderr
+    assert values["refs"] == "model@v1.2.0" and values["image"] == "ghcr.io/acme/ml"
+    proc, values = run("model@v1.2.0 nope#prod")
+    assert proc.returncode != 0 and "::error::refs:" in proc.stderr and "nope" in proc.stderr
+    assert values == {}  # nothing written for the later steps
