@@ -8,10 +8,12 @@ run, measured alternately with wrk (32 connections, one-row POST bodies set by a
 - FastAPI: a sync ``def`` handler taking the JSON body as a dict, calling the booster in-process,
   under uvicorn, one process (uvloop + httptools, access log off: uvicorn's best settings);
 - bare ASGI: a raw ASGI callable (orjson, booster in-process) under the same uvicorn: the limit;
-- LitServe, stock: the same LitAPI hooks on a plain ``LitServer`` with its defaults, for reference.
+- LitServe, stock: the same LitAPI hooks on a plain ``LitServer`` with its defaults, for reference;
+- gitmlops, 2 models: ``gitmlops serve churn revenue`` (the same booster beside a regressor of 100
+  trees), load on ``/models/churn/predict``: one model's requests/s served alongside another, vs alone.
 
 Then rows/s with 1,000-row bodies, and the cold start (command to first successful prediction).
-Usage: python benchmarks/bench_serve.py [--seconds 3] [--rounds 3] [--json]
+Usage: python benchmarks/bench_serve.py [--seconds 3] [--rounds 3] [--json] [--two-models-only]
 Needs wrk (Debian: apt-get install wrk).
 """
 
@@ -37,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.serve_fixtures import free_port, make_bundle, sample_records  # noqa: E402
+
+TWO_MODELS = "gitmlops, 2 models (load on one)"
 
 COMMON = '''
 import sys
@@ -114,8 +118,8 @@ wrk.body = [==[{body}]==]
 class Server:
     """One server process (own process group), stopped with SIGINT then SIGKILL."""
 
-    def __init__(self, name: str, argv: list[str], port: int, cwd: Path) -> None:
-        self.name, self.argv, self.port, self.cwd = name, argv, port, cwd
+    def __init__(self, name: str, argv: list[str], port: int, cwd: Path, path: str = "/predict") -> None:
+        self.name, self.argv, self.port, self.cwd, self.path = name, argv, port, cwd, path
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -130,7 +134,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise SystemExit(f"{self.name} exited with {self.proc.returncode}")
             try:
-                answer = requests.post(self.url + "/predict", data=probe, timeout=2,
+                answer = requests.post(self.url + self.path, data=probe, timeout=2,
                                        headers={"Content-Type": "application/json"})
                 if answer.status_code == 200:
                     return time.perf_counter() - t0
@@ -153,9 +157,9 @@ class Server:
 
 
 def wrk(url: str, script: Path, seconds: float, connections: int) -> tuple[float, float]:
-    """(requests/s, p99 latency in ms) of one wrk run; non-2xx answers abort the benchmark."""
+    """(requests/s, p99 latency in ms) of one wrk run on ``url``; non-2xx answers abort the benchmark."""
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url + "/predict"],
+        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url],
         capture_output=True, text=True, timeout=seconds + 60, check=True,
     ).stdout
     if "Non-2xx" in out:
@@ -171,6 +175,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one wrk measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median reported)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--two-models-only", action="store_true",
+                        help="measure only one model alone vs beside another (gitmlops, fast engine)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -179,6 +185,7 @@ def main() -> None:
     servers: list[Server] = []
     try:
         folder = make_bundle(work / "churn", rounds=100)
+        neighbour = make_bundle(work / "revenue", task="regression", rounds=100, seed=1)
         one = json.dumps({"records": sample_records(1)})
         many = json.dumps({"records": sample_records(1000, seed=2)})
         scripts = {}
@@ -198,27 +205,31 @@ def main() -> None:
             ("fastapi", [*uvicorn, "fastapi_app:app", "--port"]),
             ("bare ASGI", [*uvicorn, "asgi_app:app", "--port"]),
             ("LitServe, stock", [sys.executable, "litserve_app.py"]),
+            (TWO_MODELS, [*serve, str(neighbour), "--port"]),
         ]
+        if args.two_models_only:
+            specs = [spec for spec in specs if spec[0] in ("gitmlops", TWO_MODELS)]
         cold: dict[str, float] = {}
         for name, argv in specs:
             port = free_port()
-            server = Server(name, [*argv, str(port)], port, work)
+            path = "/models/churn/predict" if name == TWO_MODELS else "/predict"
+            server = Server(name, [*argv, str(port)], port, work, path)
             servers.append(server)
             cold[name] = server.start(one.encode())
 
         for server in servers:  # warm up: first requests pay lazy imports and allocations
-            wrk(server.url, scripts["one"], 1, 32)
+            wrk(server.url + server.path, scripts["one"], 1, 32)
         rps: dict[str, list[float]] = {s.name: [] for s in servers}
         p99: dict[str, list[float]] = {s.name: [] for s in servers}
         for round_ in range(args.rounds):
             order = servers if round_ % 2 == 0 else list(reversed(servers))
             for server in order:
-                r, p = wrk(server.url, scripts["one"], args.seconds, 32)
+                r, p = wrk(server.url + server.path, scripts["one"], args.seconds, 32)
                 rps[server.name].append(r)
                 p99[server.name].append(p)
         rows: dict[str, float] = {}
         for server in servers:
-            r, _ = wrk(server.url, scripts["many"], args.seconds, 4)
+            r, _ = wrk(server.url + server.path, scripts["many"], args.seconds, 4)
             rows[server.name] = r * 1000
     finally:
         for server in servers:
@@ -234,9 +245,20 @@ def main() -> None:
         }
         for name in rps
     }
+    alone = results["gitmlops"]["requests_per_s"]
+    two = {"one_model_beside_another_vs_alone": round(results[TWO_MODELS]["requests_per_s"] / alone, 2)}
+    if args.two_models_only:
+        if args.json:
+            print(json.dumps({"results": results, "ratios": two, "rounds": args.rounds, "seconds": args.seconds},
+                             indent=2))
+            return
+        print_table(results, args)
+        print(f"\none model beside another / alone: {two['one_model_beside_another_vs_alone']}x")
+        return
     base = results["fastapi"]["requests_per_s"]
     limit = results["bare ASGI"]["requests_per_s"]
     ratios = {
+        **two,
         "gitmlops_vs_fastapi": round(results["gitmlops"]["requests_per_s"] / base, 2),
         "gitmlops_vs_bare_asgi": round(results["gitmlops"]["requests_per_s"] / limit, 2),
         "fastapi_vs_bare_asgi": round(base / limit, 2),
@@ -249,18 +271,24 @@ def main() -> None:
         print(json.dumps({"results": results, "ratios": ratios, "rounds": args.rounds, "seconds": args.seconds},
                          indent=2))
         return
+    print_table(results, args)
+    print(f"\none model beside another / alone: {ratios['one_model_beside_another_vs_alone']}x;"
+          f" gitmlops / FastAPI: {ratios['gitmlops_vs_fastapi']}x; gitmlops / bare ASGI:"
+          f" {ratios['gitmlops_vs_bare_asgi']}x; FastAPI / bare ASGI: {ratios['fastapi_vs_bare_asgi']}x;"
+          f" 2 workers / FastAPI: {ratios['gitmlops_2_workers_vs_fastapi']}x;"
+          f" litserve engine / FastAPI: {ratios['litserve_engine_vs_fastapi']}x;"
+          f" stock LitServe / FastAPI: {ratios['stock_litserve_vs_fastapi']}x;"
+          f" gitmlops p99 / FastAPI p99: {ratios['gitmlops_p99_vs_fastapi_p99']}x")
+
+
+def print_table(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+    """The results as a Markdown table."""
     print(f"one-row requests, 32 connections, wrk, median of {args.rounds} alternating rounds of {args.seconds:g} s")
     print("| server | requests/s | p99 latency | rows/s (1,000-row bodies) | cold start |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():
         print(f"| {name} | {r['requests_per_s']:,} | {r['p99_ms']} ms | {r['rows_per_s_1000_row_bodies']:,} |"
               f" {r['cold_start_s']} s |")
-    print(f"\ngitmlops / FastAPI: {ratios['gitmlops_vs_fastapi']}x; gitmlops / bare ASGI:"
-          f" {ratios['gitmlops_vs_bare_asgi']}x; FastAPI / bare ASGI: {ratios['fastapi_vs_bare_asgi']}x;"
-          f" 2 workers / FastAPI: {ratios['gitmlops_2_workers_vs_fastapi']}x;"
-          f" litserve engine / FastAPI: {ratios['litserve_engine_vs_fastapi']}x;"
-          f" stock LitServe / FastAPI: {ratios['stock_litserve_vs_fastapi']}x;"
-          f" gitmlops p99 / FastAPI p99: {ratios['gitmlops_p99_vs_fastapi_p99']}x")
 
 
 if __name__ == "__main__":

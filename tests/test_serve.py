@@ -409,3 +409,18 @@ def test_dataframe_split_and_csv_bodies_predict_the_same(server: ServerProcess) 
     row = [records[0][n] for n in names]
     too_many = post(server, {"dataframe_split": {"columns": names, "data": [row] * 51}})
     assert too_many.status_code == 413
+
+
+def test_a_lone_model_also_answers_at_its_models_path(server: ServerProcess) -> None:
+    records = sample_records(3, seed=2)
+    at_models = requests.post(server.url + "/models/churn/predict", json={"records": records}, headers=AUTH, timeout=10)
+    assert at_models.status_code == 200, at_models.text
+    assert at_models.json() == post(server, {"records": records}).json()
+    info = requests.get(server.url + "/info", headers=AUTH, timeout=5).json()
+    assert info["models"] == [info["model"]] and info["model"]["route"] == "/models/churn/predict"
+    one = requests.get(server.url + "/models/churn/info", headers=AUTH, timeout=5).json()
+    assert one["model"] == info["model"]
+    unknown = requests.post(server.url + "/models/revenue/predict", json={"records": records}, headers=AUTH, timeout=5)
+    assert unknown.status_code == 404 and unknown.json()["detail"].endswith("the models are churn")
+    doc = requests.get(server.url + "/openapi.json", headers=AUTH, timeout=5).json()
+    assert doc["paths"]["/models/churn/predict"] == doc["paths"]["/predict"]

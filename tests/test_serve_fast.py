@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -144,3 +145,39 @@ def test_a_killed_http_process_is_started_again(server: ServerProcess) -> None:
     assert [post(server).status_code for _ in range(20)] == [200] * 20
     assert requests.get(server.url + "/health", timeout=5).status_code == 200
     assert server.proc is not None and server.proc.poll() is None
+
+
+def test_two_models_with_two_workers_each_restart_a_killed_worker(model_dir: Path, tmp_path: Path) -> None:
+    """Each model has its own workers: 4 here; a killed one is restarted and counted under its model."""
+    revenue = make_bundle(tmp_path / "revenue", task="regression", rounds=5)
+    port = free_port()
+    argv = gitmlops_argv("serve", str(model_dir), str(revenue), "--port", str(port), "--workers", "2")
+    with ServerProcess(argv, port).start() as server:
+        assert len(workers(server)) == 4 and len(children(server, "http")) == 2
+
+        def one(i: int) -> int:
+            name = "churn" if i % 2 else "revenue"
+            return requests.post(f"{server.url}/models/{name}/predict", json={"records": sample_records(1)},
+                                 timeout=10).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            assert list(pool.map(one, range(200))) == [200] * 200
+        values = metrics(server)
+        for name in ("churn", "revenue"):
+            assert values[f'gitmlops_requests_total{{model="{name}",route="/predict",status="200"}}'] == 100
+            per_worker = [values[f'gitmlops_worker_batches_total{{model="{name}",worker="{w}"}}'] for w in (0, 1)]
+            assert sum(per_worker) == values[f'gitmlops_batch_size_count{{model="{name}"}}']
+            assert values[f'gitmlops_batch_size_sum{{model="{name}"}}'] == 100
+        victim = workers(server)[-1]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (victim in workers(server) or len(workers(server)) != 4
+                                               or requests.get(server.url + "/health", timeout=5).status_code != 200):
+            time.sleep(0.2)
+        assert requests.get(server.url + "/health", timeout=5).status_code == 200
+        values = metrics(server)
+        restarts = {name: values[f'gitmlops_worker_restarts_total{{model="{name}"}}'] for name in ("churn", "revenue")}
+        assert sorted(restarts.values()) == [0, 1]
+        assert [one(i) for i in range(20)] == [200] * 20
+    said = re.search(r"worker process \d of model (\w+) died \(exit code -9\)", server.output())
+    assert said is not None and restarts[said.group(1)] == 1  # counted under the model that lost it

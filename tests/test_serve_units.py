@@ -20,6 +20,7 @@ from gitmlops.serve.api import PredictAPI
 from gitmlops.serve.front import FrontDoor
 from gitmlops.serve.metrics import ServerMetrics, render
 from gitmlops.serve.model import load_bundle
+from gitmlops.serve.served import ServedModel
 from gitmlops.serve.transport import ApiSide, Channels, WorkerSide
 from gitmlops.serve.worker import run_batch, serve_batches
 from tests.serve_fixtures import make_bundle, sample_records
@@ -54,10 +55,12 @@ class FakeSide:
 
 def door(bundle: Any, side: Any, key: str | None = None, timeout: float = 5.0) -> FrontDoor:
     metrics = ServerMetrics(1, 1)
-    info = {"model": {**bundle.info.to_dict(), "label": bundle.info.label}, "server": {"engine": "fast"}}
-    front = FrontDoor(None, api=PredictAPI(bundle, max_rows=3), metrics=metrics, info=info, api_key=key,
+    entry = {**bundle.info.to_dict(), "label": bundle.info.label}
+    info = {"model": entry, "models": [entry], "server": {"engine": "fast"}}
+    model = ServedModel("churn", PredictAPI(bundle, max_rows=3), metrics, entry)
+    front = FrontDoor(None, models=[model], metrics=metrics, info=info, api_key=key,
                       max_body_bytes=65536, timeout=timeout)
-    front.side = side
+    model.side = side
     return front
 
 
@@ -275,9 +278,10 @@ def test_hostile_bodies_get_json_errors(bundle: Any, raw: bytes, status: int, fi
 def test_numbers_beyond_float32_are_refused_on_the_columnar_path_too(bundle: Any) -> None:
     records = sample_records(20)
     records[7]["monthly_charges"] = 1e39
-    front = FrontDoor(None, api=PredictAPI(bundle), metrics=ServerMetrics(), info={"model": {}},
+    model = ServedModel("churn", PredictAPI(bundle), ServerMetrics(), {})
+    front = FrontDoor(None, models=[model], metrics=model.metrics, info={"model": {}},
                       api_key=None, max_body_bytes=1 << 20, timeout=5)
-    front.side = FakeSide()
+    model.side = FakeSide()
     status, body = call(front, "POST", "/predict", json.dumps({"records": records}).encode())
     assert status == 422 and json.loads(body)["field"] == "records[7].monthly_charges"
 

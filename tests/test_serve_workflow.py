@@ -99,7 +99,7 @@ def test_check_step_acts_only_on_the_deploy_stage(model_repo: Path, tmp_path: Pa
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     if deploys:
         assert values == {
-            "deploy": "true", "ref": "model#prod", "version": "v1.2.0", "stage": "prod",
+            "deploy": "true", "ref": "model#prod", "refs": "model#prod", "version": "v1.2.0", "stage": "prod",
             "image": "ghcr.io/acme-org/model",
         }
         assert "deploying" in proc.stdout
@@ -120,3 +120,69 @@ def test_check_step_ignores_tags_that_are_not_registry_events(model_repo: Path, 
     assert proc.returncode == 0, proc.stderr
     assert outputs.read_text() == "deploy=false\n"
     assert "not a registry tag" in proc.stdout
+
+
+def test_check_step_can_ship_every_model_of_the_deploy_stage_together(model_repo: Path, tmp_path: Path) -> None:
+    """DEPLOY_MODELS=all: one image of every model in prod, whichever was promoted (a monorepo one here)."""
+    from gitmlops.registry import promote, register
+    from tests.conftest import git, invoke
+
+    sub = model_repo / "nlp" / "models"
+    sub.mkdir(parents=True)
+    (sub / "dvc.yaml").write_text("artifacts:\n  bert:\n    path: bert.bin\n    type: model\n")
+    (sub / "bert.bin").write_bytes(b"bert weights")
+    subprocess.run(["dvc", "add", "nlp/models/bert.bin"], cwd=model_repo, check=True, capture_output=True, timeout=120)
+    git(model_repo, "add", "nlp")
+    git(model_repo, "commit", "-q", "-m", "nlp")
+    assert invoke(model_repo, "data", "push").exit_code == 0
+    register(model_repo, "model", version="v1.2.0")
+    promote(model_repo, "model", "v1.2.0", stage="prod")
+    register(model_repo, "nlp/models:bert", version="v0.4.0")
+    tag = promote(model_repo, "nlp/models:bert", "v0.4.0", stage="prod").event.tag
+    result = invoke(model_repo, "registry", "check-ref", tag, "--json")
+    assert result.exit_code == 0, result.output
+    event = tmp_path / "event.json"
+    event.write_text(result.output)
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    script = tmp_path / "check.py"
+    script.write_text(check_step_script())
+    env = {**os.environ, "TAG": tag, "GITHUB_OUTPUT": str(outputs), "GITHUB_REPOSITORY_OWNER": "Acme-Org",
+           "GITHUB_REPOSITORY": "Acme-Org/Team-Models", "DEPLOY_MODELS": "all"}
+    proc = subprocess.run([sys.executable, str(script), str(event)], cwd=model_repo, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert values == {
+        "deploy": "true", "ref": "model#prod", "refs": "model#prod nlp/models:bert#prod",
+        "version": "nlp-models-bert-v0.4.0", "stage": "prod", "image": "ghcr.io/acme-org/team-models",
+    }
+    assert "deploying model#prod nlp/models:bert#prod together" in proc.stdout
+
+
+def test_check_step_ships_the_refs_given_and_refuses_unknown_ones(model_repo: Path, tmp_path: Path) -> None:
+    from gitmlops.registry import promote, register
+    from tests.conftest import invoke
+
+    register(model_repo, "model", version="v1.2.0")
+    tag = promote(model_repo, "model", "v1.2.0", stage="prod").event.tag
+    event = tmp_path / "event.json"
+    event.write_text(invoke(model_repo, "registry", "check-ref", tag, "--json").output)
+    script = tmp_path / "check.py"
+    script.write_text(check_step_script())
+
+    def run(refs: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+        outputs = tmp_path / "github_output"
+        outputs.write_text("")
+        env = {**os.environ, "TAG": tag, "GITHUB_OUTPUT": str(outputs), "GITHUB_REPOSITORY_OWNER": "acme",
+               "GITHUB_REPOSITORY": "acme/ml", "DEPLOY_REFS": refs}
+        proc = subprocess.run([sys.executable, str(script), str(event)], cwd=model_repo, env=env,
+                              capture_output=True, text=True, timeout=60)
+        return proc, dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+
+    proc, values = run(" model@v1.2.0\n")
+    assert proc.returncode == 0, proc.stderr
+    assert values["refs"] == "model@v1.2.0" and values["image"] == "ghcr.io/acme/ml"
+    proc, values = run("model@v1.2.0 nope#prod")
+    assert proc.returncode != 0 and "::error::refs:" in proc.stderr and "nope" in proc.stderr
+    assert values == {}  # nothing written for the later steps

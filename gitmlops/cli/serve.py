@@ -47,7 +47,7 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
 
 
 @click.command("serve")
-@click.argument("ref", shell_complete=complete.refs)
+@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete.refs)
 @click.option("--engine", type=click.Choice(["fast", "litserve"]), default="fast", show_default=True,
               help="fast: gitmlops' own HTTP and worker processes; litserve: a stock LitServer.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind: 127.0.0.1, 0.0.0.0 or ::.")
@@ -79,11 +79,12 @@ def _apply_config_defaults(ctx: click.Context, opts: dict[str, Any]) -> None:
 @click.option("--profile-seconds", type=click.FloatRange(min=0.05), default=60.0, show_default=True,
               help="... or every T seconds, whichever comes first.")
 @click.pass_context
-def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
-    """Serve REF over HTTP (a LitServe LitAPI): NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
+def serve(ctx: click.Context, refs: tuple[str, ...], **opts: Any) -> None:
+    """Serve each REF over HTTP (a LitServe LitAPI): NAME#STAGE, NAME@vX.Y.Z, NAME@latest or a bundle folder.
 
-    POST /predict {"records": [{...}]} (or dataframe_split, or text/csv); GET /health, /info,
-    /metrics, /openapi.json, /docs. Ctrl-C stops it. Options not
+    POST /models/NAME/predict {"records": [{...}]} (or dataframe_split, or text/csv), also
+    POST /predict when one model is served; GET /health, /info, /models/NAME/info, /metrics,
+    /openapi.json, /docs. Each model batches in its own workers. Ctrl-C stops it. Options not
     given here come from the project's `serve` config group (params.yaml), then the defaults shown.
     """
     import tempfile
@@ -98,13 +99,24 @@ def serve(ctx: click.Context, ref: str, **opts: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="gitmlops-serve-") as workdir:
         from pathlib import Path
 
-        bundle = prepare(repo_path(ctx), ref, options, Path(workdir) / "model")
+        bundles = prepare(repo_path(ctx), refs, options, Path(workdir) / "model")
         auth = ", API key required" if options.api_key else ""
-        click.echo(
-            f"serving {bundle.info.label} (md5 {bundle.info.md5}) at http://{options.host}:{options.port}"
-            f" with {options.workers} worker(s) ({options.engine} engine){auth}; Ctrl-C stops"
-        )
-        run_server(bundle, options)
+        url = f"http://{options.host}:{options.port}"
+        if len(bundles) == 1:
+            bundle = bundles[0]
+            click.echo(
+                f"serving {bundle.info.label} (md5 {bundle.info.md5}) at {url}"
+                f" with {options.workers} worker(s) ({options.engine} engine){auth}; Ctrl-C stops"
+            )
+        else:
+            from gitmlops.serve.served import served_name
+
+            click.echo(f"serving {len(bundles)} models at {url} with {options.workers} worker(s) each"
+                       f" ({options.engine} engine){auth}; Ctrl-C stops")
+            for bundle in bundles:
+                click.echo(f"  POST {url}/models/{served_name(bundle.info.name)}/predict: {bundle.info.label}"
+                           f" (md5 {bundle.info.md5})")
+        run_server(bundles, options)
 
 
 @click.group("deploy")
@@ -113,20 +125,25 @@ def deploy() -> None:
 
 
 def _render_bundle(result: Any) -> str:
-    return f"bundle of {result.model} (md5 {result.md5}) written to {result.path}: {len(result.files)} files"
+    if len(result.models) == 1:
+        return f"bundle of {result.model} (md5 {result.md5}) written to {result.path}: {len(result.files)} files"
+    lines = [f"bundle of {len(result.models)} models written to {result.path}: {len(result.files)} files"]
+    lines += [f"  /models/{m.name}/predict: {m.model} (md5 {m.md5})" for m in result.models]
+    return "\n".join(lines)
 
 
 @deploy.command("bundle")
-@click.argument("ref", shell_complete=complete.refs)
+@click.argument("refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete.refs)
 @click.option("-o", "--output", required=True, type=click.Path(), metavar="DIR", help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
 @click.option("--engine", type=click.Choice(["fast", "litserve"]), default="fast", show_default=True,
               help="The image's serving engine (GITMLOPS_ENGINE; `docker run -e` overrides it).")
 @json_option
 @click.pass_context
-def bundle(ctx: click.Context, ref: str, output: str, force: bool, engine: str, as_json: bool) -> None:
-    """Write a self-contained serving folder for REF: model, schema, app, pinned requirements, Dockerfile."""
+def bundle(ctx: click.Context, refs: tuple[str, ...], output: str, force: bool, engine: str, as_json: bool) -> None:
+    """Write a self-contained serving folder for each REF (several: one server for all): models, schemas,
+    app, pinned requirements, Dockerfile."""
     from gitmlops.cli import repo_path
     from gitmlops.serve.bundle import build_bundle
 
-    emit(build_bundle(repo_path(ctx), ref, output, force=force, engine=engine), as_json, _render_bundle)
+    emit(build_bundle(repo_path(ctx), list(refs), output, force=force, engine=engine), as_json, _render_bundle)

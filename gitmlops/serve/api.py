@@ -27,7 +27,7 @@ from .schema import CsvBody, ModelSchema, PredictionEncoder, RequestError, Reque
 
 
 class PredictAPI(ls.LitAPI):
-    """Serves one XGBoost bundle at POST /predict."""
+    """Serves one XGBoost bundle at POST ``api_path`` (several: one PredictAPI per model)."""
 
     def __init__(
         self,
@@ -38,8 +38,9 @@ class PredictAPI(ls.LitAPI):
         profile_dir: str | None = None,
         profile_rows: int = 10_000,
         profile_seconds: float = 60.0,
+        api_path: str = "/predict",
     ) -> None:
-        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path=api_path)
         self.model_file = str(bundle.model_file)
         self.md5 = bundle.info.md5
         self.schema: ModelSchema = bundle.schema

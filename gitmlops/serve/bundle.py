@@ -1,8 +1,9 @@
-"""`gitmlops deploy bundle`: a self-contained folder that serves one model version anywhere.
+"""`gitmlops deploy bundle`: a self-contained folder that serves model versions anywhere.
 
 Layout::
 
     model.ubj, schema.json, metadata.json   the model, its feature schema, where it came from
+      (several models: models/NAME/ holds them for each, listed in models.json)
     gitmlops_serve/                         the serving runtime (RUNTIME_MODULES, copied verbatim) and
                                             gitmlops' profile format (FORMAT_MODULES, for --profile-dir)
     serve_app.py                            `python serve_app.py --port 8000`
@@ -24,8 +25,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from gitmlops.errors import ServeError
-from gitmlops.serve.model import METADATA_FILE, MODEL_FILE, SCHEMA_FILE
-from gitmlops.serve.source import open_bundle
+from gitmlops.serve.model import MANIFEST_FILE, METADATA_FILE, MODEL_FILE, SCHEMA_FILE, Bundle, BundleError
+from gitmlops.serve.source import open_bundles, ref_name, serve_error
 
 APP_FILE = "serve_app.py"
 PACKAGE = "gitmlops_serve"
@@ -38,6 +39,7 @@ RUNTIME_MODULES = (
     "worker.py",
     "formats.py",
     "openapi.py",
+    "served.py",
     "front.py",
     "limits.py",
     "fast.py",
@@ -66,7 +68,7 @@ REQUIREMENTS = (
     "protobuf",
 )
 
-APP_TEMPLATE = '''"""Serve the model of this bundle: python serve_app.py [--host 0.0.0.0] [--port 8000] [--help]."""
+APP_TEMPLATE = '''"""Serve the model(s) of this bundle: python serve_app.py [--host 0.0.0.0] [--port 8000] [--help]."""
 
 import sys
 from pathlib import Path
@@ -97,13 +99,24 @@ CMD ["python", "serve_app.py", "--host", "0.0.0.0", "--port", "8000"]
 
 
 @dataclass
+class BundledModel:
+    """One model of a bundle: its URL name, NAME@vX.Y.Z and md5."""
+
+    name: str
+    model: str
+    md5: str
+
+
+@dataclass
 class BundleResult:
-    """What `deploy bundle` wrote (the `--json` shape, docs/serving.md)."""
+    """What `deploy bundle` wrote (the `--json` shape, docs/serving.md); ``model`` and ``md5`` are
+    the lone model's (several: the labels joined by ", ", and "")."""
 
     path: str
     model: str
     md5: str
     files: list[str] = field(default_factory=list)
+    models: list[BundledModel] = field(default_factory=list)
 
 
 def requirements() -> str:
@@ -121,16 +134,26 @@ def requirements() -> str:
 
 
 def build_bundle(
-    repo: str, ref: str, output: str | Path, force: bool = False, engine: str = "fast"
+    repo: str, refs: str | list[str], output: str | Path, force: bool = False, engine: str = "fast"
 ) -> BundleResult:
-    """Write the bundle of ``ref`` into ``output`` (atomically: all files or none).
+    """Write the bundle of ``refs`` (one model, or several served together) into ``output``
+    (atomically: all files or none).
 
     ``engine`` is the image's default serving engine (``GITMLOPS_ENGINE``, overridable at run time).
     """
+    from gitmlops.serve.served import check_names, served_models
     from gitmlops.serve.server import ENGINES
 
+    refs = [refs] if isinstance(refs, str) else list(refs)
+    if not refs:
+        raise ServeError("no model to bundle", "pass one or more of NAME#STAGE, NAME@vX.Y.Z or a folder")
     if engine not in ENGINES:
         raise ServeError(f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}")
+    named = [(ref, name) for ref in refs if (name := ref_name(ref)) is not None]
+    try:
+        check_names([name for _, name in named], [ref for ref, _ in named])
+    except BundleError as exc:
+        raise serve_error(exc) from None
     out = Path(output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise ServeError(f"{out} already exists and is not empty", "pass --force to replace it, or -o NEW_DIR")
@@ -138,11 +161,22 @@ def build_bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         fetch_dir = staging / ".fetch"
-        bundle = open_bundle(repo, ref, fetch_dir)
-        shutil.copyfile(bundle.model_file, staging / MODEL_FILE)
-        shutil.copyfile(bundle.root / SCHEMA_FILE, staging / SCHEMA_FILE)
-        info = bundle.info.to_dict()
-        (staging / METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        bundles: list[Bundle] = []
+        for i, ref in enumerate(refs):
+            bundles += open_bundles(repo, ref, fetch_dir / str(i))
+        try:
+            served = served_models(bundles)
+        except BundleError as exc:
+            raise serve_error(exc) from None
+        if len(served) == 1:
+            _copy_model(served[0][1], staging)
+        else:
+            folders = [f"models/{name}" for name, _ in served]
+            for folder, (_, bundle) in zip(folders, served, strict=True):
+                _copy_model(bundle, staging / folder)
+            manifest = {"format": 1, "models": [{"name": name, "folder": folder}
+                                                for folder, (name, _) in zip(folders, served, strict=True)]}
+            (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
         shutil.rmtree(fetch_dir, ignore_errors=True)
         package = staging / PACKAGE
         package.mkdir()
@@ -155,8 +189,10 @@ def build_bundle(
         (staging / APP_FILE).write_text(APP_TEMPLATE)
         (staging / "requirements.txt").write_text(requirements())
         python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        label = ", ".join(b.info.label for b in bundles)
+        md5 = ", ".join(str(b.info.md5) for b in bundles)
         (staging / "Dockerfile").write_text(
-            DOCKERFILE_TEMPLATE.format(label=bundle.info.label, md5=bundle.info.md5, python=python, engine=engine)
+            DOCKERFILE_TEMPLATE.format(label=label, md5=md5, python=python, engine=engine)
         )
         files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
         if out.exists():
@@ -165,4 +201,16 @@ def build_bundle(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BundleResult(path=str(out), model=bundle.info.label, md5=bundle.info.md5 or "", files=files)
+    models = [BundledModel(name=name, model=b.info.label, md5=b.info.md5 or "") for name, b in served]
+    single = models[0] if len(models) == 1 else None
+    return BundleResult(path=str(out), model=single.model if single else label, md5=single.md5 if single else "",
+                        files=files, models=models)
+
+
+def _copy_model(bundle: Bundle, folder: Path) -> None:
+    """The model file, schema and metadata of one bundled model, into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(bundle.model_file, folder / MODEL_FILE)
+    shutil.copyfile(bundle.root / SCHEMA_FILE, folder / SCHEMA_FILE)
+    info = bundle.info.to_dict()
+    (folder / METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")

@@ -11,14 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-from .model import BundleError, load_bundle
+from .model import BundleError, load_bundles
 from .server import ENGINES, HOSTS, ServeOptions, run
 
 
 def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
     """Options from the command line (defaults also read from GITMLOPS_* environment variables)."""
     env = os.environ.get
-    parser = argparse.ArgumentParser(prog="serve_app.py", description="Serve this model bundle over HTTP.")
+    parser = argparse.ArgumentParser(prog="serve_app.py", description="Serve the model(s) of this bundle over HTTP.")
     parser.add_argument("--engine", default=env("GITMLOPS_ENGINE", "fast"), choices=ENGINES)
     parser.add_argument("--host", default=env("GITMLOPS_HOST", "127.0.0.1"), choices=HOSTS)
     parser.add_argument("--port", type=int, default=int(env("GITMLOPS_PORT", "8000")))
@@ -63,13 +63,14 @@ def parse_options(argv: list[str]) -> tuple[ServeOptions, str | None]:
 
 
 def main(folder: Path, argv: list[str] | None = None) -> int:
-    """Serve the bundle in ``folder``; returns the exit code (2 when it cannot be served)."""
+    """Serve the model(s) of the bundle in ``folder``; returns the exit code (2 when it cannot be served)."""
     try:
         options, _ = parse_options(list(sys.argv[1:] if argv is None else argv))
         options.check()
-        bundle = load_bundle(folder)
-        print(f"serving {bundle.info.label} at http://{options.host}:{options.port}", flush=True)
-        run(bundle, options)
+        bundles = load_bundles(folder)
+        labels = ", ".join(bundle.info.label for bundle in bundles)
+        print(f"serving {labels} at http://{options.host}:{options.port}", flush=True)
+        run(bundles, options)
     except BundleError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

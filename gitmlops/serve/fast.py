@@ -7,8 +7,11 @@
       +-- HTTP process x N (uvicorn + FrontDoor)   accept on the shared socket; auth, limits,
       |        |  ZeroMQ PUSH (matrices)           decode_request; /health /info /metrics /docs
       |        v                  ^ ZeroMQ PUSH (answers, one message per model call)
-      +-- inference worker x N (worker.py)         setup once; batch -> predict -> unbatch ->
-                                                   encode_response
+      +-- inference worker x N per model           setup once; batch -> predict -> unbatch ->
+          (worker.py)                              encode_response
+
+Several models: each has its own N workers and its own queues (``Channels``), so each batches
+separately; every HTTP process holds one ZeroMQ end per model and sends a request to its model's.
 
 HTTP processes are forked (they never touch XGBoost); workers are spawned, since XGBoost's thread
 pool, once used in a process (the start-up check loads the model), does not survive a fork. A worker that
@@ -78,29 +81,33 @@ class Supervisor:
     """Starts, watches, restarts and stops the HTTP processes and inference workers."""
 
     def __init__(
-        self, make_api: Any, make_front: Any, metrics: ServerMetrics, workers: int, log_level: str
+        self, make_apis: list[Any], make_front: Any, metrics: list[ServerMetrics], workers: int, log_level: str,
+        names: list[str] | None = None,
     ) -> None:
-        self.make_api = make_api
+        self.make_apis = make_apis  # one per model, as its metrics and names
         self.make_front = make_front
         self.front: FrontDoor | None = None
         self.metrics = metrics
+        self.names = names or [str(m) for m in range(len(make_apis))]
         self.n = workers
         self.log_level = log_level
         self.fork = multiprocessing.get_context("fork")
         self.spawn = multiprocessing.get_context("spawn")
-        self.channels = Channels(workers, workers)
-        self.procs: dict[tuple[str, int], Any] = {}
-        self.started: dict[tuple[str, int], float] = {}
+        self.channels = [Channels(workers, workers) for _ in make_apis]
+        #: (kind, model index, i): model index 0 for the HTTP processes
+        self.procs: dict[tuple[str, int, int], Any] = {}
+        self.started: dict[tuple[str, int, int], float] = {}
         self.quick_deaths = 0
         self.sock: socket.socket | None = None
 
-    def start(self, key: tuple[str, int]) -> None:
+    def start(self, key: tuple[str, int, int]) -> None:
         """Start (or start again) one process."""
-        kind, i = key
+        kind, m, i = key
         proc: Any
         if kind == "worker":
-            proc = self.spawn.Process(target=worker_main, args=(self.make_api, self.channels, i, self.metrics),
-                                    name=f"gitmlops-worker-{i}", daemon=True)
+            args = (self.make_apis[m], self.channels[m], i, self.metrics[m])
+            suffix = f"{i}" if len(self.make_apis) == 1 else f"{self.names[m]}-{i}"
+            proc = self.spawn.Process(target=worker_main, args=args, name=f"gitmlops-worker-{suffix}", daemon=True)
         else:
             proc = self.fork.Process(target=http_main, args=(self.front, self.sock, i, self.log_level),
                                     name=f"gitmlops-http-{i}", daemon=True)
@@ -112,13 +119,15 @@ class Supervisor:
         """Serve until KeyboardInterrupt (SIGINT/SIGTERM); BundleError when processes keep dying."""
         self.sock = listen(host, port)
         try:
-            for i in range(self.n):
-                self.start(("worker", i))
+            for m in range(len(self.make_apis)):
+                for i in range(self.n):
+                    self.start(("worker", m, i))
             # Built only now, while the workers import: its LitServe and XGBoost imports overlap theirs.
             self.front = self.make_front()
-            self.front.channels = self.channels
+            for model, channels in zip(self.front.models.values(), self.channels, strict=True):
+                model.channels = channels
             for i in range(self.n):
-                self.start(("http", i))
+                self.start(("http", 0, i))
             while True:
                 multiprocessing.connection.wait([p.sentinel for p in self.procs.values()], timeout=1.0)
                 self.check()
@@ -130,24 +139,25 @@ class Supervisor:
         for key, proc in list(self.procs.items()):
             if proc.is_alive():
                 continue
-            kind, i = key
+            kind, m, i = key
             proc.join()
             lived = time.monotonic() - self.started[key]
             self.quick_deaths = self.quick_deaths + 1 if lived < _QUICK else 0
             if self.quick_deaths >= _CRASH_LOOP:
                 raise BundleError(f"the {kind} process {i} keeps dying at start (exit code {proc.exitcode})",
                                   "the log above says why")
-            print(f"gitmlops serve: {kind} process {i} died (exit code {proc.exitcode}); starting it again",
+            of = f" of model {self.names[m]}" if kind == "worker" and len(self.make_apis) > 1 else ""
+            print(f"gitmlops serve: {kind} process {i}{of} died (exit code {proc.exitcode}); starting it again",
                   file=sys.stderr, flush=True)
             if kind == "worker":
-                self.metrics.set_ready(i, False)
-                self.metrics.restarted()
+                self.metrics[m].set_ready(i, False)
+                self.metrics[m].restarted()
             self.start(key)
 
     def stop(self) -> None:
         """Graceful stop: HTTP processes first (they finish what they hold), then the workers."""
         for kinds in (("http",), ("worker",)):
-            group = [p for (k, _), p in self.procs.items() if k in kinds and p.is_alive()]
+            group = [p for (k, _, _), p in self.procs.items() if k in kinds and p.is_alive()]
             for proc in group:
                 if proc.pid is not None:
                     os.kill(proc.pid, signal.SIGTERM)
@@ -160,4 +170,5 @@ class Supervisor:
         self.procs.clear()
         if self.sock is not None:
             self.sock.close()
-        self.channels.close()
+        for channels in self.channels:
+            channels.close()

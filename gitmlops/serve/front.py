@@ -1,11 +1,14 @@
 """The front door: one ASGI app answering every route the same way under both engines.
 
 - ``fast`` engine: it is the whole app of each HTTP process; POST /predict validates the body
-  (the LitAPI's ``decode_request``) and submits the matrix to the workers over ZeroMQ;
+  (the model's LitAPI's ``decode_request``) and submits the matrix to that model's workers over ZeroMQ;
 - ``litserve`` engine: it is a middleware of the stock ``LitServer`` (its public ``middlewares``
   option); POST /predict is validated here too, then passed on to LitServe (CSV rewritten as the
   equivalent ``dataframe_split`` JSON, since LitServe reads ``request.json()``), and LitServe's
   own error answers are given gitmlops' error shape. /health is LitServe's.
+
+Several models (``served.py``): POST /models/NAME/predict goes to model NAME (an unknown NAME is a
+404 listing the served ones); a lone model also answers POST /predict.
 
 Both check the API key and size limits, count every answer in /metrics, and serve /info,
 /openapi.json and /docs. Runtime module: carried by deploy bundles.
@@ -17,22 +20,22 @@ import asyncio
 import hmac
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
-from .metrics import ServerMetrics, render
+from .metrics import ModelSeries, ServerMetrics, render, render_models
 from .schema import CsvBody, RequestError, unseen_counts
+from .served import ServedModel
 from .worker import FAILED
-
-if TYPE_CHECKING:
-    from .api import PredictAPI
 
 JSON = [(b"content-type", b"application/json")]
 TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 PROMETHEUS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 logger = logging.getLogger("gitmlops.serve")
 ROUTES = ("/predict", "/info", "/metrics", "/health", "/openapi.json", "/docs")
+MODEL_ROUTES = ("/models/NAME/predict", "/models/NAME/info")
 
 
 class FrontDoor:
@@ -42,7 +45,7 @@ class FrontDoor:
         self,
         app: Any = None,
         *,
-        api: PredictAPI,
+        models: Sequence[ServedModel],
         metrics: ServerMetrics,
         info: dict[str, Any],
         api_key: str | None,
@@ -54,10 +57,12 @@ class FrontDoor:
         slot: int = 0,
     ) -> None:
         self.app = app
-        self.api = api
+        self.models = {m.name: m for m in models}
+        #: The lone model (it also answers POST /predict), or None when several are served.
+        self.single = models[0] if len(models) == 1 else None
+        #: The server's counts: routes of no model. With one model, that model's metrics.
         self.metrics = metrics
         self.info = info
-        self.model_labels = {k: str(info["model"].get(k) or "") for k in ("name", "version", "md5")}
         self.key = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
@@ -66,9 +71,6 @@ class FrontDoor:
         self.max_header_bytes = max_header_bytes
         self.header_timeout = header_timeout
         self.slot = slot
-        #: The fast engine's channels; its ZeroMQ end in this process is opened in the lifespan.
-        self.channels: Any = None
-        self.side: Any = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -88,7 +90,7 @@ class FrontDoor:
         if path == "/health":
             if self.app is not None:
                 await self.passed_on(scope, receive, send, route)
-            elif self.metrics.ready():
+            elif all(m.metrics.ready() for m in self.models.values()):
                 await self.respond(send, 200, b"ok", route, TEXT)
             else:
                 await self.respond(send, 503, b"not ready", route, TEXT)
@@ -97,50 +99,95 @@ class FrontDoor:
             await self.respond(send, 401, error(UNAUTHORIZED), route)
             return
         method = scope["method"]
-        if path == "/predict":
+        model = self.single if path == "/predict" else None
+        if model is None and (path == "/predict" or path.startswith("/models/")):
+            model = await self.model_route(send, path, method)
+            if model is None:
+                return
+        if model is not None:
             if method != "POST":
-                await self.respond(send, 405, error("use POST /predict"), route, started=started)
+                await self.respond(send, 405, error(f"use POST {path}"), "/predict", started=started,
+                                   metrics=model.metrics)
             else:
-                await self.predict(scope, receive, send, started)
+                await self.predict(model, scope, receive, send, started)
             return
         if route == "other":
-            await self.respond(send, 404, error(f"no route {path}; the routes are {', '.join(ROUTES)}"), route)
+            await self.respond(send, 404, error(f"no route {path}; the routes are {', '.join((*ROUTES, *MODEL_ROUTES))}"), route)
             return
         if method not in ("GET", "HEAD"):
             await self.respond(send, 405, error(f"use GET {path}"), route)
             return
         if path == "/metrics":
-            metrics = self.metrics
-            snapshot = metrics.snapshot()
-            text = render(snapshot, self.model_labels, metrics.restarts(), metrics.worker_batches(),
-                          metrics.unseen_totals(snapshot)).encode()
-            await self.respond(send, 200, text, route, PROMETHEUS)
+            await self.respond(send, 200, self.render_metrics().encode(), route, PROMETHEUS)
         elif path == "/info":
             await self.respond(send, 200, orjson.dumps(self.info), route)
         else:
             from .openapi import docs_page, openapi
 
             if path == "/openapi.json":
-                await self.respond(send, 200, orjson.dumps(openapi(self.api.schema, self.info)), route)
+                served = [(m.name, m.api.schema, m.info) for m in self.models.values()]
+                await self.respond(send, 200, orjson.dumps(openapi(served, self.info)), route)
             else:
                 await self.respond(send, 200, docs_page(), route, [(b"content-type", b"text/html; charset=utf-8")])
 
+    async def model_route(self, send: Any, path: str, method: str) -> ServedModel | None:
+        """The model a /predict or /models/NAME/... path names, or None once its answer is sent."""
+        names = ", ".join(self.models)
+        if path == "/predict":  # several models: the path must name one
+            await self.respond(send, 404, error(f"{len(self.models)} models are served here: use POST "
+                                                f"/models/NAME/predict, NAME one of {names}"), "other")
+            return None
+        name, _, action = path[len("/models/"):].rpartition("/")
+        model = self.models.get(name)
+        if model is None:
+            await self.respond(send, 404, error(f"no model {name!r} is served here; the models are {names}"), "other")
+        elif action == "info":
+            if method not in ("GET", "HEAD"):
+                await self.respond(send, 405, error(f"use GET {path}"), "/info")
+            else:
+                body = orjson.dumps({"model": model.info, "server": self.info.get("server", {})})
+                await self.respond(send, 200, body, "/info")
+        elif action != "predict":
+            await self.respond(send, 404, error(f"no route {path}; the routes of model {name} are "
+                                                f"/models/{name}/predict and /models/{name}/info"), "other")
+        else:
+            return model
+        return None
+
+    def render_metrics(self) -> str:
+        """The /metrics text: one model's series as they always were, or each model's labelled."""
+        single = self.single
+        if single is not None:
+            m = single.metrics
+            snapshot = m.snapshot()
+            return render(snapshot, single.labels, m.restarts(), m.worker_batches(), m.unseen_totals(snapshot))
+        series = []
+        for served in self.models.values():
+            m = served.metrics
+            snapshot = m.snapshot()
+            series.append(ModelSeries(served.labels, snapshot, m.restarts(), m.worker_batches(), served.name,
+                                      m.unseen_totals(snapshot)))
+        return render_models(series, self.metrics.snapshot())
+
     async def serve_lifespan(self, receive: Any, send: Any) -> None:
-        """Fast engine, per HTTP process: open its ZeroMQ end and bind its metrics slot."""
+        """Fast engine, per HTTP process: open its ZeroMQ end to each model and bind its metrics slot."""
         from .transport import ApiSide
 
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.metrics.bind(self.slot)
-                if self.channels is not None:
-                    self.side = ApiSide(self.channels, self.slot)
-                    self.side.start(self.metrics.batch)
+                for model in self.models.values():
+                    model.metrics.bind(self.slot)
+                    if model.channels is not None:
+                        model.side = ApiSide(model.channels, self.slot)
+                        model.side.start(model.metrics.batch)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                side, self.side = self.side, None
-                if side is not None:
-                    await side.close()
+                for model in self.models.values():
+                    side, model.side = model.side, None
+                    if side is not None:
+                        await side.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -159,49 +206,54 @@ class FrontDoor:
 
     async def respond(
         self, send: Any, status: int, body: bytes, route: str, headers: list[tuple[bytes, bytes]] = JSON,
-        started: float | None = None,
+        started: float | None = None, metrics: ServerMetrics | None = None,
     ) -> None:
-        """Send a whole answer and count it."""
+        """Send a whole answer and count it (in ``metrics``: a model's; default the server's)."""
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-        self.metrics.request(route, status, None if started is None else time.perf_counter() - started)
+        (metrics or self.metrics).request(route, status, None if started is None else time.perf_counter() - started)
 
-    async def predict(self, scope: dict[str, Any], receive: Any, send: Any, started: float) -> None:
-        """POST /predict: limits, validation, then the model (fast: workers; litserve: LitServe)."""
+    async def predict(self, model: ServedModel, scope: dict[str, Any], receive: Any, send: Any, started: float) -> None:
+        """POST /predict: limits, validation, then the model (fast: its workers; litserve: LitServe)."""
+        metrics = model.metrics
         body = await self.timed_body(scope, receive)
         if body is TIMED_OUT:
             await self.respond(send, 408, error(f"the request body did not arrive within {self.body_timeout:g} s"),
-                               "/predict", started=started)
+                               "/predict", started=started, metrics=metrics)
             return
         if body is None:
-            await self.respond(send, 413, error(too_large(self.max_body_bytes)), "/predict", started=started)
+            await self.respond(send, 413, error(too_large(self.max_body_bytes)), "/predict", started=started,
+                               metrics=metrics)
             return
         is_csv = content_type(scope) == b"text/csv"
         try:
-            matrix = self.api.decode_request(CsvBody(body) if is_csv else body)
+            matrix = model.api.decode_request(CsvBody(body) if is_csv else body)
         except RequestError as exc:
-            await self.respond(send, exc.status, exc.body(), "/predict", started=started)
+            await self.respond(send, exc.status, exc.body(), "/predict", started=started, metrics=metrics)
             return
         except Exception:  # a validation bug must still answer in the error shape, and be counted
             logger.exception("validating a request failed")
             await self.respond(send, 500, error("the request could not be validated; the server log has the traceback"),
-                               "/predict", started=started)
+                               "/predict", started=started, metrics=metrics)
             return
-        unseen = unseen_counts(self.api.schema, matrix)  # counted in /metrics once answered 200
+        unseen = unseen_counts(model.api.schema, matrix)  # counted in /metrics once answered 200
         if self.app is not None:
             if is_csv:
                 from .formats import csv_records
 
                 # The CSV's own values, not the decoded matrix: an unseen category must reach the
                 # worker as itself (scored there by the same rule), not as a null it would refuse.
-                body = orjson.dumps({"records": csv_records(self.api.schema, body, self.api.max_rows)})
-            # LitServe reads the body by its content type: it is JSON now, whatever the client said.
-            await self.passed_on(scope, replay(body), send, "/predict", started, json_body=True, unseen=unseen)
+                body = orjson.dumps({"records": csv_records(model.api.schema, body, model.api.max_rows)})
+            # LitServe reads the body by its content type: it is JSON now, whatever the client said;
+            # it routes by the model's LitAPI ``api_path``.
+            scope = {**scope, "path": model.api_path, "raw_path": model.api_path.encode()}
+            await self.passed_on(scope, replay(body), send, "/predict", started, json_body=True, metrics=metrics,
+                                 unseen=unseen)
             return
-        side = self.side
+        side = model.side
         if side is None:
-            await self.respond(send, 503, error("the server is starting"), "/predict", started=started)
+            await self.respond(send, 503, error("the server is starting"), "/predict", started=started, metrics=metrics)
             return
         future = side.submit(matrix)
         expire = asyncio.get_running_loop().call_later(self.timeout, expire_future, future)
@@ -213,8 +265,8 @@ class FrontDoor:
         finally:
             expire.cancel()
         if status == 200 and unseen:
-            self.metrics.unseen(unseen)
-        await self.respond(send, status, payload, "/predict", started=started)
+            metrics.unseen(unseen)
+        await self.respond(send, status, payload, "/predict", started=started, metrics=metrics)
 
     async def timed_body(self, scope: dict[str, Any], receive: Any) -> Any:
         """The body (None: too large), or TIMED_OUT when the client is slower than ``body_timeout``."""
@@ -241,7 +293,7 @@ class FrontDoor:
 
     async def passed_on(
         self, scope: dict[str, Any], receive: Any, send: Any, route: str, started: float | None = None,
-        json_body: bool = False, unseen: dict[str, int] | None = None,
+        json_body: bool = False, metrics: ServerMetrics | None = None, unseen: dict[str, int] | None = None,
     ) -> None:
         """Let LitServe answer; its 5xx answers on /predict get gitmlops' error body, and its 4xx
         answers (a RequestError the worker raised, as LitServe's HTTPException) gitmlops' shape."""
@@ -281,9 +333,10 @@ class FrontDoor:
         try:
             await self.app(scope, receive, counted)
         finally:
+            metrics = metrics or self.metrics
             if status == 200 and unseen:
-                self.metrics.unseen(unseen)
-            self.metrics.request(route, status, None if started is None else time.perf_counter() - started)
+                metrics.unseen(unseen)
+            metrics.request(route, status, None if started is None else time.perf_counter() - started)
 
 
 

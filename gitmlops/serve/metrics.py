@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 ROUTES = ("/predict", "/info", "/metrics", "/health", "/openapi.json", "/docs", "other")
@@ -121,68 +122,113 @@ class ServerMetrics:
 def _labels(pairs: dict[str, str]) -> str:
     if not pairs:
         return ""
+    return "{" + _pairs(pairs) + "}"
+
+
+def _pairs(pairs: dict[str, str]) -> str:
     esc = {k: v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k, v in pairs.items()}
-    return "{" + ",".join(f'{k}="{v}"' for k, v in esc.items()) + "}"
+    return ",".join(f'{k}="{v}"' for k, v in esc.items())
 
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-def _histogram(lines: list[str], name: str, buckets: Sequence[float], values: Sequence[float]) -> None:
+def _histogram(lines: list[str], name: str, buckets: Sequence[float], values: Sequence[float], labels: str = "") -> None:
     cumulative = 0.0
     for bound, count in zip(buckets, values, strict=False):
         cumulative += count
-        lines.append(f'{name}_bucket{{le="{_num(bound)}"}} {_num(cumulative)}')
+        lines.append(f'{name}_bucket{{{labels}le="{_num(bound)}"}} {_num(cumulative)}')
     cumulative += values[len(buckets)]
-    lines.append(f'{name}_bucket{{le="+Inf"}} {_num(cumulative)}')
-    lines.append(f"{name}_sum {_num(values[len(buckets) + 1])}")
-    lines.append(f"{name}_count {_num(cumulative)}")
+    lines.append(f'{name}_bucket{{{labels}le="+Inf"}} {_num(cumulative)}')
+    tail = _labels_of(labels)
+    lines.append(f"{name}_sum{tail} {_num(values[len(buckets) + 1])}")
+    lines.append(f"{name}_count{tail} {_num(cumulative)}")
+
+
+def _labels_of(prefix: str) -> str:
+    """``{a="x"}`` from the label prefix ``a="x",`` (empty stays empty)."""
+    return "{" + prefix[:-1] + "}" if prefix else ""
+
+
+@dataclass
+class ModelSeries:
+    """What /metrics shows of one served model: its labels and the snapshot of its metrics."""
+
+    model: dict[str, str]
+    snapshot: Sequence[float]
+    restarts: int = 0
+    worker_batches: Sequence[int] = ()
+    #: The name in the model's URL (``/models/NAME/predict``): the ``model`` label of its series.
+    served: str = ""
+    #: Values unseen in training of the model's category features, per feature.
+    unseen: dict[str, int] | None = None
 
 
 def render(
     snapshot: Sequence[float], model: dict[str, str], restarts: int = 0, worker_batches: Sequence[int] = (),
     unseen: dict[str, int] | None = None,
 ) -> str:
-    """The Prometheus text exposition (format 0.0.4) of a snapshot."""
+    """The Prometheus text exposition (format 0.0.4) of a one-model server's snapshot."""
+    return render_models([ModelSeries(model, snapshot, restarts, worker_batches, unseen=unseen)])
+
+
+def render_models(models: Sequence[ModelSeries], server: Sequence[float] | None = None) -> str:
+    """The Prometheus text exposition of a server; with ``server`` (several models), every series of
+    a model carries ``model="NAME"`` and ``server`` holds the counts of the routes of no model."""
+    labelled = server is not None
+    # (label prefix, snapshot, is a model's) for every source of request counts
+    sources: list[tuple[str, Sequence[float], bool]] = [("", server, False)] if server is not None else []
+    prefixes = [_pairs({"model": m.served}) + "," if labelled else "" for m in models]
+    sources += [(prefix, m.snapshot, True) for prefix, m in zip(prefixes, models, strict=True)]
     lines = [
         "# HELP gitmlops_model_info The model this server serves.",
         "# TYPE gitmlops_model_info gauge",
-        f"gitmlops_model_info{_labels(model)} 1",
+    ]
+    lines += [f"gitmlops_model_info{_labels({'model': m.served, **m.model} if labelled else m.model)} 1" for m in models]
+    lines += [
         "# HELP gitmlops_requests_total Requests answered, by route and HTTP status.",
         "# TYPE gitmlops_requests_total counter",
     ]
     width = len(STATUSES) + 1
-    for r, route in enumerate(ROUTES):
-        for s in range(width):
-            count = snapshot[r * width + s]
-            if count or (route == "/predict" and s == 0):
-                status = str(STATUSES[s]) if s < len(STATUSES) else "other"
-                lines.append(f'gitmlops_requests_total{{route="{route}",status="{status}"}} {_num(count)}')
+    for prefix, snapshot, is_model in sources:
+        for r, route in enumerate(ROUTES):
+            for s in range(width):
+                count = snapshot[r * width + s]
+                if count or (is_model and route == "/predict" and s == 0):
+                    status = str(STATUSES[s]) if s < len(STATUSES) else "other"
+                    lines.append(f'gitmlops_requests_total{{{prefix}route="{route}",status="{status}"}} {_num(count)}')
     lines += [
         "# HELP gitmlops_request_duration_seconds Time to answer POST /predict, parsing included.",
         "# TYPE gitmlops_request_duration_seconds histogram",
     ]
-    _histogram(lines, "gitmlops_request_duration_seconds", LATENCY_BUCKETS, snapshot[_LAT:_BATCH])
+    for prefix, m in zip(prefixes, models, strict=True):
+        _histogram(lines, "gitmlops_request_duration_seconds", LATENCY_BUCKETS, m.snapshot[_LAT:_BATCH], prefix)
     lines += [
         "# HELP gitmlops_batch_size Requests per model call.",
         "# TYPE gitmlops_batch_size histogram",
     ]
-    _histogram(lines, "gitmlops_batch_size", BATCH_BUCKETS, snapshot[_BATCH:_ROWS])
+    for prefix, m in zip(prefixes, models, strict=True):
+        _histogram(lines, "gitmlops_batch_size", BATCH_BUCKETS, m.snapshot[_BATCH:_ROWS], prefix)
     lines += [
         "# HELP gitmlops_rows_total Rows predicted.",
         "# TYPE gitmlops_rows_total counter",
-        f"gitmlops_rows_total {_num(snapshot[_ROWS])}",
+    ]
+    lines += [f"gitmlops_rows_total{_labels_of(p)} {_num(m.snapshot[_ROWS])}" for p, m in zip(prefixes, models, strict=True)]
+    lines += [
         "# HELP gitmlops_worker_restarts_total Inference workers that died and were started again.",
         "# TYPE gitmlops_worker_restarts_total counter",
-        f"gitmlops_worker_restarts_total {restarts}",
     ]
-    if any(worker_batches):
+    lines += [f"gitmlops_worker_restarts_total{_labels_of(p)} {m.restarts}" for p, m in zip(prefixes, models, strict=True)]
+    if any(any(m.worker_batches) for m in models):
         lines += ["# HELP gitmlops_worker_batches_total Model calls per inference worker.",
                   "# TYPE gitmlops_worker_batches_total counter"]
-        lines += [f'gitmlops_worker_batches_total{{worker="{w}"}} {n}' for w, n in enumerate(worker_batches)]
-    if unseen:
+        for prefix, m in zip(prefixes, models, strict=True):
+            lines += [f'gitmlops_worker_batches_total{{{prefix}worker="{w}"}} {n}' for w, n in enumerate(m.worker_batches)]
+    if any(m.unseen for m in models):
         lines += ["# HELP gitmlops_unseen_categories_total Served values of a category feature unseen in training.",
                   "# TYPE gitmlops_unseen_categories_total counter"]
-        lines += [f"gitmlops_unseen_categories_total{_labels({'column': name})} {n}" for name, n in unseen.items()]
+        for prefix, m in zip(prefixes, models, strict=True):
+            lines += [f"gitmlops_unseen_categories_total{{{prefix}{_pairs({'column': name})}}} {n}"
+                      for name, n in (m.unseen or {}).items()]
     return "\n".join(lines) + "\n"

@@ -24,6 +24,8 @@ MODEL_FILE = "model.ubj"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
 METRICS_FILE = "metrics.json"
+#: A deploy bundle of several models lists their folders (``models/NAME``) here.
+MANIFEST_FILE = "models.json"
 
 
 class BundleError(Exception):
@@ -139,6 +141,28 @@ def load_bundle(folder: str | Path, expected_md5: str | None = None) -> Bundle:
         metrics=metrics,
     )
     return Bundle(root=root, model_file=model_file, schema=schema, info=info)
+
+
+def load_bundles(folder: str | Path) -> list[Bundle]:
+    """The bundles a folder serves: each listed in its ``models.json`` (a bundle of several
+    models), or the folder itself."""
+    root = Path(folder)
+    manifest = root / MANIFEST_FILE
+    if not manifest.is_file():
+        return [load_bundle(root)]
+    listed = _read_json(manifest)
+    entries = listed.get("models") if isinstance(listed, dict) else None
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise BundleError(f"{manifest} lists no models", "rebuild the bundle with `gitmlops deploy bundle`")
+    bundles = []
+    for entry in entries:
+        sub = str(entry.get("folder") or "")
+        target = (root / sub).resolve()
+        if not sub or not target.is_relative_to(root.resolve()):
+            raise BundleError(f"{manifest} names a model folder outside the bundle: {sub!r}",
+                              "rebuild the bundle with `gitmlops deploy bundle`")
+        bundles.append(load_bundle(target))
+    return bundles
 
 
 def load_booster(model_file: str | Path, expected_md5: str | None, nthread: int = 1) -> Any:

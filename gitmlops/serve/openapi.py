@@ -6,6 +6,7 @@ same server and lists the routes and the features of a record. Runtime module: c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .schema import Feature, ModelSchema
@@ -42,15 +43,18 @@ def prediction_schema(schema: ModelSchema) -> dict[str, Any]:
         "type": ["object", "null"], "additionalProperties": {"type": "number"}}}, "required": ["label"]}
 
 
-def openapi(schema: ModelSchema, info: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document served at /openapi.json."""
-    model = info.get("model", {})
-    record = {
+def record_schema(schema: ModelSchema) -> dict[str, Any]:
+    """JSON Schema of one record of a model."""
+    return {
         "type": "object",
         "properties": {f.name: feature_schema(f) for f in schema.features},
         "required": schema.names,
         "additionalProperties": False,
     }
+
+
+def predict_operation(schema: ModelSchema, title: str, record_ref: str) -> dict[str, Any]:
+    """The OpenAPI operation of a model's POST predict route."""
     split = {
         "type": "object",
         "properties": {
@@ -62,37 +66,68 @@ def openapi(schema: ModelSchema, info: dict[str, Any]) -> dict[str, Any]:
     }
     errors = {str(code): {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
               for code, text in ((400, "not valid JSON, or not the expected shape"), (401, "missing or wrong API key"),
+                                 (404, "no such model"),
                                  (413, "body or record count over the limit"), (422, "a value the model cannot take"),
                                  (504, "no answer from the model in time"))}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": f"{model.get('label') or model.get('name', 'model')} predictions",
-                 "version": str(model.get("version") or "0")},
-        "paths": {
-            "/predict": {"post": {
-                "summary": f"Predict ({schema.task}) for a list of records",
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"oneOf": [
-                        {"type": "object", "properties": {"records": {"type": "array", "minItems": 1,
-                                                                      "items": {"$ref": "#/components/schemas/Record"}}},
-                         "required": ["records"], "additionalProperties": False},
-                        {"type": "object", "properties": {"dataframe_split": split}, "required": ["dataframe_split"],
-                         "additionalProperties": False},
-                    ]}},
-                    "text/csv": {"schema": {"type": "string", "description": "a header row of feature names, then rows"}},
-                }},
-                "responses": {"200": {"description": "one prediction per record", "content": {"application/json": {
-                    "schema": {"type": "object", "properties": {
-                        "predictions": {"type": "array", "items": prediction_schema(schema)},
-                        "model": {"type": "string"}}, "required": ["predictions", "model"]}}}}, **errors},
-            }},
-            "/health": {"get": {"summary": "200 ok when every worker serves, else 503",
-                                "responses": {"200": {"description": "ok"}, "503": {"description": "not ready"}}}},
-            "/info": {"get": {"summary": "the model and its schema", "responses": {"200": {"description": "info"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "metrics"}}}},
-        },
-        "components": {"schemas": {"Record": record, "Error": _ERROR}},
-    }
+    return {"post": {
+        "summary": f"{title}: predict ({schema.task}) for a list of records",
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"oneOf": [
+                {"type": "object", "properties": {"records": {"type": "array", "minItems": 1,
+                                                              "items": {"$ref": record_ref}}},
+                 "required": ["records"], "additionalProperties": False},
+                {"type": "object", "properties": {"dataframe_split": split}, "required": ["dataframe_split"],
+                 "additionalProperties": False},
+            ]}},
+            "text/csv": {"schema": {"type": "string", "description": "a header row of feature names, then rows"}},
+        }},
+        "responses": {"200": {"description": "one prediction per record", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {
+                "predictions": {"type": "array", "items": prediction_schema(schema)},
+                "model": {"type": "string"}}, "required": ["predictions", "model"]}}}}, **errors},
+    }}
+
+
+def component_name(name: str) -> str:
+    """The schema component of a model's record (``/`` is not allowed in component names; ``.`` is
+    in no model name, so the mapping is one to one)."""
+    return f"Record.{name.replace('/', '.')}"
+
+
+def openapi(models: Sequence[tuple[str, ModelSchema, dict[str, Any]]], info: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document served at /openapi.json: ``models`` are (URL name, schema, /info entry).
+
+    Every model has ``/models/NAME/predict`` (record schema ``Record.NAME``); a lone model also
+    ``/predict``, and its record schema is ``Record``.
+    """
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"Error": _ERROR}
+    single = len(models) == 1
+    for name, schema, entry in models:
+        title = str(entry.get("label") or name)
+        component = "Record" if single else component_name(name)
+        schemas[component] = record_schema(schema)
+        operation = predict_operation(schema, title, f"#/components/schemas/{component}")
+        if single:
+            paths["/predict"] = operation
+        paths[f"/models/{name}/predict"] = operation
+        paths[f"/models/{name}/info"] = {"get": {"summary": f"{title}: the model and its schema",
+                                                 "responses": {"200": {"description": "info"}}}}
+    if single:
+        entry = models[0][2]
+        title = f"{entry.get('label') or entry.get('name', 'model')} predictions"
+        version = str(entry.get("version") or "0")
+    else:
+        title = f"{len(models)} models: " + ", ".join(name for name, _, _ in models)
+        version = "0"
+    paths.update({
+        "/health": {"get": {"summary": "200 ok when every worker serves, else 503",
+                            "responses": {"200": {"description": "ok"}, "503": {"description": "not ready"}}}},
+        "/info": {"get": {"summary": "the models and their schemas", "responses": {"200": {"description": "info"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "metrics"}}}},
+    })
+    return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
+            "components": {"schemas": schemas}}
 
 
 _PAGE = """<!doctype html>
@@ -101,7 +136,7 @@ _PAGE = """<!doctype html>
 code,pre{background:#f4f4f4;padding:.1em .3em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}</style>
 </head><body><h1 id="title">API</h1><p>This page is served by the model server itself; the machine-readable
 description is <a href="openapi.json">/openapi.json</a>.</p><div id="routes"></div>
-<h2>Record features</h2><table id="features"><tr><th>name</th><th>type</th><th>values</th></tr></table>
+<div id="records"></div>
 <script>
 fetch("openapi.json").then(r => r.json()).then(doc => {
   document.getElementById("title").textContent = doc.info.title;
@@ -115,12 +150,21 @@ fetch("openapi.json").then(r => r.json()).then(doc => {
       routes.appendChild(p);
     }
   }
-  const table = document.getElementById("features");
-  for (const [name, s] of Object.entries(doc.components.schemas.Record.properties)) {
-    const row = table.insertRow();
-    row.insertCell().textContent = name;
-    row.insertCell().textContent = s.description;
-    row.insertCell().textContent = s.enum ? s.enum.map(v => JSON.stringify(v)).join(", ") : [].concat(s.type).join(" or ");
+  const records = document.getElementById("records");
+  for (const [key, record] of Object.entries(doc.components.schemas)) {
+    if (key !== "Record" && !key.startsWith("Record.")) continue;
+    const h = document.createElement("h2");
+    h.textContent = key === "Record" ? "Record features" : "Record features of " + key.slice(7);
+    records.appendChild(h);
+    const table = document.createElement("table");
+    table.insertRow().innerHTML = "<th>name</th><th>type</th><th>values</th>";
+    for (const [name, s] of Object.entries(record.properties)) {
+      const row = table.insertRow();
+      row.insertCell().textContent = name;
+      row.insertCell().textContent = s.description;
+      row.insertCell().textContent = s.enum ? s.enum.map(v => JSON.stringify(v)).join(", ") : [].concat(s.type).join(" or ");
+    }
+    records.appendChild(table);
   }
 });
 </script></body></html>

@@ -1,4 +1,4 @@
-"""How to serve a bundle: the options, the port check, and ``run`` (either engine).
+"""How to serve bundles: the options, the port check, and ``run`` (either engine, one model or several).
 
 - ``fast`` (default, ``fast.py``): gitmlops' own HTTP processes, ZeroMQ transport and batching
   workers hosting the LitAPI (``api.py``), under gitmlops' supervisor;
@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .metrics import ServerMetrics
@@ -94,29 +96,45 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def run(bundle: Bundle, options: ServeOptions) -> None:
-    """Serve ``bundle`` until interrupted (Ctrl-C or SIGTERM); blocks."""
-    options.check()
-    check_port(options.host, options.port)
-    # Fail here, with a clear message, rather than in a worker process after start-up.
-    load_booster(bundle.model_file, bundle.info.md5)
+def run(bundles: Bundle | Sequence[Bundle], options: ServeOptions) -> None:
+    """Serve one bundle or several (``served.py``) until interrupted (Ctrl-C or SIGTERM); blocks."""
+    from .served import ServedModel, model_entry, served_models
     from .worker import PredictAPISpec
 
-    make_api = PredictAPISpec(
-        bundle,
-        max_rows=options.max_rows,
-        max_batch_size=options.max_batch_size,
-        batch_timeout=options.batch_timeout,
-        profile_dir=options.profile_dir,
-        profile_rows=options.profile_rows,
-        profile_seconds=options.profile_seconds,
-    )
-    info = bundle.info
+    options.check()
+    check_port(options.host, options.port)
+    served = served_models([bundles] if isinstance(bundles, Bundle) else list(bundles))
+    if not served:
+        raise BundleError("no model to serve", "pass at least one model reference or bundle folder")
+    # Fail here, with a clear message, rather than in a worker process after start-up.
+    for _, bundle in served:
+        load_booster(bundle.model_file, bundle.info.md5)
+    single = len(served) == 1
+    specs = [
+        PredictAPISpec(
+            bundle,
+            max_rows=options.max_rows,
+            max_batch_size=options.max_batch_size,
+            batch_timeout=options.batch_timeout,
+            # several models: each writes its own profiles, into a folder of its name
+            profile_dir=options.profile_dir if single or not options.profile_dir
+            else str(Path(options.profile_dir) / name),
+            profile_rows=options.profile_rows,
+            profile_seconds=options.profile_seconds,
+            # (litserve engine) LitServe keys its workers' readiness by the last segment of the
+            # api_path, so several models get distinct ones; clients use /models/NAME/predict.
+            api_path="/predict" if single else f"/predict/{k}",
+        )
+        for k, (name, bundle) in enumerate(served)
+    ]
+    entries = [model_entry(name, bundle) for name, bundle in served]
     server_info = {"engine": options.engine, "workers": options.workers, "max_batch_size": options.max_batch_size,
                    "batch_timeout": options.batch_timeout, "timeout": options.timeout}
+    info: dict[str, Any] = {"model": entries[0]} if single else {}
+    info.update({"models": entries, "server": server_info})
+    labels = [{k: str(entry.get(k) or "") for k in ("name", "version", "md5")} for entry in entries]
     front_options: dict[str, Any] = {
-        "info": {"model": {**info.to_dict(), "label": info.label, "schema": bundle.schema.to_dict()},
-                 "server": server_info},
+        "info": info,
         "api_key": options.api_key,
         "max_body_bytes": options.max_body_bytes,
         "timeout": options.timeout,
@@ -124,26 +142,39 @@ def run(bundle: Bundle, options: ServeOptions) -> None:
         "max_header_bytes": options.max_header_bytes,
         "header_timeout": options.header_timeout,
     }
-    categories = [f.name for f in bundle.schema.features if f.type == "category"]
+    # each model's category features, whose values unseen in training its /metrics series count
+    categories = [[f.name for f in bundle.schema.features if f.type == "category"] for _, bundle in served]
     logging.getLogger("litserve").setLevel(options.log_level.upper())
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if options.engine == "litserve":
             from .stock import run_litserve
 
-            metrics = ServerMetrics(slots=1 + options.workers, workers=options.workers, unseen_columns=categories)
-            api = make_api()
-            run_litserve(api, {**front_options, "api": api, "metrics": metrics}, metrics, options)
+            # slot 0: LitServe's API server; then one per inference worker (claimed in setup)
+            metrics = [ServerMetrics(slots=1 + options.workers, workers=options.workers, unseen_columns=columns)
+                       for columns in categories]
+            apis = [make_api() for make_api in specs]
+            models = [ServedModel(name, api, m, entry, label, api_path=api.api_path)
+                      for (name, _), api, m, entry, label in zip(served, apis, metrics, entries, labels, strict=True)]
+            server_metrics = metrics[0] if single else ServerMetrics(slots=1)
+            run_litserve(apis, {**front_options, "models": models, "metrics": server_metrics}, metrics, options)
         else:
             from .fast import Supervisor
             from .front import FrontDoor
 
-            metrics = ServerMetrics(slots=options.workers, workers=options.workers, unseen_columns=categories)
+            metrics = [ServerMetrics(slots=options.workers, workers=options.workers, unseen_columns=columns)
+                       for columns in categories]
+            server_metrics = metrics[0] if single else ServerMetrics(slots=options.workers)
 
             def make_front() -> FrontDoor:
-                return FrontDoor(None, api=make_api(), metrics=metrics, **front_options)
+                models = [ServedModel(name, make_api(), m, entry, label) for (name, _), make_api, m, entry, label
+                          in zip(served, specs, metrics, entries, labels, strict=True)]
+                return FrontDoor(None, models=models, metrics=server_metrics, **front_options)
 
-            Supervisor(make_api, make_front, metrics, options.workers, options.log_level).run(options.host, options.port)
+            names = [name for name, _ in served]
+            Supervisor(specs, make_front, metrics, options.workers, options.log_level, names).run(
+                options.host, options.port
+            )
     except KeyboardInterrupt:
         return
     except RuntimeError as exc:

@@ -10,18 +10,21 @@ model came from.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gitmlops.errors import GitMLOpsError, RemoteError, ServeError
 from gitmlops.serve.model import (
+    MANIFEST_FILE,
     METADATA_FILE,
     MODEL_FILE,
     SCHEMA_FILE,
     Bundle,
     BundleError,
     load_bundle,
+    load_bundles,
 )
 
 METRICS_PATH = "metrics.json"
@@ -33,8 +36,16 @@ def serve_error(exc: BundleError) -> ServeError:
 
 
 def is_registry_ref(ref: str) -> bool:
-    """Whether ``ref`` has the shape of a registry reference (NAME@VERSION or NAME#STAGE)."""
-    return ("@" in ref or "#" in ref) and "/" not in ref
+    """Whether ``ref`` has the shape of a registry reference (NAME@VERSION or NAME#STAGE, NAME
+    possibly a monorepo ``dir/sub:name``): a ``#`` or ``@`` after the last ``/``, or a ``:``."""
+    return ("@" in ref or "#" in ref) and ("/" not in ref or ":" in ref)
+
+
+def ref_name(ref: str) -> str | None:
+    """The artifact name of a registry reference (``churn`` of ``churn#prod``); None for a folder."""
+    if not is_registry_ref(ref.strip()):
+        return None
+    return re.split(r"[#@]", ref.strip(), maxsplit=1)[0]
 
 
 def find_folder(repo: str, ref: str) -> Path | None:
@@ -62,6 +73,17 @@ def open_bundle(repo: str, ref: str, workdir: Path | None = None) -> Bundle:
         return _fetch(repo, ref.strip(), workdir)
     except BundleError as exc:
         raise serve_error(exc) from None
+
+
+def open_bundles(repo: str, ref: str, workdir: Path | None = None) -> list[Bundle]:
+    """The bundles ``ref`` names: one, or each model of a deploy bundle folder of several."""
+    folder = None if is_registry_ref(ref) else find_folder(repo, ref)
+    if folder is not None and (folder / MANIFEST_FILE).is_file():
+        try:
+            return load_bundles(folder)
+        except BundleError as exc:
+            raise serve_error(exc) from None
+    return [open_bundle(repo, ref, workdir)]
 
 
 def _fetch(repo: str, ref: str, workdir: Path | None) -> Bundle:

@@ -3,7 +3,9 @@
 LitServe runs its own API server and worker processes; gitmlops adds its front door as one of
 LitServe's ``middlewares`` (auth, limits, validation, /info, /metrics, /openapi.json, /docs, the
 same error bodies as the fast engine). Batching is LitServe's (``max_batch_size``,
-``batch_timeout`` on the LitAPI), workers are ``workers_per_device``. Runtime module.
+``batch_timeout`` on the LitAPI), workers are ``workers_per_device``. Several models are several
+LitAPIs with their own ``api_path`` in one ``LitServer`` (LitServe's documented multi-endpoint
+serving): each has its own request queue and workers. Runtime module.
 """
 
 from __future__ import annotations
@@ -18,19 +20,24 @@ from .front import FrontDoor
 from .metrics import ServerMetrics
 
 
-def run_litserve(api: Any, front_options: dict[str, Any], metrics: ServerMetrics, options: Any) -> None:
-    """Serve with LitServe until interrupted; blocks."""
-    # Slot 0 is the API server's; each worker claims the next one in setup (see PredictAPI).
-    api.batch_metrics = metrics
-    api.metrics_slot = multiprocessing.get_context("spawn").Value("i", 0)
+def run_litserve(
+    apis: list[Any], front_options: dict[str, Any], metrics: list[ServerMetrics], options: Any
+) -> None:
+    """Serve the LitAPIs (one per model, each at its own ``api_path``) with LitServe until interrupted; blocks."""
+    for api, api_metrics in zip(apis, metrics, strict=True):
+        # Slot 0 is the API server's; each worker claims the next one in setup (see PredictAPI).
+        api.batch_metrics = api_metrics
+        api.metrics_slot = multiprocessing.get_context("spawn").Value("i", 0)
+    info = front_options["info"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = ls.LitServer(
-            api,
+            # LitServe's multi-endpoint form: a list of LitAPIs, each batching in its own workers.
+            apis[0] if len(apis) == 1 else apis,
             accelerator="cpu",
             workers_per_device=options.workers,
             timeout=options.timeout,
-            model_metadata=front_options["info"]["model"],
+            model_metadata=info["model"] if "model" in info else {"models": info["models"]},
             middlewares=[(FrontDoor, front_options)],
         )
     from .limits import guarded_protocol
