@@ -164,7 +164,8 @@ class Browser:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise BrowserError(f"{expression!r} stayed false for {timeout} s on {self.url()}")
+                raise BrowserError(f"{expression!r} stayed false for {timeout} s on {self.url()}; "
+                                   f"errors: {self.errors()}")
             time.sleep(0.05)
 
     def url(self) -> str:
@@ -193,11 +194,11 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
         return path
 
-    def errors(self) -> list[str]:
-        """Console errors, uncaught exceptions and failed loads seen so far."""
+    def errors(self, since: int = 0) -> list[str]:
+        """Console errors, uncaught exceptions and failed loads seen after event ``since``."""
         found = []
         with self._cond:
-            events = list(self.events)
+            events = self.events[since:]
         for event in events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.exceptionThrown":
@@ -212,10 +213,11 @@ class Browser:
                 found.append(f"load failed: {params.get('errorText')}")
         return found
 
-    def requested(self) -> list[str]:
-        """Every URL the page asked for."""
+    def requested(self, since: int = 0) -> list[str]:
+        """Every URL the page asked for after event ``since``."""
         with self._cond:
-            return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+            return [e["params"]["request"]["url"] for e in self.events[since:]
+                    if e.get("method") == "Network.requestWillBeSent"]
 
     def close(self) -> None:
         """Stop the browser and remove its profile folder."""
