@@ -26,13 +26,17 @@ def _join(base: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(base, path)) if base else posixpath.normpath(path)
 
 
-def _yaml(text: str | None) -> Any:
-    import yaml
+def _yaml(text: str | None, memo: dict[str, Any]) -> Any:
+    """Parsed YAML (empty on errors), parsed once per distinct text: most commits share their files."""
+    key = text or ""
+    if key not in memo:
+        import yaml
 
-    try:
-        return yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
-        return {}
+        try:
+            memo[key] = yaml.load(key, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        except yaml.YAMLError:
+            memo[key] = {}
+    return memo[key]
 
 
 def _plot_specs(dvc_yaml: Any) -> list[dict[str, Any]]:
@@ -103,17 +107,29 @@ def commit_facts(git: GitRepo, wanted: list[tuple[str, str]], cache: dict[str, A
         return
     names = ("params.yaml", "dvc.yaml", "dvc.lock")
     texts = files_at_many(git, [(c, _join(b, n)) for c, b in todo for n in names])
+    memo: dict[str, Any] = {}
     specs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for commit, base in todo:
-        specs[(commit, base)] = _plot_specs(_yaml(texts[(commit, _join(base, "dvc.yaml"))]))
+        specs[(commit, base)] = _plot_specs(_yaml(texts[(commit, _join(base, "dvc.yaml"))], memo))
     plot_texts = files_at_many(git, [(c, _join(b, s["path"])) for (c, b), found in specs.items() for s in found])
     from gitmlops.adapters.dvc_repo import parse_lock
 
+    derived: dict[tuple[str, ...], Any] = {}  # the same texts give the same facts: derive them once
+
+    def once(kind: str, text: str | None, make: Any) -> Any:
+        key = (kind, text or "")
+        if key not in derived:
+            derived[key] = make(text)
+        return derived[key]
+
     for commit, base in todo:
-        params = _yaml(texts[(commit, _join(base, "params.yaml"))])
-        lock = parse_lock(texts[(commit, _join(base, "dvc.lock"))])
-        outs = {out["path"]: out["md5"] for stage in lock.values() for out in stage["outs"]}
-        plots = [_plot(s, _records(plot_texts[(commit, _join(base, s["path"]))])) for s in specs[(commit, base)]]
+        params = _yaml(texts[(commit, _join(base, "params.yaml"))], memo)
+        lock_text = texts[(commit, _join(base, "dvc.lock"))]
+        outs = once("outs", lock_text, lambda t: {out["path"]: out["md5"] for stage in parse_lock(t).values()
+                                                  for out in stage["outs"]})
+        plots = [once("plot:" + json.dumps(s, sort_keys=True), plot_texts[(commit, _join(base, s["path"]))],
+                      lambda t, s=s: _plot(s, _records(t)))
+                 for s in specs[(commit, base)]]
         cache[f"{commit}:{base}"] = {
             "params": flatten(params) if isinstance(params, dict) else {},
             "plots": [p for p in plots if p is not None],

@@ -244,7 +244,7 @@
       });
     });
     [dom[0], (dom[0] + dom[1]) / 2, dom[1]].forEach(function (t, i) {
-      svg.appendChild(s("text", { x: x(t), y: height - 6, "text-anchor": ["start", "middle", "end"][i] }, new Date(t).toISOString().slice(0, 10)));
+      svg.appendChild(s("text", { x: x(t), y: height - 6, "text-anchor": ["start", "middle", "end"][i] }, timeLabel(t, dom)));
     });
     return svg;
   }
@@ -451,10 +451,8 @@
       var judged = d.profiles.filter(function (p) { return p.verdict; });
       if (judged.length) {
         var times = d.profiles.map(function (p) { return stampTime(p.stamp); });
-        var span = extent(times), short = span[1] - span[0] < 2 * 86400000;
-        var f = frame(760, 220, span, [0, 1], ["profile time (UTC)", "drifted share of columns"], function (t) {
-          var iso = new Date(t).toISOString(); return short ? iso.slice(5, 16).replace("T", " ") : iso.slice(0, 10);
-        });
+        var span = extent(times);
+        var f = frame(760, 220, span, [0, 1], ["profile time (UTC)", "drifted share of columns"], function (t) { return timeLabel(t, span); });
         var path = judged.map(function (p, i) { return (i ? "L" : "M") + f.x(stampTime(p.stamp)).toFixed(1) + "," + f.y(p.drift_share || 0).toFixed(1); }).join("");
         f.plot.appendChild(s("path", { d: path, fill: "none", stroke: "#8c959f", "stroke-width": 1 }));
         judged.forEach(function (p) {
@@ -475,6 +473,11 @@
         { title: "report", value: function (p) { return p.report; }, render: function (p) { return p.report ? el("a", { href: p.report, cls: "drift-report", text: "drift report" }) : el("span", { cls: "muted", text: p.note || "–" }); } }
       ], d.profiles.slice().reverse(), { cls: "profiles" }));
     });
+  }
+  // A date, or a date and time when the whole axis spans less than two days.
+  function timeLabel(t, span) {
+    var iso = new Date(t).toISOString();
+    return span[1] - span[0] < 2 * 86400000 ? iso.slice(5, 16).replace("T", " ") : iso.slice(0, 10);
   }
   function stampTime(stamp) {
     var m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(stamp);
