@@ -2,7 +2,7 @@
 
 Built once per session from the trained example: a second artifact declared next to ``model``,
 registrations and promotions, a retrain with another ``train.max_depth`` (registered as the next
-version), and two committed production profiles, the second with a shifted column.
+version) and one DVC experiment on it, and two committed production profiles, the second with a shifted column.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def site_template(tmp_path_factory: pytest.TempPathFactory, trained_template: Pa
     ok(repo, "data", "push")
     ok(repo, "registry", "register", "model", "--message", "max_depth 6")
     ok(repo, "registry", "promote", "model", "v0.1.1", "--stage", "staging")
+    ok(repo, "run", "--sweep", "train.max_depth=3")  # a DVC experiment whose baseline is v0.1.1's commit
     scratch = tmp_path_factory.mktemp("site-production")
     for seed, shift in ((1, False), (2, True)):
         data = write_production(repo, scratch / f"batch{seed}.csv", seed, shift)

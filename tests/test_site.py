@@ -58,8 +58,12 @@ def test_site_holds_every_model_version_stage_and_event(site_repo: Path, tmp_pat
     events = [(e["event"], e["version"], e["stage"]) for e in model["events"]]
     assert ("assign", "v0.1.0", "prod") in events and events[0] == ("register", "v0.1.0", None)
     assert next(e for e in model["events"] if e["event"] == "register")["message"].endswith("first model")
-    # experiments: HEAD's row from `dvc exp show` (registered versions are added by the page)
-    assert any(e["baseline"] and e["params"]["train.max_depth"] == 6 for e in data["experiments"])
+    # experiments: HEAD's row, and the experiment on v0.1.1's commit (registered versions' own rows
+    # are added by the page from the registry)
+    rows = data["experiments"]
+    assert [(e["of"], e["baseline"]) for e in rows] == [("HEAD", True), ("model@v0.1.1", False)]
+    assert rows[0]["params"]["train.max_depth"] == 6 and rows[1]["params"]["train.max_depth"] == 3
+    assert 0.5 < rows[1]["metrics"]["auc"] <= 1
 
 
 def test_site_monitoring_has_a_verdict_and_report_per_profile(site_repo: Path, tmp_path: Path) -> None:

@@ -161,27 +161,39 @@ def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, A
     }, read
 
 
-def _experiments(git: GitRepo, cache: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
-    """The experiments of HEAD (`dvc exp show`), remembered by HEAD and the experiment refs."""
+def _experiments(git: GitRepo, versions: dict[str, str], cache: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
+    """The experiments of HEAD and of each registered version that has any (`dvc exp show`),
+    remembered by HEAD and the experiment refs. ``versions`` maps commits to ``NAME@VERSION``."""
     from gitmlops.adapters.dvc_repo import is_dvc_repo
 
     head = git.head_commit()
     if head is None or not is_dvc_repo(git.root):
         return []
-    key = head + "\n" + git.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/exps")
+    refs = git.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/exps")
+    # DVC names an experiment refs/exps/<baseline[:2]>/<baseline[2:]>/<name>
+    baselines = {"".join(line.split()[0].split("/")[2:4]) for line in refs.splitlines() if line.count("/") >= 4}
+    revs = [head, *sorted(c for c in baselines & set(versions) if c != head)]
+    key = "\n".join([*revs, refs])
     if key in cache:
         return list(cache[key])
     from gitmlops.errors import GitMLOpsError
     from gitmlops.pipeline.experiments import show
 
     try:
-        rows = show(git)
+        rows = show(git, revs=revs)
     except GitMLOpsError as exc:
-        notes.append(f"experiments of HEAD not shown: {exc.message}")
+        notes.append(f"experiments not shown: {exc.message}")
         return []
-    found = [{"name": e.name, "rev": e.rev, "baseline": e.baseline, "state": e.state, "created": e.created,
-              "params": e.params, "metrics": e.metrics} for e in rows]
-    cache.clear()  # only the newest HEAD's table is worth keeping
+    found = []
+    baseline = head
+    for e in rows:
+        baseline = e.rev if e.baseline else baseline
+        if e.baseline and baseline != head:
+            continue  # a registered version's own row comes from the registry
+        found.append({"name": e.name, "rev": e.rev, "baseline": e.baseline, "state": e.state, "created": e.created,
+                      "of": "HEAD" if baseline == head else versions.get(baseline, baseline[:8]),
+                      "params": e.params, "metrics": e.metrics})
+    cache.clear()  # only the newest table is worth keeping
     cache[key] = found
     return found
 
@@ -198,7 +210,9 @@ def build(repo: str | os.PathLike[str] | GitRepo = ".", output: str | os.PathLik
     registry, read = _models(git, cache, verified)
     drift_before = len(cache["drift"])
     monitored = monitoring(git, out, cache["drift"], jobs=jobs)
-    experiments = _experiments(git, cache["experiments"], notes)
+    by_commit = {v["commit"]: f"{a['name']}@{v['version']}" for a in registry["artifacts"] for v in a["versions"]
+                 if v["tag"]}
+    experiments = _experiments(git, by_commit, cache["experiments"], notes)
     site = {
         "title": git.root.name,
         "generated_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),

@@ -386,11 +386,13 @@
   // -- Experiments -------------------------------------------------------------------------------
   function experimentRows() {
     var rows = SITE.experiments.map(function (e) {
-      return { source: e.baseline ? "HEAD" : "experiment", name: e.name, rev: e.rev, params: e.params, metrics: e.metrics, created: e.created };
+      var of = e.of || "HEAD";
+      return { source: e.baseline ? (of === "HEAD" ? "HEAD" : "baseline of " + of) : "experiment of " + of, kind: e.baseline && of === "HEAD" ? "HEAD" : "experiment",
+        name: e.name, rev: e.rev, params: e.params, metrics: e.metrics, created: e.created };
     });
     REG.artifacts.forEach(function (a) {
       registered(a).forEach(function (v) {
-        rows.push({ source: "registered", name: a.name + "@" + v.version, rev: v.commit, params: commitFacts(v).params, metrics: v.metrics, created: v.registered_at, hash: versionHash(a.name, v.version) });
+        rows.push({ source: "registered", kind: "registered", name: a.name + "@" + v.version, rev: v.commit, params: commitFacts(v).params, metrics: v.metrics, created: v.registered_at, hash: versionHash(a.name, v.version) });
       });
     });
     return rows;
@@ -413,7 +415,7 @@
     var metric = query.metric && metrics.indexOf(query.metric) >= 0 ? query.metric : metrics[0];
     var param = query.param && numericParams.indexOf(query.param) >= 0 ? query.param : numericParams[0];
     function go(m, p) { location.hash = "#/experiments/" + enc(m || "") + "/" + enc(p || ""); }
-    main.appendChild(el("p", { cls: "muted", text: rows.length + " rows: HEAD and its DVC experiments, and every registered version. Params shown are those that vary; click a header to sort." }));
+    main.appendChild(el("p", { cls: "muted", text: rows.length + " rows: HEAD, every registered version, and their DVC experiments. Params shown are those that vary; click a header to sort." }));
     if (metric && param) {
       main.appendChild(el("div", { cls: "controls" }, [select("metric", metrics, metric, function (m) { go(m, param); }),
         select("param", numericParams, param, function (p) { go(metric, p); })]));
@@ -421,7 +423,7 @@
       var f = frame(640, 320, extent(points.map(function (r) { return r.params[param]; })), extent(points.map(function (r) { return r.metrics[metric]; })), [param, metric]);
       var sources = ["HEAD", "experiment", "registered"];
       points.forEach(function (r) {
-        var dot = s("circle", { cx: f.x(r.params[param]), cy: f.y(r.metrics[metric]), r: 5, fill: COLORS[sources.indexOf(r.source)], "fill-opacity": 0.75, "class": "point" });
+        var dot = s("circle", { cx: f.x(r.params[param]), cy: f.y(r.metrics[metric]), r: 5, fill: COLORS[sources.indexOf(r.kind)], "fill-opacity": 0.75, "class": "point" });
         dot.appendChild(s("title", {}, r.name + ": " + param + "=" + fmt(r.params[param]) + ", " + metric + "=" + fmt(r.metrics[metric])));
         f.plot.appendChild(dot);
       });
