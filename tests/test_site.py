@@ -169,3 +169,58 @@ def test_repo_without_registry_or_profiles_builds_an_empty_site(git_repo: Path, 
     assert (summary["models"], summary["profiles"], summary["experiments"]) == (0, 0, 0)
     data = read_site(tmp_path / "site")
     assert data["registry"]["artifacts"] == [] and data["monitoring"]["datasets"] == []
+
+
+def _model_folder(repo: Path, name: str, metric: dict[str, float], shift: float) -> None:
+    """A model folder as issue 15 lays them out: its own dvc.yaml, params.yaml, outputs, monitoring/."""
+    import numpy as np
+    import pandas as pd
+
+    from gitmlops.monitor import profile_dataframe, write_profile
+
+    folder = repo / "models" / name
+    (folder / "monitoring" / "production").mkdir(parents=True)
+    (folder / "params.yaml").write_text("paths:\n  reference_profile: reference_profile.bin\ntrain:\n  depth: 3\n")
+    (folder / "dvc.yaml").write_text(
+        f"artifacts:\n  {name}:\n    path: model.bin\n    type: model\n"
+        "stages:\n  evaluate:\n    cmd: 'true'\n    metrics:\n    - metrics.json:\n        cache: false\n"
+        "    plots:\n    - roc.json:\n        cache: false\n        x: fpr\n        y: tpr\n")
+    (folder / "model.bin.dvc").write_text(f"outs:\n- md5: {'ab' * 16}\n  size: 3\n  hash: md5\n  path: model.bin\n")
+    (folder / "metrics.json").write_text(json.dumps(metric))
+    (folder / "roc.json").write_text(json.dumps({"roc": [{"fpr": 0, "tpr": 0}, {"fpr": 0.5, "tpr": 0.8},
+                                                          {"fpr": 1, "tpr": 1}]}))
+    rng = np.random.default_rng(0)
+    for path, move in ((folder / "reference_profile.bin", 0.0),
+                       (folder / "monitoring" / "production" / "20260101T000000Z.bin", shift)):
+        frame = pd.DataFrame({"x": rng.normal(move, 1, 2000), "y": rng.normal(0, 1, 2000)})
+        write_profile(profile_dataframe(frame), path)
+
+
+def test_several_model_folders_and_gto_tags(git_repo: Path, tmp_path: Path) -> None:
+    """Models in their own folders (`dir:NAME` artifacts), registered by GTO-style tags without
+    gitmlops metadata: each model gets its metrics, plots and its own folder's monitoring."""
+    _model_folder(git_repo, "churn", {"auc": 0.81}, 0.0)
+    _model_folder(git_repo, "revenue", {"rmse": 3.5}, 3.0)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "two models")
+    for tag in ("models/churn=churn@v0.1.0", "models/revenue=revenue@v1.0.0", "models/revenue=revenue#prod#1"):
+        git(git_repo, "tag", "-a", tag, "-m", f"written by gto: {tag}")
+    out = tmp_path / "site"
+    summary = _build(git_repo, out)
+    assert summary["models"] == 2 and summary["profiles"] == 2
+    registry = read_site(out)["registry"]
+    churn, revenue = registry["artifacts"]
+    assert (churn["name"], churn["base"], revenue["base"]) == ("models/churn:churn", "models/churn", "models/revenue")
+    assert revenue["stages"]["prod"] == "v1.0.0"
+    assert churn["versions"][0]["metrics"] == {"auc": 0.81} and revenue["versions"][0]["metrics"] == {"rmse": 3.5}
+    assert churn["versions"][0]["artifact"]["md5"] == "ab" * 16
+    facts = registry["commits"][revenue["versions"][0]["commits_key"]]
+    assert facts["params"] == {"paths.reference_profile": "reference_profile.bin", "train.depth": 3}
+    assert [p["path"] for p in facts["plots"]] == ["roc.json"] and len(facts["plots"][0]["points"]) == 3
+    datasets = {d["base"]: d for d in read_site(out)["monitoring"]["datasets"]}
+    assert set(datasets) == {"models/churn", "models/revenue"}
+    assert datasets["models/churn"]["reference"] == "models/churn/reference_profile.bin"
+    assert datasets["models/churn"]["profiles"][0]["verdict"] == "no_drift"
+    assert datasets["models/revenue"]["profiles"][0]["verdict"] == "drift"
+    report = datasets["models/revenue"]["profiles"][0]["report"]
+    assert report == "drift/models/revenue/production/20260101T000000Z.html" and (out / report).is_file()

@@ -69,7 +69,7 @@ def _load_cache(out: Path) -> dict[str, Any]:
         cache = {}
     if not isinstance(cache, dict) or cache.get("version") != CACHE_VERSION:
         cache = {"version": CACHE_VERSION}
-    for key in ("commits", "schemas", "drift", "experiments"):
+    for key in ("commits", "schemas", "drift", "experiments", "lineage"):
         cache.setdefault(key, {})
     return cache
 
@@ -100,6 +100,21 @@ def _verify_reports(paths: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _lineage(git: GitRepo, commit: str, name: str, cache: dict[str, Any]) -> dict[str, Any]:
+    """What a registration without gitmlops metadata (a GTO tag) would have recorded, read from the
+    commit as `registry resolve` does; remembered per commit and artifact."""
+    key = f"{commit}:{name}"
+    if key not in cache:
+        from gitmlops.errors import GitMLOpsError
+        from gitmlops.registry.artifacts import artifact_at, lineage_metadata
+
+        try:
+            cache[key] = lineage_metadata(git, artifact_at(git, commit, name))
+        except GitMLOpsError:
+            cache[key] = {}
+    return dict(cache[key])
+
+
 def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], int]:
     from gitmlops.registry.api import load
     from gitmlops.registry.settings import registry_settings
@@ -124,6 +139,8 @@ def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, A
         for state in sorted(artifact.versions.values(), key=lambda v: v.position, reverse=True):
             event = registrations.get(state.tag or "")
             meta = (event.metadata if event is not None else None) or {}
+            if state.tag and not isinstance(meta.get("artifact"), dict):
+                meta = _lineage(git, state.commit, artifact.name, cache["lineage"])
             key = f"{state.commit}:{base}"
             found = meta.get("artifact")
             info: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -143,6 +160,7 @@ def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, A
             })
         summary = artifact.to_dict()
         result.append(summary | {
+            "base": base,  # the model's folder: its params.yaml, dvc.yaml and monitoring/
             "active_versions": summary["versions"],
             "versions": versions,
             "events": [facts.event_row(e) for e in artifact.events],
@@ -209,7 +227,8 @@ def build(repo: str | os.PathLike[str] | GitRepo = ".", output: str | os.PathLik
     notes: list[str] = []
     registry, read = _models(git, cache, verified)
     drift_before = len(cache["drift"])
-    monitored = monitoring(git, out, cache["drift"], jobs=jobs)
+    bases = sorted({a["base"] for a in registry["artifacts"]})
+    monitored = monitoring(git, out, cache["drift"], bases=bases, jobs=jobs)
     by_commit = {v["commit"]: f"{a['name']}@{v['version']}" for a in registry["artifacts"] for v in a["versions"]
                  if v["tag"]}
     experiments = _experiments(git, by_commit, cache["experiments"], notes)

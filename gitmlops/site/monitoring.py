@@ -72,48 +72,72 @@ def _rows(path: Path) -> int | None:
     return rows if isinstance(rows, int) else None
 
 
-def monitoring(git: GitRepo, out: Path, cache: dict[str, Any], jobs: int | None = None) -> dict[str, Any]:
-    """Datasets with one point per committed profile: ``{reference, datasets: [{name, profiles}]}``.
+@dataclass
+class Project:
+    """One model folder's monitoring settings (the repository root, or ``models/NAME/`` and the like)."""
+
+    base: str  # relative to the repository root; "" for the root
+    config: dict[str, Any]
+    profiles_dir: str  # relative to the repository root
+    reference: Path
+    ref_bytes: bytes | None
+    key: bytes  # what the verdict depends on besides the target: reference bytes and drift settings
+
+
+def _project(root: Path, base: str) -> Project:
+    folder = root / base if base else root
+    config = _settings(folder)
+    monitor = config.get("monitor") if isinstance(config.get("monitor"), dict) else {}
+    profiles_dir = str((monitor or {}).get("profiles_dir") or "monitoring").strip("/")
+    reference = _reference(folder, config)
+    ref_bytes = reference.read_bytes() if reference.is_file() else None
+    data_conf = config.get("data") if isinstance(config.get("data"), dict) else {}
+    settings = json.dumps([(monitor or {}).get("drift"), (data_conf or {}).get("drop_columns"),
+                           (data_conf or {}).get("target")], sort_keys=True, default=str).encode()
+    key = (hashlib.sha256(ref_bytes).digest() if ref_bytes is not None else b"") + settings
+    return Project(base, config, f"{base}/{profiles_dir}" if base else profiles_dir, reference, ref_bytes, key)
+
+
+def monitoring(git: GitRepo, out: Path, cache: dict[str, Any], bases: list[str] | None = None,
+               jobs: int | None = None) -> dict[str, Any]:
+    """Datasets with one point per committed profile, for the root and each model folder of
+    ``bases``: ``{reference, profiles_dir, datasets: [{name, base, reference, profiles}]}``.
 
     ``cache`` maps a digest to its verdict; reports missing from ``out`` are written again.
     """
     from gitmlops.monitor.layout import STAMP_RE
 
     root = git.root
-    config = _settings(root)
-    monitor = config.get("monitor") if isinstance(config.get("monitor"), dict) else {}
-    profiles_dir = str((monitor or {}).get("profiles_dir") or "monitoring").strip("/")
-    reference = _reference(root, config)
-    ref_bytes = reference.read_bytes() if reference.is_file() else None
-    data_conf = config.get("data") if isinstance(config.get("data"), dict) else {}
-    settings_key = json.dumps([(monitor or {}).get("drift"), (data_conf or {}).get("drop_columns"),
-                               (data_conf or {}).get("target")], sort_keys=True, default=str).encode()
-    ref_hash = hashlib.sha256(ref_bytes).digest() if ref_bytes is not None else b""
+    projects = [_project(root, b) for b in dict.fromkeys(["", *(bases or [])])
+                if not b or (root / b / "params.yaml").is_file()]
     committed = files_at(git, "HEAD", ".bin") if git.head_commit() else []
-    todo: list[Comparison] = []
-    for rel in committed:
-        parts = rel.split("/")
-        if not rel.startswith(profiles_dir + "/") or len(parts) != len(profiles_dir.split("/")) + 2:
-            continue  # reference profiles and segment folders are not a dataset's time series
-        if not STAMP_RE.match(Path(rel).stem) or not (root / rel).is_file():
-            continue
-        dataset, stamp = parts[-2], Path(rel).stem
-        digest = None
-        if ref_bytes is not None:
-            body = hashlib.sha256((root / rel).read_bytes()).digest()
-            digest = hashlib.sha256(ref_hash + body + settings_key).hexdigest()
-        todo.append(Comparison(dataset, rel, stamp, digest, f"drift/{dataset}/{stamp}.html"))
+    todo: list[tuple[Project, Comparison]] = []
+    for project in projects:
+        depth = len(project.profiles_dir.split("/")) + 2
+        for rel in committed:
+            parts = rel.split("/")
+            if not rel.startswith(project.profiles_dir + "/") or len(parts) != depth:
+                continue  # reference profiles and segment folders are not a dataset's time series
+            if not STAMP_RE.match(Path(rel).stem) or not (root / rel).is_file():
+                continue
+            dataset, stamp = parts[-2], Path(rel).stem
+            digest = None
+            if project.ref_bytes is not None:
+                body = hashlib.sha256((root / rel).read_bytes()).digest()
+                digest = hashlib.sha256(project.key + body).hexdigest()
+            folder = f"{project.base}/{dataset}" if project.base else dataset
+            todo.append((project, Comparison(dataset, rel, stamp, digest, f"drift/{folder}/{stamp}.html")))
 
-    fresh = [c for c in todo if c.digest is not None
+    fresh = [(p, c) for p, c in todo if c.digest is not None
              and (c.digest not in cache or (cache[c.digest].get("verdict") and not (out / c.report).is_file()))]
-    args = [(str(reference), str(root / c.profile), config, f"Data drift: {c.dataset} {c.stamp}") for c in fresh]
+    args = [(str(p.reference), str(root / c.profile), p.config, f"Data drift: {c.dataset} {c.stamp}") for p, c in fresh]
     workers = jobs if jobs is not None else min(2, os.cpu_count() or 1)
     if len(args) >= PARALLEL_FROM and workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_compare, *zip(*args, strict=True), chunksize=8))
     else:
         results = [_compare(*a) for a in args]
-    for item, result in zip(fresh, results, strict=True):
+    for (_, item), result in zip(fresh, results, strict=True):
         html = result.pop("html")
         if html is not None:
             target = out / item.report
@@ -121,20 +145,23 @@ def monitoring(git: GitRepo, out: Path, cache: dict[str, Any], jobs: int | None 
             target.write_text(html, encoding="utf-8")
         cache[item.digest] = result  # type: ignore[index]
 
-    datasets: dict[str, list[dict[str, Any]]] = {}
-    for item in todo:
+    datasets: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for project, item in todo:
         found = cache.get(item.digest or "", {}) if item.digest else {}
         note = found.get("note") if found else (
-            f"no reference profile at {reference.relative_to(root).as_posix()} (`gitmlops data pull`)")
-        datasets.setdefault(item.dataset, []).append({
+            f"no reference profile at {project.reference.relative_to(root).as_posix()} (`gitmlops data pull`)")
+        datasets.setdefault((project.base, item.dataset), []).append({
             "profile": item.profile, "stamp": item.stamp, "rows": _rows(root / item.profile),
             "verdict": found.get("verdict"), "drifted": found.get("drifted"), "compared": found.get("compared"),
             "drift_share": found.get("drift_share"), "note": note,
             "report": item.report if found.get("verdict") else None,
         })
+    references = {p.base: p.reference.relative_to(root).as_posix() if p.ref_bytes is not None else None
+                  for p in projects}
     return {
-        "reference": reference.relative_to(root).as_posix() if ref_bytes is not None else None,
-        "profiles_dir": profiles_dir,
-        "datasets": [{"name": name, "profiles": sorted(rows, key=lambda r: r["stamp"])}
-                     for name, rows in sorted(datasets.items())],
+        "reference": references[""],
+        "profiles_dir": projects[0].profiles_dir,
+        "datasets": [{"name": name, "base": base, "reference": references[base],
+                      "profiles": sorted(rows, key=lambda r: r["stamp"])}
+                     for (base, name), rows in sorted(datasets.items())],
     }

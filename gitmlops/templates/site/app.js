@@ -311,7 +311,7 @@
     main.appendChild(el("h2", { text: "Plots" }));
     main.appendChild(plotsOf(facts.plots, [[v.version, facts]]));
     main.appendChild(el("h2", { text: "Drift of production data" }));
-    main.appendChild(driftLinks());
+    main.appendChild(driftLinks(a));
     main.appendChild(el("h2", { text: "Events" }));
     main.appendChild(eventsTable(a.events.filter(function (e) { return e.version === v.version; }).reverse()));
   }
@@ -331,12 +331,15 @@
       } }
     ], features, { cls: "schema" });
   }
-  function driftLinks() {
-    var sets = SITE.monitoring.datasets;
-    if (!sets.length) { return empty("no committed profiles"); }
+  function datasetLabel(d) { return d.base ? d.base + " · " + d.name : d.name; }
+  // The datasets of a model's folder (all of them for a page that is not about one model).
+  function datasetsOf(a) { return SITE.monitoring.datasets.filter(function (d) { return !a || d.base === a.base; }); }
+  function driftLinks(a) {
+    var sets = datasetsOf(a);
+    if (!sets.length) { return empty("no committed profiles in this model's folder"); }
     return el("ul", {}, sets.map(function (d) {
       var last = d.profiles[d.profiles.length - 1];
-      return el("li", {}, [el("b", { text: d.name }), ": newest profile " + last.stamp + " ",
+      return el("li", {}, [el("b", { text: datasetLabel(d) }), ": newest profile " + last.stamp + " ",
         el("span", { cls: "verdict-" + last.verdict, text: last.verdict || "no verdict" }), " ",
         last.report ? el("a", { href: last.report, cls: "drift-report", text: "drift report" }) : el("span", { cls: "muted", text: last.note || "" }),
         " · ", link("over time", "#/monitoring")]);
@@ -446,10 +449,11 @@
   function pageMonitoring(main) {
     main.appendChild(el("h1", { text: "Monitoring" }));
     var mon = SITE.monitoring;
-    main.appendChild(el("p", { cls: "muted", text: "Each committed profile under " + mon.profiles_dir + "/ compared with the reference profile " + (mon.reference || "(missing)") + "." }));
+    main.appendChild(el("p", { cls: "muted", text: "Each committed profile of a dataset compared with its model folder's reference profile (paths.reference_profile)." }));
     if (!mon.datasets.length) { main.appendChild(empty("no committed profiles: `gitmlops monitor profile DATA --name DATASET`, then commit")); return; }
     mon.datasets.forEach(function (d) {
-      main.appendChild(el("h2", { text: d.name }));
+      main.appendChild(el("h2", { text: datasetLabel(d) }));
+      main.appendChild(el("p", { cls: "muted", text: "reference profile: " + (d.reference || "missing (`gitmlops data pull`)") }));
       var judged = d.profiles.filter(function (p) { return p.verdict; });
       if (judged.length) {
         var times = d.profiles.map(function (p) { return stampTime(p.stamp); });
@@ -514,7 +518,7 @@
       ["model", [[a.name + "@" + v.version, short(v.artifact.md5, 10)], [v.artifact.path || "", "commit " + short(v.commit, 8)]]],
       ["stages", Object.keys(stagesEver).sort().map(function (st) { return [st, v.stages.indexOf(st) >= 0 ? "now" : "earlier"]; })],
       ["deploys", deploys.map(function (e) { return [REG.deploy_stage + " " + day(e.created_at).slice(0, 10), e.author]; })],
-      ["drift", SITE.monitoring.datasets.map(function (d) { var p = d.profiles[d.profiles.length - 1]; return [d.name, p.verdict || "no verdict"]; })]
+      ["drift", datasetsOf(a).map(function (d) { var p = d.profiles[d.profiles.length - 1]; return [datasetLabel(d), p.verdict || "no verdict"]; })]
     ];
     var boxW = 150, boxH = 38, gap = 46, m = 10;
     var rows = Math.max.apply(null, columns.map(function (c) { return Math.max(1, c[1].length); }));
