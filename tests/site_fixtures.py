@@ -79,3 +79,39 @@ def site_template(tmp_path_factory: pytest.TempPathFactory, trained_template: Pa
 def site_repo(tmp_path: Path, site_template: Path) -> Path:
     """A fresh copy of the site template."""
     return Path(shutil.copytree(site_template, tmp_path / "repo", symlinks=True))
+
+
+def model_folder(repo: Path, name: str, metric: dict[str, float], shift: float) -> None:
+    """A model folder as issue 15 lays them out: its own dvc.yaml, params.yaml, outputs, monitoring/."""
+    import numpy as np
+    import pandas as pd
+
+    from gitmlops.monitor import profile_dataframe, write_profile
+
+    folder = repo / "models" / name
+    (folder / "monitoring" / "production").mkdir(parents=True)
+    (folder / "params.yaml").write_text("paths:\n  reference_profile: reference_profile.bin\ntrain:\n  depth: 3\n")
+    (folder / "dvc.yaml").write_text(
+        f"artifacts:\n  {name}:\n    path: model.bin\n    type: model\n"
+        "stages:\n  evaluate:\n    cmd: 'true'\n    metrics:\n    - metrics.json:\n        cache: false\n"
+        "    plots:\n    - roc.json:\n        cache: false\n        x: fpr\n        y: tpr\n")
+    (folder / "model.bin.dvc").write_text(f"outs:\n- md5: {'ab' * 16}\n  size: 3\n  hash: md5\n  path: model.bin\n")
+    (folder / "metrics.json").write_text(json.dumps(metric))
+    (folder / "roc.json").write_text(json.dumps({"roc": [{"fpr": 0, "tpr": 0}, {"fpr": 0.5, "tpr": 0.8},
+                                                          {"fpr": 1, "tpr": 1}]}))
+    rng = np.random.default_rng(0)
+    for path, move in ((folder / "reference_profile.bin", 0.0),
+                       (folder / "monitoring" / "production" / "20260101T000000Z.bin", shift)):
+        frame = pd.DataFrame({"x": rng.normal(move, 1, 2000), "y": rng.normal(0, 1, 2000)})
+        write_profile(profile_dataframe(frame), path)
+
+
+def two_model_folders(repo: Path) -> None:
+    """Models `models/churn:churn` and `models/revenue:revenue` (the second's data drifted), committed
+    and registered with GTO-style tags (no gitmlops metadata); revenue v1.0.0 is in prod."""
+    model_folder(repo, "churn", {"auc": 0.81}, 0.0)
+    model_folder(repo, "revenue", {"rmse": 3.5}, 3.0)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two models")
+    for tag in ("models/churn=churn@v0.1.0", "models/revenue=revenue@v1.0.0", "models/revenue=revenue#prod#1"):
+        git(repo, "tag", "-a", tag, "-m", f"written by gto: {tag}")

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, invoke
-from tests.site_fixtures import SECOND, ok, read_site, site_repo, site_template, write_production
+from tests.site_fixtures import (
+    SECOND,
+    ok,
+    read_site,
+    site_repo,
+    site_template,
+    two_model_folders,
+    write_production,
+)
 
 __all__ = ["site_repo", "site_template"]
 
@@ -171,40 +179,10 @@ def test_repo_without_registry_or_profiles_builds_an_empty_site(git_repo: Path, 
     assert data["registry"]["artifacts"] == [] and data["monitoring"]["datasets"] == []
 
 
-def _model_folder(repo: Path, name: str, metric: dict[str, float], shift: float) -> None:
-    """A model folder as issue 15 lays them out: its own dvc.yaml, params.yaml, outputs, monitoring/."""
-    import numpy as np
-    import pandas as pd
-
-    from gitmlops.monitor import profile_dataframe, write_profile
-
-    folder = repo / "models" / name
-    (folder / "monitoring" / "production").mkdir(parents=True)
-    (folder / "params.yaml").write_text("paths:\n  reference_profile: reference_profile.bin\ntrain:\n  depth: 3\n")
-    (folder / "dvc.yaml").write_text(
-        f"artifacts:\n  {name}:\n    path: model.bin\n    type: model\n"
-        "stages:\n  evaluate:\n    cmd: 'true'\n    metrics:\n    - metrics.json:\n        cache: false\n"
-        "    plots:\n    - roc.json:\n        cache: false\n        x: fpr\n        y: tpr\n")
-    (folder / "model.bin.dvc").write_text(f"outs:\n- md5: {'ab' * 16}\n  size: 3\n  hash: md5\n  path: model.bin\n")
-    (folder / "metrics.json").write_text(json.dumps(metric))
-    (folder / "roc.json").write_text(json.dumps({"roc": [{"fpr": 0, "tpr": 0}, {"fpr": 0.5, "tpr": 0.8},
-                                                          {"fpr": 1, "tpr": 1}]}))
-    rng = np.random.default_rng(0)
-    for path, move in ((folder / "reference_profile.bin", 0.0),
-                       (folder / "monitoring" / "production" / "20260101T000000Z.bin", shift)):
-        frame = pd.DataFrame({"x": rng.normal(move, 1, 2000), "y": rng.normal(0, 1, 2000)})
-        write_profile(profile_dataframe(frame), path)
-
-
 def test_several_model_folders_and_gto_tags(git_repo: Path, tmp_path: Path) -> None:
     """Models in their own folders (`dir:NAME` artifacts), registered by GTO-style tags without
     gitmlops metadata: each model gets its metrics, plots and its own folder's monitoring."""
-    _model_folder(git_repo, "churn", {"auc": 0.81}, 0.0)
-    _model_folder(git_repo, "revenue", {"rmse": 3.5}, 3.0)
-    git(git_repo, "add", "-A")
-    git(git_repo, "commit", "-q", "-m", "two models")
-    for tag in ("models/churn=churn@v0.1.0", "models/revenue=revenue@v1.0.0", "models/revenue=revenue#prod#1"):
-        git(git_repo, "tag", "-a", tag, "-m", f"written by gto: {tag}")
+    two_model_folders(git_repo)
     out = tmp_path / "site"
     summary = _build(git_repo, out)
     assert summary["models"] == 2 and summary["profiles"] == 2

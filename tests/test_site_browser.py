@@ -17,7 +17,7 @@ import pytest
 
 from tests.browser import Browser, find_chromium
 from tests.conftest import invoke
-from tests.site_fixtures import site_template
+from tests.site_fixtures import site_template, two_model_folders
 
 __all__ = ["site_template"]
 
@@ -137,3 +137,27 @@ def test_plots_monitoring_and_lineage_draw(page: Browser) -> None:
     columns = page.evaluate("[...new Set([...document.querySelectorAll('svg.lineage rect.node')].map(r => r.dataset.column))]")
     assert columns == ["data", "params", "model", "stages", "deploys", "drift"]
     shot(page, "lineage", docs=True)
+
+
+def test_models_in_folders_link_through(browser: Browser, git_repo: Path, tmp_path: Path) -> None:
+    """Names with `/` and `:` (`models/revenue:revenue`) survive the links, and each model's page
+    shows its own folder's drift."""
+    two_model_folders(git_repo)
+    out = tmp_path / "public"
+    assert invoke(git_repo, "site", "build", "-o", str(out)).exit_code == 0
+    seen = len(browser.events)
+    browser.goto(out.joinpath("index.html").as_uri())
+    heading(browser, "Models")
+    browser.click('table.models a[href="#/model/models%2Frevenue%3Arevenue"]')
+    heading(browser, "Model models/revenue:revenue")
+    browser.click("table.versions a")
+    browser.wait_for("document.querySelector('main h1').textContent.endsWith('v1.0.0')")
+    drift = browser.evaluate("document.querySelector('main ul').textContent")
+    assert "models/revenue · production" in drift and "churn" not in drift
+    assert count(browser, ".plots path[data-series]") == 1
+    browser.click("a.drift-report")
+    browser.wait_for("document.title.startsWith('Data drift')")
+    assert "/drift/models/revenue/production/" in browser.url()
+    assert browser.errors(seen) == []
+    shot(browser, "folders-drift-report")
+
