@@ -141,12 +141,13 @@ class Browser:
 
     # -- what a test does -------------------------------------------------------------------------
     def goto(self, url: str) -> None:
-        """Load ``url`` and wait for its load event."""
+        """Load ``url`` and wait for its load event (a change of the #fragment only has none)."""
         since = len(self.events)
         answer = self.call("Page.navigate", {"url": url}, session=True)
         if answer.get("errorText"):
             raise BrowserError(f"cannot open {url}: {answer['errorText']}")
-        self._wait_event("Page.loadEventFired", since)
+        if answer.get("loaderId"):  # none for a same-document navigation (only the #fragment changed)
+            self._wait_event("Page.loadEventFired", since)
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (exceptions fail the test)."""

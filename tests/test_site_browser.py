@@ -161,3 +161,13 @@ def test_models_in_folders_link_through(browser: Browser, git_repo: Path, tmp_pa
     assert browser.errors(seen) == []
     shot(browser, "folders-drift-report")
 
+
+
+def test_addresses_from_python_open_the_pages(page: Browser, built: Path) -> None:
+    """The addresses `gitmlops.site` gives other tools (PR comments) open the pages they name."""
+    from gitmlops.site import model_page, version_page
+
+    page.goto(f"{built.as_uri()}/{version_page('model', 'v0.1.0')}")
+    heading(page, "model v0.1.0")
+    page.goto(f"{built.as_uri()}/{model_page('churn-small')}")
+    heading(page, "Model churn-small")

@@ -19,6 +19,7 @@ from typing import Any
 
 from gitmlops.adapters.git_repo import GitRepo, files_at
 from gitmlops.errors import GitMLOpsError
+from gitmlops.site.addresses import drift_report
 
 #: Comparisons below this count run in this process (starting workers costs more than they save).
 PARALLEL_FROM = 16
@@ -125,8 +126,7 @@ def monitoring(git: GitRepo, out: Path, cache: dict[str, Any], bases: list[str] 
             if project.ref_bytes is not None:
                 body = hashlib.sha256((root / rel).read_bytes()).digest()
                 digest = hashlib.sha256(project.key + body).hexdigest()
-            folder = f"{project.base}/{dataset}" if project.base else dataset
-            todo.append((project, Comparison(dataset, rel, stamp, digest, f"drift/{folder}/{stamp}.html")))
+            todo.append((project, Comparison(dataset, rel, stamp, digest, drift_report(dataset, stamp, project.base))))
 
     fresh = [(p, c) for p, c in todo if c.digest is not None
              and (c.digest not in cache or (cache[c.digest].get("verdict") and not (out / c.report).is_file()))]
