@@ -128,6 +128,7 @@ def test_default_output_and_text_summary(site_repo: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "site written to" in result.output and "2 model(s), 3 version(s)" in result.output
     assert (site_repo / "_site" / "index.html").is_file()
+    assert git(site_repo, "status", "--porcelain") == ""  # a site inside the work tree ignores itself
 
 
 def test_verify_report_shows_as_the_version_status(site_repo: Path, tmp_path: Path) -> None:

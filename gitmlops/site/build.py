@@ -247,6 +247,9 @@ def build(repo: str | os.PathLike[str] | GitRepo = ".", output: str | os.PathLik
         _write(out / name, (resources.files("gitmlops") / "templates" / "site" / name).read_text(encoding="utf-8"))
     _write(out / "data.js", f"window.GITMLOPS_SITE = {text};\n")
     _write(out / CACHE_FILE, json.dumps(cache, separators=(",", ":"), default=str))
+    if git.root in out.parents and not (out / ".gitignore").exists():
+        # a site built inside the work tree is not a change to commit (pages.yml builds it in CI)
+        _write(out / ".gitignore", "# written by `gitmlops site build`: the site is built, not committed\n*\n")
     artifacts = registry["artifacts"]
     return SiteBuild(
         output=str(out),
