@@ -74,6 +74,12 @@ def _load_cache(out: Path) -> dict[str, Any]:
     return cache
 
 
+def script_json(value: Any) -> str:
+    """``value`` as JSON that is safe inside a ``<script>`` element: ``</`` (which would end the
+    element early, e.g. a tag message holding ``</script>``) is written as ``<\\/``, which JSON allows."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str).replace("</", "<\\/")
+
+
 def _write(path: Path, text: str) -> None:
     """Write through a temporary file, so a viewer never sees half a page."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -240,8 +246,7 @@ def build(repo: str | os.PathLike[str] | GitRepo = ".", output: str | os.PathLik
         "monitoring": monitored,
         "notes": notes,
     }
-    # `</` would end the script element early: JSON allows the escaped form
-    text = json.dumps(site, separators=(",", ":"), sort_keys=True, default=str).replace("</", "<\\/")
+    text = script_json(site)
     out.mkdir(parents=True, exist_ok=True)
     for name in ASSETS:
         _write(out / name, (resources.files("gitmlops") / "templates" / "site" / name).read_text(encoding="utf-8"))
