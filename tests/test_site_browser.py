@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import Browser, find_chromium
-from tests.conftest import invoke
+from tests.conftest import git, invoke
 from tests.site_fixtures import site_template, two_model_folders
 
 __all__ = ["site_template"]
@@ -171,3 +171,21 @@ def test_addresses_from_python_open_the_pages(page: Browser, built: Path) -> Non
     heading(page, "model v0.1.0")
     page.goto(f"{built.as_uri()}/{model_page('churn-small')}")
     heading(page, "Model churn-small")
+
+
+def test_hostile_tag_message_is_shown_as_text(browser: Browser, git_repo: Path, tmp_path: Path) -> None:
+    """A tag message is the tagger's free text: markup in it is shown, never run or loaded."""
+    two_model_folders(git_repo)
+    hostile = "</script><img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
+    git(git_repo, "tag", "-a", "models/churn=churn#dev#1", "-m", hostile)
+    out = tmp_path / "public"
+    assert invoke(git_repo, "site", "build", "-o", str(out)).exit_code == 0
+    seen = len(browser.events)
+    browser.goto(out.joinpath("index.html").as_uri() + "#/model/" + "models%2Fchurn%3Achurn")
+    heading(browser, "Model models/churn:churn")
+    cells = browser.evaluate("[...document.querySelectorAll('table.events td')].map(td => td.textContent)")
+    assert hostile in cells
+    assert count(browser, "main img") == 0 and count(browser, "main b") == 0
+    assert "pwned" not in browser.evaluate("document.title")
+    assert browser.errors(seen) == [] and all(u.startswith("file://") and not u.endswith("/x")
+                                             for u in browser.requested(seen))
