@@ -24,7 +24,7 @@ from gitmlops.site import models as facts
 from gitmlops.site.monitoring import monitoring
 
 CACHE_FILE = ".gitmlops-site-cache.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bumped whenever what a cached entry means changes
 ASSETS = ("index.html", "app.js", "site.css")
 DEFAULT_OUTPUT = "_site"
 SECTIONS = ("models", "experiments", "plots", "monitoring", "lineage")

@@ -50,14 +50,16 @@ def _reference(root: Path, config: dict[str, Any]) -> Path:
     return root / str((paths or {}).get("reference_profile") or "models/reference_profile.bin")
 
 
-def _compare(reference: str, target: str, config: dict[str, Any], title: str) -> dict[str, Any]:
-    """Verdict and HTML report of one profile (runs in a worker process for a first build)."""
+def _compare(root: str, reference: str, target: str, config: dict[str, Any], title: str) -> dict[str, Any]:
+    """Verdict and HTML report of one profile (runs in a worker process for a first build); the
+    report names both profiles by their paths in the repository, not on the building machine."""
     from gitmlops.monitor import diff, render_html
     from gitmlops.monitor.compare import project_drift
 
     try:
         drift, optional = project_drift(config)
-        report = diff(reference, target, drift, optional=optional)
+        report = diff(str(Path(root) / reference), str(Path(root) / target), drift, optional=optional,
+                      reference_label=reference, target_label=target)
     except GitMLOpsError as exc:
         return {"verdict": None, "note": exc.message, "html": None}
     return {"verdict": report.verdict, "drifted": report.drifted, "compared": report.compared,
@@ -130,7 +132,8 @@ def monitoring(git: GitRepo, out: Path, cache: dict[str, Any], bases: list[str] 
 
     fresh = [(p, c) for p, c in todo if c.digest is not None
              and (c.digest not in cache or (cache[c.digest].get("verdict") and not (out / c.report).is_file()))]
-    args = [(str(p.reference), str(root / c.profile), p.config, f"Data drift: {c.dataset} {c.stamp}") for p, c in fresh]
+    args = [(str(root), p.reference.relative_to(root).as_posix(), c.profile, p.config,
+             f"Data drift: {c.dataset} {c.stamp}") for p, c in fresh]
     workers = jobs if jobs is not None else min(2, os.cpu_count() or 1)
     if len(args) >= PARALLEL_FROM and workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
