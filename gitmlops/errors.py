@@ -154,3 +154,10 @@ class RemoteError(ExternalError):
 
 class RunLockedError(UsageError):
     """Another `gitmlops run` holds this checkout's run lock."""
+
+
+# -- appended by the site (gitmlops/site/) ----------------------------------------------------------
+
+
+class SiteError(GitMLOpsError):
+    """The static site cannot be built: an unusable output folder or input file."""

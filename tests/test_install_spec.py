@@ -90,7 +90,7 @@ def test_every_workflow_installs_the_recorded_gitmlops_in_a_fresh_venv(git_repo:
     """Each workflow's install commands, as bash runs them on GitHub, in a new virtual environment:
     they install the spec `init` recorded (here this checkout) and `gitmlops --version` matches."""
     scripts = _install_scripts()
-    assert set(scripts) == {"pr.yml", "pr-comment.yml", "monitor.yml", "deploy.yml"}
+    assert set(scripts) == {"pr.yml", "pr-comment.yml", "monitor.yml", "deploy.yml", "pages.yml"}
     assert invoke(git_repo, "init").exit_code == 0
     (git_repo / "base").mkdir()  # pr-comment.yml checks out only the spec of the default branch, under base/
     (git_repo / "base" / SPEC_FILE).write_text((git_repo / SPEC_FILE).read_text())

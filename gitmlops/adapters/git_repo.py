@@ -477,3 +477,28 @@ def commits_touching(git: GitRepo, rev: str, paths: Sequence[str], max_count: in
         return []
     out = git.git("log", f"--max-count={max_count}", _LOG_FORMAT, rev, "--", *paths)
     return _commit_infos(out)
+
+
+def files_at_many(git: GitRepo, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+    """The text of many ``(rev, relpath)`` files in one ``git cat-file --batch`` (None: absent there).
+
+    One process for all of them: the site reads a few files at each of hundreds of commits.
+    """
+    specs = list(dict.fromkeys(wanted))
+    if not specs:
+        return {}
+    out = git.git_bytes("cat-file", "--batch", input="".join(f"{rev}:{path}\n" for rev, path in specs).encode())
+    result: dict[tuple[str, str], str | None] = {}
+    pos = 0
+    for spec in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3 or header[1] not in (b"blob", b"tree", b"commit", b"tag"):
+            result[spec] = None  # "<spec> missing" (or ambiguous)
+            continue
+        size = int(header[2])
+        body = out[pos:pos + size]
+        pos += size + 1
+        result[spec] = body.decode("utf-8", errors="replace") if header[1] == b"blob" else None
+    return result

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("gitmlops.cli.lineage", "verify", "Prove a registered model rebuilds byte for byte."),
     "lineage": ("gitmlops.cli.lineage", "lineage", "Show the data, params, code and events behind a model."),
     "status": ("gitmlops.cli.lineage", "status", "One screen: artifacts, stages, staleness, drift."),
+    "site": ("gitmlops.cli.site", "site", "Build a static site of models, experiments, plots and drift."),
     "demo": ("gitmlops.cli.demo", "demo", "Run the whole loop on the bundled example."),
     "doctor": ("gitmlops.cli.doctor", "doctor", "Check versions, git identity, DVC remotes and workflows' needs."),
     "completion": ("gitmlops.cli.completion", "completion", "Print the shell completion script (bash, zsh, fish)."),

@@ -194,8 +194,9 @@ def _row(entry: dict[str, Any], baseline: bool) -> Experiment:
     )
 
 
-def show(repo: str | os.PathLike[str] | GitRepo = ".") -> list[Experiment]:
-    """The baseline (HEAD) and its experiments, with params and metrics (`dvc exp show --json`)."""
+def show(repo: str | os.PathLike[str] | GitRepo = ".", revs: Sequence[str] = ()) -> list[Experiment]:
+    """The baseline (HEAD, else each of ``revs``) and its experiments, with params and metrics
+    (`dvc exp show --json`); each baseline row comes right before its experiments."""
     import json
 
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
@@ -206,7 +207,7 @@ def show(repo: str | os.PathLike[str] | GitRepo = ".") -> list[Experiment]:
     if git.head_commit() is None:
         return []
     with DvcRepo(git.root) as dvc:
-        out = dvc.cli("exp", "show", "--json", "--no-fetch").stdout
+        out = dvc.cli("exp", "show", "--json", "--no-fetch", *(a for rev in revs for a in ("--rev", rev))).stdout
     result = []
     for commit in json.loads(out or "[]"):
         if commit.get("rev") == "workspace":

@@ -29,6 +29,7 @@ def run_litserve(
         api.batch_metrics = api_metrics
         api.metrics_slot = multiprocessing.get_context("spawn").Value("i", 0)
     info = front_options["info"]
+    server_metrics: ServerMetrics = front_options["metrics"]  # routes of no model, refusals below the app
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = ls.LitServer(
@@ -44,7 +45,7 @@ def run_litserve(
 
     # LitServe passes extra keywords on to uvicorn.Config: the same header limit and read timeouts.
     protocol = guarded_protocol(options.max_header_bytes, options.header_timeout, options.body_timeout,
-                                lambda status: metrics.request("other", status))
+                                lambda status: server_metrics.request("other", status))
     server.run(
         host=options.host,
         port=options.port,
