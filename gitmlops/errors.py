@@ -154,3 +154,10 @@ class RemoteError(ExternalError):
 
 class RunLockedError(UsageError):
     """Another `gitmlops run` holds this checkout's run lock."""
+
+
+# -- appended for several models per repository (gitmlops/models.py) ------------------------------------
+
+
+class ModelError(UsageError):
+    """A model of a several-model repository is unknown, ambiguous or declared badly (gitmlops.yaml)."""

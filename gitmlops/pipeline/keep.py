@@ -197,7 +197,9 @@ def written(root: Path, texts: dict[str, str]) -> Iterator[list[str]]:
 
 def save(repo: str | os.PathLike[str] | GitRepo, overrides: Sequence[str]) -> Kept:
     """Write ``overrides`` into conf/ (nothing else changes)."""
-    root = open_repo(repo).root
+    from gitmlops.models import project_root
+
+    root = project_root(open_repo(repo))
     with written(root, plan(root, overrides)) as files:
         return Kept(overrides=list(overrides), written=files)
 
@@ -205,10 +207,12 @@ def save(repo: str | os.PathLike[str] | GitRepo, overrides: Sequence[str]) -> Ke
 def run_saved(repo: str | os.PathLike[str] | GitRepo, overrides: Sequence[str], **options: Any) -> RunResult:
     """`gitmlops run --save`: keep ``overrides`` in conf/, then run plainly; a failed run keeps nothing
     (``saved`` of the result lists the conf/ files written)."""
+    from gitmlops.models import project_root
     from gitmlops.pipeline.run import run
 
     git = open_repo(repo)
-    with written(git.root, plan(git.root, overrides)) as files:
+    root = project_root(git)
+    with written(root, plan(root, overrides)) as files:
         result = run(git, (), **options)
     result.saved = files
     return result

@@ -72,8 +72,10 @@ def sync(
     ``check`` only reports stale files. A dvc.yaml that gitmlops did not generate is never
     replaced unless ``force``.
     """
+    from gitmlops.models import project_root
+
     git = open_repo(repo)
-    root = git.root
+    root = project_root(git)
     if config is None:
         from gitmlops.config import check_parameter_overrides
 

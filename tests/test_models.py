@@ -1,0 +1,172 @@
+"""Several models in one repository: `init --model`, the model resolver, `run` over every model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitmlops.errors import EXIT_USAGE
+from tests.conftest import git, init_git, invoke
+
+
+def _tree(repo: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*")
+            if p.is_file() and not str(p.relative_to(repo)).startswith((".git/", ".dvc/tmp", ".dvc/cache"))}
+
+
+@pytest.fixture(scope="session")
+def models_template(tmp_path_factory: pytest.TempPathFactory, hermetic_env: None) -> Path:
+    """A repo after `gitmlops init --example models` (churn, plan, revenue), committed."""
+    repo = init_git(tmp_path_factory.mktemp("template-models") / "repo")
+    result = invoke(repo, "init", "--example", "models")
+    assert result.exit_code == 0, result.output
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "three models")
+    return repo
+
+
+@pytest.fixture(scope="session")
+def models_ran_template(models_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three-model repo after one `gitmlops run` over every model, committed."""
+    repo = tmp_path_factory.mktemp("template-models-ran") / "repo"
+    shutil.copytree(models_template, repo, symlinks=True)
+    result = invoke(repo, "run", "--json")
+    assert result.exit_code == 0, result.output
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "run every model")
+    return repo
+
+
+@pytest.fixture
+def models_repo(models_template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(models_template, tmp_path / "repo", symlinks=True))
+
+
+@pytest.fixture
+def models_ran(models_ran_template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(models_ran_template, tmp_path / "repo", symlinks=True))
+
+
+def test_init_example_models_layout(models_repo: Path) -> None:
+    manifest = yaml.safe_load((models_repo / "gitmlops.yaml").read_text())
+    assert manifest["models"] == {n: {"dir": f"models/{n}"} for n in ("churn", "plan", "revenue")}
+    for name, target in (("churn", "churned"), ("plan", "plan"), ("revenue", "monthly_charges")):
+        folder = models_repo / "models" / name
+        data = yaml.safe_load((folder / "conf" / "data" / "default.yaml").read_text())
+        assert data["path"] == "../../data/churn.csv" and data["target"] == target
+        assert yaml.safe_load((folder / "conf" / "model" / "xgb.yaml").read_text())["name"] == name
+        dvc_yaml = yaml.safe_load((folder / "dvc.yaml").read_text())
+        assert list(dvc_yaml["artifacts"]) == [name]
+    # the shared table is tracked once, at its place
+    assert sorted(p.relative_to(models_repo).as_posix() for p in models_repo.rglob("*.csv.dvc")) == ["data/churn.csv.dvc"]
+    assert not (models_repo / "conf").exists() and not (models_repo / "dvc.yaml").exists()
+    assert "**/monitoring/**/*.bin diff=whylogs" in (models_repo / ".gitattributes").read_text()
+
+
+def test_init_model_adds_a_fourth_and_is_idempotent(models_repo: Path) -> None:
+    result = invoke(models_repo, "init", "--model", "fraud", "--dir", "teams/risk/fraud")
+    assert result.exit_code == 0, result.output
+    assert "created      teams/risk/fraud/conf/config.yaml" in result.output
+    assert (models_repo / "teams/risk/fraud/dvc.yaml").is_file()
+    assert yaml.safe_load((models_repo / "gitmlops.yaml").read_text())["models"]["fraud"] == {"dir": "teams/risk/fraud"}
+    before = _tree(models_repo)
+    again = invoke(models_repo, "init", "--model", "fraud")
+    assert again.exit_code == 0, again.output
+    assert "nothing to do" in again.output
+    assert _tree(models_repo) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "x", "--dir", "../elsewhere"], "is outside the repository"),
+        (["--model", "x", "--dir", "models/churn/sub"], "overlaps the folder 'models/churn' of model 'churn'"),
+        (["--model", "churn", "--dir", "other"], "model 'churn' already lives in 'models/churn'"),
+        (["--model", "bad name"], "invalid model name 'bad name'"),
+        (["--model", "x", "--dir", ".git/x"], "is inside .git/"),
+        (["--dir", "models/x"], "--dir names the folder of a model"),
+    ],
+)
+def test_init_model_refusals_write_nothing(models_repo: Path, args: list[str], message: str) -> None:
+    before = _tree(models_repo)
+    result = invoke(models_repo, "init", *args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert message in result.output
+    assert _tree(models_repo) == before
+    assert git(models_repo, "status", "--porcelain") == ""
+
+
+def test_resolver_by_option_cwd_subfolder_and_errors(models_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    by_option = invoke(models_repo, "--model", "plan", "pipeline", "show", "--json")
+    assert by_option.exit_code == 0, by_option.output
+    after = invoke(models_repo, "pipeline", "show", "--model", "plan", "--json")
+    assert after.exit_code == 0 and json.loads(after.output) == json.loads(by_option.output)
+    # -C a model's subfolder (any depth) means that model
+    deep = models_repo / "models" / "revenue" / "conf" / "train"
+    by_dir = invoke(deep, "pipeline", "sync", "--check", "--json")
+    assert by_dir.exit_code == 0, by_dir.output
+    monkeypatch.chdir(models_repo / "models" / "churn" / "conf")
+    by_cwd = invoke(None, "pipeline", "show", "--json")
+    assert by_cwd.exit_code == 0, by_cwd.output
+    assert json.loads(by_cwd.output)["stages"][0]["deps"] == ["../../data/churn.csv"]
+
+    unknown = invoke(models_repo, "--model", "nope", "pipeline", "show")
+    assert unknown.exit_code == EXIT_USAGE
+    assert "unknown model 'nope' (models: churn, plan, revenue)" in unknown.output
+    which = invoke(models_repo, "pipeline", "show")
+    assert which.exit_code == EXIT_USAGE
+    assert "several models (churn, plan, revenue): which one?" in which.output
+
+
+def test_bad_manifest_is_a_clear_error(models_repo: Path) -> None:
+    (models_repo / "gitmlops.yaml").write_text("models:\n  a: {dir: ../out}\n")
+    result = invoke(models_repo, "--model", "a", "pipeline", "show")
+    assert result.exit_code == EXIT_USAGE
+    assert "model folder '../out' of model 'a' is outside the repository" in result.output
+
+
+def test_run_all_models_one_table_each_then_nothing(models_ran: Path) -> None:
+    for name in ("churn", "plan", "revenue"):
+        assert (models_ran / "models" / name / "dvc.lock").is_file()
+        assert (models_ran / "models" / name / "models" / "model.ubj.dvc").exists() is False
+    metrics = {n: json.loads((models_ran / "models" / n / "metrics.json").read_text()) for n in ("churn", "plan", "revenue")}
+    assert "auc" in metrics["churn"] and "macro_f1" in metrics["plan"] and "rmse" in metrics["revenue"]
+
+    again = invoke(models_ran, "run")
+    assert again.exit_code == 0, again.output
+    assert "nothing changed: every model's stages are up to date" in again.output
+
+    train = models_ran / "models" / "plan" / "conf" / "train" / "default.yaml"
+    train.write_text(train.read_text().replace("max_depth: 4", "max_depth: 3"))
+    one = invoke(models_ran, "run")
+    assert one.exit_code == 0, one.output
+    assert "plan: ran train, evaluate" in one.output and "macro_f1" in one.output
+    assert "churn: ran" not in one.output and "up to date: churn, revenue" in one.output
+
+    as_json = json.loads(invoke(models_ran, "run", "--json").output)
+    assert list(as_json["models"]) == ["churn", "plan", "revenue"]
+    assert as_json["models"]["plan"]["ran"] == [] and "macro_f1" in as_json["models"]["plan"]["metrics"]
+
+
+def test_run_all_refuses_two_models_writing_one_path(models_repo: Path) -> None:
+    paths = models_repo / "models" / "plan" / "conf" / "config.yaml"
+    paths.write_text(paths.read_text().replace("metrics: metrics.json", "metrics: ../churn/metrics.json"))
+    before = _tree(models_repo)
+    result = invoke(models_repo, "run")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "models 'churn' and 'plan' both write models/churn/metrics.json" in result.output
+    assert _tree(models_repo) == before
+
+
+def test_run_all_refuses_two_models_declaring_one_artifact(models_repo: Path) -> None:
+    xgb = models_repo / "models" / "revenue" / "conf" / "model" / "xgb.yaml"
+    xgb.write_text(xgb.read_text().replace("name: revenue", "name: churn"))
+    result = invoke(models_repo, "run")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "models 'churn' and 'revenue' both declare the artifact name 'churn'" in result.output
+    overrides = invoke(models_repo, "run", "train.max_depth=3")
+    assert overrides.exit_code == EXIT_USAGE and "pass --model NAME" in overrides.output
