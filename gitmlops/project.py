@@ -144,6 +144,10 @@ def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, fo
         hydra = dvc.config_get("hydra") or {}
         # DVC composes the parameters only (conf/parameters.yaml) into params.yaml for `exp run -S`
         wanted = {"enabled": True, "config_dir": "conf", "config_name": "parameters"}
+        if names and not (root / "conf" / "config.yaml").is_file():
+            # models in folders: DVC composes the root's conf/ only, so `exp run -S FILE:KEY=VALUE`
+            # edits a model's params.yaml directly (what `gitmlops run --sweep` gives it)
+            wanted["enabled"] = False
         if any(hydra.get(k) != v for k, v in wanted.items()):
             dvc.config_set("hydra", wanted)
         # the local default goes to .dvc/config.local: nothing machine-specific is committed

@@ -170,3 +170,22 @@ def test_run_all_refuses_two_models_declaring_one_artifact(models_repo: Path) ->
     assert "models 'churn' and 'revenue' both declare the artifact name 'churn'" in result.output
     overrides = invoke(models_repo, "run", "train.max_depth=3")
     assert overrides.exit_code == EXIT_USAGE and "pass --model NAME" in overrides.output
+
+
+def test_sweep_show_diff_apply_per_model(models_ran: Path) -> None:
+    swept = invoke(models_ran, "--model", "churn", "run", "--sweep", "train.max_depth=2,3", "--json")
+    assert swept.exit_code == 0, swept.output
+    rows = json.loads(invoke(models_ran, "exp", "show", "--model", "churn", "--json").output)
+    depths = sorted(r["params"]["train.max_depth"] for r in rows if not r["baseline"])
+    assert depths == [2, 3]
+    assert all("auc" in r["metrics"] and "rmse" not in r["metrics"] for r in rows)
+    # the other models' tables do not show churn's experiments
+    plan_rows = json.loads(invoke(models_ran, "--model", "plan", "exp", "show", "--json").output)
+    assert [r["baseline"] for r in plan_rows] == [True]
+    name = next(r["name"] for r in rows if r["params"].get("train.max_depth") == 2)
+    applied = invoke(models_ran, "--model", "churn", "exp", "apply", name)
+    assert applied.exit_code == 0, applied.output
+    assert "max_depth: 2" in (models_ran / "models/churn/conf/train/default.yaml").read_text()
+    assert "max_depth: 4" in (models_ran / "models/plan/conf/train/default.yaml").read_text()
+    diff = json.loads(invoke(models_ran, "--model", "churn", "exp", "diff", "--json").output)
+    assert {p["file"] for p in diff["params"]} == {"models/churn/params.yaml"}

@@ -72,14 +72,15 @@ def sweep(
     """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after."""
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
     from gitmlops.config import compose
+    from gitmlops.models import project_root
     from gitmlops.pipeline.render import render_dvc_yaml
     from gitmlops.pipeline.run import check_deps
     from gitmlops.pipeline.sync import sync
 
     git = open_repo(repo)
-    root = git.root
-    if not is_dvc_repo(root):
-        raise NotADvcRepoError(str(root))
+    if not is_dvc_repo(git.root):
+        raise NotADvcRepoError(str(git.root))
+    root = project_root(git)
     if not overrides:
         raise UsageError("--sweep needs at least one override such as 'train.max_depth=3,5,7'")
     if git.head_commit() is None:
@@ -102,10 +103,20 @@ def sweep(
             )
     check_deps(root, base)
     sync(git, config=base)
+    args = [point_args(point) for point in points]
+    if root != git.root:
+        # DVC composes conf/ with Hydra for the root's params.yaml only: a model's point is given as
+        # the changes it makes to the model's params.yaml, which `-S FILE:KEY=VALUE` applies.
+        from gitmlops.config import overrides_between, parameters_of
+
+        rel = root.relative_to(git.root).as_posix()
+        params = parameters_of(root, base)
+        args = [[rel + "/dvc.yaml"] + [a for change in overrides_between(params, parameters_of(root, compose(root, point)))
+                                       for a in ("-S", f"{rel}/params.yaml:{change}")] for point in points]
     if callback:
         callback("log", "", f"running {len(points)} experiment(s), {jobs} at a time")
-    with DvcRepo(root) as dvc:
-        failures = _run_points(dvc, points, jobs, callback)
+    with DvcRepo(git.root) as dvc:
+        failures = _run_points(dvc, points, args, jobs, callback)
     if failures:
         raise ExternalError(
             f"{len(failures)} of {len(points)} experiment(s) failed: " + "; ".join(failures),
@@ -114,7 +125,13 @@ def sweep(
     return SweepResult(points=points, experiments=show(git))
 
 
-def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: ProgressCallback | None) -> list[str]:
+def point_args(point: list[str]) -> list[str]:
+    """`dvc exp run` arguments of one grid point of the root project: ``-S OVERRIDE`` each."""
+    return [a for item in point for a in ("-S", item)]
+
+
+def _run_points(dvc: Any, points: list[list[str]], point_args: list[list[str]], jobs: int,
+                callback: ProgressCallback | None) -> list[str]:
     """Run each point as `dvc exp run --temp -S ...`, ``jobs`` at a time; the failures, described.
 
     DVC's temporary-directory executor runs an experiment outside the work tree and records it like
@@ -123,10 +140,9 @@ def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: Progress
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    def one(point: list[str]) -> str | None:
-        args = ["exp", "run", "--temp"]
-        for item in point:
-            args += ["-S", item]
+    def one(index: int) -> str | None:
+        point = points[index]
+        args = ["exp", "run", "--temp", *point_args[index]]
         for attempt in range(3):
             proc = dvc.cli(*args, check=False)
             output = (proc.stderr or "") + (proc.stdout or "")
@@ -141,17 +157,24 @@ def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: Progress
         return f"{' '.join(point)}: {lines[-1] if lines else f'exit {proc.returncode}'}"
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return [failure for failure in pool.map(one, points) if failure]
+        return [failure for failure in pool.map(one, range(len(points))) if failure]
 
 
-def _row(entry: dict[str, Any], baseline: bool) -> Experiment:
+def _mine(path: str, folder: str) -> bool:
+    """Whether a params or metrics file of DVC's output belongs to the project in ``folder``."""
+    return not folder or path.startswith(folder + "/")
+
+
+def _row(entry: dict[str, Any], baseline: bool, folder: str = "") -> Experiment:
     data = entry.get("data") or {}
     params: dict[str, Any] = {}
-    for file in (data.get("params") or {}).values():
-        params.update(flatten(file.get("data") or {}))
+    for path, file in (data.get("params") or {}).items():
+        if _mine(path, folder):
+            params.update(flatten(file.get("data") or {}))
     metrics: dict[str, Any] = {}
-    for file in (data.get("metrics") or {}).values():
-        metrics.update(flatten(file.get("data") or {}))
+    for path, file in (data.get("metrics") or {}).items():
+        if _mine(path, folder):
+            metrics.update(flatten(file.get("data") or {}))
     return Experiment(
         name=str(entry.get("name") or entry.get("rev") or ""),
         rev=str(entry.get("rev") or ""),
@@ -174,17 +197,32 @@ def show(repo: str | os.PathLike[str] | GitRepo = ".") -> list[Experiment]:
         raise NotADvcRepoError(str(git.root))
     if git.head_commit() is None:
         return []
+    folder = _folder(git)
     with DvcRepo(git.root) as dvc:
         out = dvc.cli("exp", "show", "--json", "--no-fetch").stdout
     result = []
     for commit in json.loads(out or "[]"):
         if commit.get("rev") == "workspace":
             continue
-        result.append(_row(commit, baseline=True))
+        base = _row(commit, baseline=True, folder=folder)
+        result.append(base)
         for group in commit.get("experiments") or []:
             for rev in group.get("revs") or []:
-                result.append(_row(rev, baseline=False))
+                row = _row(rev, baseline=False, folder=folder)
+                # in a several-model repository, another model's experiments leave this one's alone
+                if not folder or (row.params, row.metrics) != (base.params, base.metrics):
+                    result.append(row)
     return result
+
+
+def _folder(git: GitRepo) -> str:
+    """The folder of the model a command acts on ("" for the root project)."""
+    from gitmlops.models import is_multi, project_root
+
+    if not is_multi(git):
+        return ""
+    root = project_root(git)
+    return "" if root == git.root else root.relative_to(git.root).as_posix()
 
 
 def varying_params(experiments: Sequence[Experiment]) -> list[str]:
@@ -207,6 +245,7 @@ def diff(repo: str | os.PathLike[str] | GitRepo, a: str | None = None, b: str | 
     for rev in (a, b):
         if rev is not None and rev.startswith("-"):
             raise UsageError(f"invalid experiment or revision {rev!r}")
+    folder = _folder(git)
     with DvcRepo(git.root) as dvc:
         raw = dvc.exp_diff(a, b)
     if a is None:
@@ -218,6 +257,8 @@ def diff(repo: str | os.PathLike[str] | GitRepo, a: str | None = None, b: str | 
     result: dict[str, Any] = {"a": labels[0], "b": labels[1], "params": [], "metrics": []}
     for section in ("params", "metrics"):
         for file, entries in (raw.get(section) or {}).items():
+            if not _mine(file, folder):
+                continue
             for key, change in entries.items():
                 old, new = change.get("old"), change.get("new")
                 delta = change.get("diff")

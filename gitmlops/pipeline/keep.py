@@ -261,23 +261,26 @@ def apply(repo: str | os.PathLike[str] | GitRepo, name: str) -> Kept:
 
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
     from gitmlops.config import overrides_between, parameters_of
+    from gitmlops.models import project_root
 
     git = open_repo(repo)
-    root = git.root
-    if not is_dvc_repo(root):
-        raise NotADvcRepoError(str(root))
-    dirty = git.dirty_paths([CONF_DIR, "params.yaml", "dvc.yaml", "dvc.lock"])
+    if not is_dvc_repo(git.root):
+        raise NotADvcRepoError(str(git.root))
+    root = project_root(git)
+    folder = root.relative_to(git.root).as_posix()
+    mine = [f if folder == "." else f"{folder}/{f}" for f in (CONF_DIR, "params.yaml", "dvc.yaml", "dvc.lock")]
+    dirty = git.dirty_paths(mine)
     if dirty:
         raise GitMLOpsError(f"uncommitted changes in {', '.join(sorted(dirty))}",
                             "commit or discard them first: applying an experiment rewrites these files")
     exp_name, rev = _experiment(git, name)
-    target = yaml.safe_load(git.file_at(rev, "params.yaml") or "") or {}
+    target = yaml.safe_load(git.file_at(rev, mine[1]) or "") or {}
     base = parameters_of(root, compose(root))
     choices = _group_choices(root, base, target)
     chosen = parameters_of(root, compose(root, choices)) if choices else base
     overrides = choices + overrides_between(chosen, target)
     texts = plan(root, overrides) if overrides else {}
-    with DvcRepo(root) as dvc:
+    with DvcRepo(git.root) as dvc:
         dvc.cli("exp", "apply", rev)
     from gitmlops.pipeline.sync import sync
 
