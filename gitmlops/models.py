@@ -124,16 +124,24 @@ def _models(root: Path, manifest: dict[str, Any]) -> list[Model]:
     return models
 
 
+def _top(repo: str | os.PathLike[str] | GitRepo) -> Path:
+    """The work tree root of a GitRepo or of any path inside one."""
+    if isinstance(repo, GitRepo):
+        return repo.root
+    path = Path(repo)
+    return path if (path / ".git").exists() else GitRepo(path).root
+
+
 def list_models(repo: str | os.PathLike[str] | GitRepo) -> list[Model]:
     """The models of ``gitmlops.yaml`` in their order (empty in a single-model repository)."""
-    root = repo.root if isinstance(repo, GitRepo) else Path(repo)
+    root = _top(repo)
     manifest = _read_manifest(root)
     return _models(root, manifest) if manifest else []
 
 
 def is_multi(repo: str | os.PathLike[str] | GitRepo) -> bool:
     """Whether the repository lists its models in ``gitmlops.yaml``."""
-    root = repo.root if isinstance(repo, GitRepo) else Path(repo)
+    root = _top(repo)
     return (root / MANIFEST).is_file()
 
 
@@ -206,6 +214,16 @@ def expand_ref(repo: str | os.PathLike[str] | GitRepo, ref: str) -> str:
     if not match:
         return ref
     return expand_name(repo, match.group(1)) + (match.group(2) or "")
+
+
+def model_of_ref(repo: str | os.PathLike[str] | GitRepo, ref: str) -> Model | None:
+    """The model a registry reference (``churn#prod``, ``models/churn:churn@v1.0.0``) names, if any."""
+    if not is_multi(repo):
+        return None
+    match = re.match(r"^([^#@]+)[#@]", ref)
+    if not match:
+        return None
+    return model_of_artifact(repo, expand_name(repo, match.group(1)))
 
 
 def model_of_artifact(repo: str | os.PathLike[str] | GitRepo, artifact: str) -> Model | None:

@@ -21,6 +21,23 @@ def _root(ctx: click.Context) -> str:
     return repo_path(ctx)
 
 
+def _model_of_reference(root: str, target: str | None, reference: str | None) -> tuple[str, str | None, str | None]:
+    """(project, target, reference) of `monitor diff`: a registry reference to a model (``churn#prod``)
+    picks that model's folder when no model is chosen; a target path stays relative to where it was."""
+    from pathlib import Path
+
+    from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.models import current_model, model_of_ref
+
+    git = open_repo(root)
+    model = model_of_ref(git, reference) if reference and current_model(git) is None else None
+    if model is None:
+        return root, target, reference
+    if target and (Path(root) / target).exists():
+        target = str((Path(root) / target).resolve())
+    return str(model.path), target, reference
+
+
 @click.group()
 def monitor() -> None:
     """Data profiles (whylogs) committed to git, drift reports, constraints, a git diff driver."""
@@ -91,7 +108,7 @@ def diff_cmd(ctx: click.Context, reference: str | None, target: str | None, fmt:
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two outputs: give one")
-    report = compare(_root(ctx), target, reference)
+    report = compare(*_model_of_reference(_root(ctx), target, reference))
     if as_json:
         fmt = "json"
     elif fmt is None:

@@ -297,13 +297,18 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
     from gitmlops.registry import resolve
 
     started = time.perf_counter()
+    from gitmlops.models import expand_ref
+    from gitmlops.registry.tags import split_name
+
     git = open_repo(repo)
-    found = resolve(git, ref)
+    found = resolve(git, expand_ref(git, ref))
     _check_commit(git, found.commit, ref)
+    base = split_name(found.name)[0]  # a model's folder: its dvc.lock; paths below are from the root
+    lock_file = f"{base}/dvc.lock" if base else "dvc.lock"
     metadata = found.metadata or {}
     info = metadata.get("artifact") if isinstance(metadata.get("artifact"), dict) else {}
     hash_name = str((info or {}).get("hash") or "md5")
-    expected = parse_lock_stages(git.file_at(found.commit, "dvc.lock"))
+    expected = parse_lock_stages(git.file_at(found.commit, lock_file), base)
     lock_md5 = expected_md5(expected, found.path) if found.path else None
     problems: list[Problem] = []
     phases: dict[str, float] = {}
@@ -361,16 +366,16 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             if runnable and expected:
                 with DvcRepo(tree.root) as dvc:
                     try:
-                        dvc.reproduce(force=True)
+                        dvc.reproduce(force=True, dvcfiles=[f"{base}/dvc.yaml"] if base else [])
                         ran = True
                     except StageFailedError as exc:
                         problems.append(Problem("stage_failed", f"re-running the pipeline failed: {exc.message}"))
             phases["reproduce"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            actual = parse_lock_stages((tree.root / "dvc.lock").read_text()) if ran else {}
+            actual = parse_lock_stages((tree.root / lock_file).read_text(), base) if ran else {}
             outputs, found_problems = _compare_outputs(git, tree.root, expected, actual, found.path, scratch, ran)
             problems.extend(found_problems)
-            metrics_path = str(metadata.get("metrics_path") or "metrics.json")
+            metrics_path = str(metadata.get("metrics_path") or (f"{base}/metrics.json" if base else "metrics.json"))
             recorded = metadata.get("metrics") if isinstance(metadata.get("metrics"), dict) else None
             if recorded is None:
                 recorded = _metrics_at(git, found.commit, metrics_path)
