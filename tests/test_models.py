@@ -238,6 +238,25 @@ def test_three_models_register_monitor_verify_lineage(models_ran: Path, tmp_path
     assert found["name"] == "models/plan:plan" and found["artifact"] == "models/plan/models/model.ubj"
     assert found["reproduced_md5"] == found["registered_md5"] is not None
 
+    # status: one overview of every model
+    status = json.loads(invoke(models_ran, "status", "--json").output)
+    models = {m["name"]: m for m in status["models"]}
+    assert list(models) == ["churn", "plan", "revenue"]
+    assert models["churn"]["stages"]["prod"] == "v1.0.0" and models["revenue"]["latest"] == "v0.2.0"
+    assert models["plan"]["verify"]["version"] == "v0.1.0" and models["churn"]["verify"] is None
+    assert [d["dataset"] for d in models["revenue"]["drift"]] == ["prod"] and models["churn"]["drift"] == []
+    assert models["revenue"]["drift"][0]["verdict"] in ("drift", "possible_drift", "no_drift")
+    assert all(m["pipeline"]["up_to_date"] for m in models.values()) and status["pipeline"]["up_to_date"]
+    train = models_ran / "models" / "revenue" / "conf" / "train" / "default.yaml"
+    train.write_text(train.read_text().replace("max_depth: 4", "max_depth: 5"))
+    text = invoke(models_ran, "status")
+    assert text.exit_code == 0, text.output
+    rows = {line.split()[0]: line for line in text.output.splitlines() if line.split()[:1] in (["churn"], ["revenue"])}
+    assert "v1.0.0" in rows["churn"] and "up to date" in rows["churn"] and "STALE" in rows["revenue"]
+    assert "models/revenue/params.yaml differs from conf/" in text.output
+    one = json.loads(invoke(models_ran, "--model", "plan", "status", "--json").output)
+    assert [m["name"] for m in one["models"]] == ["plan"]
+
     # a reference to a model whose folder has no pipeline
     manifest = models_ran / "gitmlops.yaml"
     manifest.write_text(manifest.read_text() + "  empty: {dir: models/empty}\n")

@@ -395,7 +395,7 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
     reproduced_md5 = next((o.actual for o in outputs if o.registered), None)
     if not expected:
         problems.append(Problem("no_pipeline", f"there is no dvc.lock at {found.commit[:8]}: nothing to rerun"))
-    return VerifyReport(
+    report = VerifyReport(
         ref=ref, name=found.name, version=found.version, tag=found.tag, commit=found.commit, artifact=found.path,
         registered_md5=found.md5, lock_md5=lock_md5, reproduced_md5=reproduced_md5,
         reproduced=not problems and reproduced_md5 is not None and reproduced_md5 == found.md5,
@@ -403,3 +403,30 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
         seconds=round(time.perf_counter() - started, 3), phases={k: round(v, 3) for k, v in phases.items()},
         environment=_environment(), worktree=worktree,
     )
+    _remember(git.root, report)
+    return report
+
+
+VERIFY_MEMO = Path(".dvc") / "tmp" / "gitmlops-verify.json"
+
+
+def _remember(root: Path, report: VerifyReport) -> None:
+    """Keep the outcome of the newest verify per artifact in .dvc/tmp/ (what `status` shows)."""
+    memo = last_verified(root)
+    memo[report.name] = {"version": report.version, "commit": report.commit, "reproduced": report.reproduced,
+                         "problems": sorted({p.kind for p in report.problems}),
+                         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path = root / VERIFY_MEMO
+    if path.parent.is_dir():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo, sort_keys=True))
+        tmp.replace(path)
+
+
+def last_verified(root: Path) -> dict[str, dict[str, Any]]:
+    """Artifact name -> the last `gitmlops verify` of one of its versions in this clone (empty if none)."""
+    try:
+        data = json.loads((root / VERIFY_MEMO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
