@@ -192,6 +192,13 @@ def project_root(git: GitRepo) -> Path:
     return git.root
 
 
+def project_or_root(git: GitRepo) -> Path:
+    """The folder of the model ``git`` was opened in, else the repository root (for what belongs to the
+    repository as a whole too, such as the profile of a shared table `data add` files)."""
+    model = current_model(git)
+    return model.path if model is not None else git.root
+
+
 def expand_name(repo: str | os.PathLike[str] | GitRepo, name: str) -> str:
     """An artifact name with a model's short name expanded (``churn`` -> ``models/churn:churn``).
 

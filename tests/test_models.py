@@ -264,3 +264,29 @@ def test_three_models_register_monitor_verify_lineage(models_ran: Path, tmp_path
     empty = invoke(models_ran, "registry", "resolve", "empty#prod")
     assert empty.exit_code == EXIT_USAGE
     assert "model 'empty' has no pipeline: models/empty/dvc.yaml is missing" in empty.output
+
+
+def test_report_one_section_per_changed_model(models_ran: Path) -> None:
+    train = models_ran / "models" / "plan" / "conf" / "train" / "default.yaml"
+    train.write_text(train.read_text().replace("max_depth: 4", "max_depth: 3"))
+    assert invoke(models_ran, "--model", "plan", "run", "-q").exit_code == 0
+    result = invoke(models_ran, "report", "--base", "HEAD", "--no-drift", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [m["name"] for m in report["models"]] == ["plan"]
+    plan = report["models"][0]
+    assert plan["params"] == [{"key": "train.max_depth", "status": "changed", "base": 4, "current": 3}]
+    assert plan["metrics_path"] == "models/plan/metrics.json" and any(m["changed"] for m in plan["metrics"])
+    assert "models/plan/models/model.ubj" in {d["path"] for d in report["data"]}
+    markdown = invoke(models_ran, "report", "--base", "HEAD", "--no-drift", "--format", "md").output
+    assert "### Model `plan`" in markdown and "### Model `churn`" not in markdown
+    assert "| train.max\\_depth | changed | 4 | 3 |" in markdown
+
+    # the shared table feeds all three: changing it puts every model in the report
+    from gitmlops.example import write_csv
+
+    write_csv(models_ran / "data" / "churn.csv", n_rows=300, seed=9)
+    assert invoke(models_ran, "data", "add", "data/churn.csv").exit_code == 0
+    shared = json.loads(invoke(models_ran, "report", "--base", "HEAD", "--no-drift", "--format", "json").output)
+    assert [m["name"] for m in shared["models"]] == ["churn", "plan", "revenue"]
+    assert "its input data/churn.csv changed" in shared["models"][0]["reasons"]

@@ -35,12 +35,12 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
     profile and its summary are committed.
     """
     from gitmlops.adapters.git_repo import open_repo
-    from gitmlops.models import project_root
+    from gitmlops.models import project_or_root
     from gitmlops.monitor.profile import write_profile
     from gitmlops.monitor.settings import load_settings
 
     git = open_repo(repo)
-    root = project_root(git)  # a model's folder: its monitoring/ and monitor settings
+    root = project_or_root(git)  # a model's folder: its monitoring/ and monitor settings
     layout.check_dataset_name(name)
     folder = Path(directory)
     if not folder.is_absolute():

@@ -86,6 +86,8 @@ class Report:
     data: list[DataChange]
     drift: Section
     registry: Section
+    #: A repository of several models: one entry per model the change touches (report/models.py).
+    models: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `gitmlops report --format json` (documented in docs/reports.md)."""
@@ -98,6 +100,7 @@ class Report:
             "data": [asdict(d) for d in self.data],
             "drift": asdict(self.drift),
             "registry": asdict(self.registry),
+            "models": [asdict(m) for m in self.models],
         }
 
 
@@ -200,6 +203,9 @@ def _tracked(git: GitRepo, rev: str | None) -> tuple[dict[str, dict[str, Any]], 
         for entry in dvc_repo.parse_dvcfile(read(dvcfile), dvcfile):
             data[entry["path"]] = entry
     lock = dvc_repo.parse_lock(read(LOCK_FILE))
+    from gitmlops.report.models import model_locks
+
+    lock.update(model_locks(git, read))  # the dvc.lock of every model's folder, paths from the root
     outs = {e["path"]: e for stage in lock.values() for e in stage["outs"]}
     inputs = {e["path"]: e for stage in lock.values() for e in stage["deps"]
               if e["path"] not in outs and e["path"] not in data}
@@ -242,6 +248,9 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
                        or (params_base.get("paths") or {}).get("metrics") or DEFAULT_METRICS)
     metrics = diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)))
     data = diff_data(git, base_sha)
+    from gitmlops.report.models import model_reports
+
+    models = model_reports(git, base_sha, data)
     drift_section = (sections.drift_section(git, base_sha, params_base, params_now, data) if drift
                      else Section(False, "skipped (--no-drift)"))
     return Report(
@@ -255,4 +264,5 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
         data=data,
         drift=drift_section,
         registry=sections.registry_section(git, base_sha),
+        models=models,
     )
