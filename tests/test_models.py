@@ -233,7 +233,9 @@ def test_three_models_register_monitor_verify_lineage(models_ran: Path, tmp_path
     assert "rmse" in lineage["metrics"]
 
     verified = invoke(models_ran, "verify", "plan@v0.1.0", "--json")
-    found, _ = json.JSONDecoder().raw_decode(verified.output)  # stderr may follow: the profile's bytes vary
+    assert verified.exit_code == 0, verified.output
+    found = json.loads(verified.output)
+    assert found["reproduced"] is True
     # the model file rebuilds byte for byte from the model's own folder of the commit
     assert found["name"] == "models/plan:plan" and found["artifact"] == "models/plan/models/model.ubj"
     assert found["reproduced_md5"] == found["registered_md5"] is not None
@@ -243,7 +245,8 @@ def test_three_models_register_monitor_verify_lineage(models_ran: Path, tmp_path
     models = {m["name"]: m for m in status["models"]}
     assert list(models) == ["churn", "plan", "revenue"]
     assert models["churn"]["stages"]["prod"] == "v1.0.0" and models["revenue"]["latest"] == "v0.2.0"
-    assert models["plan"]["verify"]["version"] == "v0.1.0" and models["churn"]["verify"] is None
+    assert models["plan"]["verify"]["version"] == "v0.1.0" and models["plan"]["verify"]["reproduced"] is True
+    assert models["churn"]["verify"] is None
     assert [d["dataset"] for d in models["revenue"]["drift"]] == ["prod"] and models["churn"]["drift"] == []
     assert models["revenue"]["drift"][0]["verdict"] in ("drift", "possible_drift", "no_drift")
     assert all(m["pipeline"]["up_to_date"] for m in models.values()) and status["pipeline"]["up_to_date"]

@@ -216,29 +216,34 @@ def _metrics_at(git: GitRepo, commit: str, path: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _by_design(root: Path) -> dict[str, str | None]:
+def _by_design(root: Path, base: str = "") -> dict[str, str | None]:
     """Outputs that are non-deterministic by design: the whylogs reference profile (whose summary
-    is compared instead) and its summary. Maps each to the summary that stands for it."""
+    is compared instead) and its summary. Maps each to the summary that stands for it (paths from the
+    root; ``base``: the model's folder, whose conf/ names them)."""
     from gitmlops.config import load_params
     from gitmlops.errors import ConfigError
 
     try:
-        params = load_params(root)  # paths are settings: conf/ has them, params.yaml does not
+        params = load_params(root / base if base else root)  # paths are settings: in conf/, not params.yaml
     except ConfigError:
         params = {}
     paths = params.get("paths") if isinstance(params, dict) else None
     paths = paths if isinstance(paths, dict) else {}
     profile = str(paths.get("reference_profile") or "models/reference_profile.bin")
     summary = str(paths.get("reference_summary") or str(Path(profile).with_suffix(".json")))
+    if base:
+        import posixpath
+
+        profile, summary = (posixpath.normpath(posixpath.join(base, p)) for p in (profile, summary))
     return {profile: summary, summary: summary}
 
 
 def _compare_outputs(
     git: GitRepo, root: Path, expected: dict[str, StageLock], actual: dict[str, StageLock], artifact: str | None,
-    scratch: Path, ran: bool,
+    scratch: Path, ran: bool, base: str = "",
 ) -> tuple[list[OutputCheck], list[Problem]]:
     made = producers(actual)
-    by_design = _by_design(root)
+    by_design = _by_design(root, base)
     summaries: dict[str, list[str] | None] = {}  # summary path -> differences (None: not comparable)
     checks: list[OutputCheck] = []
     problems: list[Problem] = []
@@ -373,7 +378,7 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             phases["reproduce"] = time.perf_counter() - mark
             mark = time.perf_counter()
             actual = parse_lock_stages((tree.root / lock_file).read_text(), base) if ran else {}
-            outputs, found_problems = _compare_outputs(git, tree.root, expected, actual, found.path, scratch, ran)
+            outputs, found_problems = _compare_outputs(git, tree.root, expected, actual, found.path, scratch, ran, base)
             problems.extend(found_problems)
             metrics_path = str(metadata.get("metrics_path") or (f"{base}/metrics.json" if base else "metrics.json"))
             recorded = metadata.get("metrics") if isinstance(metadata.get("metrics"), dict) else None
