@@ -293,3 +293,25 @@ def test_report_one_section_per_changed_model(models_ran: Path) -> None:
     shared = json.loads(invoke(models_ran, "report", "--base", "HEAD", "--no-drift", "--format", "json").output)
     assert [m["name"] for m in shared["models"]] == ["churn", "plan", "revenue"]
     assert "its input data/churn.csv changed" in shared["models"][0]["reasons"]
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_demo_models_shows_three_models(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    target = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "gitmlops", "demo", "--models", "--dir", str(target), "--json"],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout)
+    assert list(result["models"]) == ["churn", "plan", "revenue"]
+    assert result["models"]["churn"]["stages"]["prod"] == "v0.1.0" and result["models"]["plan"]["stages"]["prod"] is None
+    assert "auc" in result["models"]["churn"]["metrics"] and "rmse" in result["models"]["revenue"]["metrics"]
+    assert result["prediction"]["model"] == "churn" and len(result["prediction"]["predictions"]) == 1
+    assert "monthly_charges" in result["drift"]
+    assert result["verified"] is True
+    tags = subprocess.run(["git", "tag"], cwd=target, capture_output=True, text=True).stdout.split()
+    assert "models/revenue=revenue#prod#1" in tags and "models/plan=plan@v0.1.0" in tags
