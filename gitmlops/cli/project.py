@@ -48,7 +48,7 @@ def init(ctx: click.Context, example: str | None, model_name: str | None, folder
             lines.append("  nothing to do: everything was already in place")
         if result.remote:
             lines.append(f"  DVC remote   {result.remote}")
-        conf = f"models/{model_name}/conf/data/" if model_name and not folder else "conf/data/"
+        conf = f"{(folder or f'models/{model_name}').rstrip('/')}/conf/data/" if model_name else "conf/data/"
         lines.append("Next: " + ("`gitmlops run`" if example else
                                  f"`gitmlops data add PATH`, set data.path/data.target in {conf}, then `gitmlops run`"))
         return "\n".join(lines)
