@@ -101,6 +101,18 @@ def _cache_key(path: Path, overrides: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def _cache_file(root: Path) -> Path:
+    """The memo file of a project: under .dvc/tmp/ of the repository (a model's folder of a
+    several-model repository has no .dvc/ of its own: one file per model there)."""
+    if (root / ".dvc").is_dir():
+        return root / CACHE_FILE
+    for parent in root.resolve().parents:
+        if (parent / ".dvc").is_dir():
+            tag = hashlib.sha256(root.resolve().relative_to(parent).as_posix().encode()).hexdigest()[:12]
+            return parent / CACHE_FILE.with_name(f"gitmlops-compose-{tag}.json")
+    return root / CACHE_FILE
+
+
 def _uses_environment(path: Path, overrides: Sequence[str]) -> bool:
     """Whether conf/ or an override reads environment variables (``${oc.env:...}``)."""
     if any("oc.env" in text for text in overrides):
@@ -120,7 +132,7 @@ def compose(root: str | Path, overrides: Sequence[str] = (), config_name: str = 
         # The result depends on environment variables (often secrets): never memoise it, so a
         # changed value is always picked up and no value is written to .dvc/tmp/.
         return _compose(path, overrides, config_name)
-    cache = Path(root) / CACHE_FILE
+    cache = _cache_file(Path(root))
     key = _cache_key(path, [*overrides, f"\0{config_name}"])
     entries: dict[str, Any] = {}
     try:

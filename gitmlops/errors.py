@@ -161,3 +161,10 @@ class RunLockedError(UsageError):
 
 class SiteError(GitMLOpsError):
     """The static site cannot be built: an unusable output folder or input file."""
+
+
+# -- appended for several models per repository (gitmlops/models.py) ------------------------------------
+
+
+class ModelError(UsageError):
+    """A model of a several-model repository is unknown, ambiguous or declared badly (gitmlops.yaml)."""

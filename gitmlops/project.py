@@ -19,6 +19,15 @@ EXAMPLE_TARGET = "churned"
 GENERIC_DATA = "data/data.csv"
 GENERIC_TARGET = "label"
 GITATTRIBUTES_LINE = "monitoring/**/*.bin diff=whylogs"
+#: The same for the monitoring/ folders of models in their own folders (gitmlops.yaml).
+GITATTRIBUTES_MODELS_LINE = "**/monitoring/**/*.bin diff=whylogs"
+#: The bundled example's models (`init --example models`): one table, three tasks.
+#: name -> (target, columns not used as features)
+EXAMPLE_MODELS: dict[str, tuple[str, list[str]]] = {
+    "churn": ("churned", ["customer_id"]),  # binary classifier
+    "plan": ("plan", ["customer_id"]),  # multi-class
+    "revenue": ("monthly_charges", ["customer_id"]),  # regressor
+}
 TEXTCONV = "gitmlops monitor textconv"
 
 
@@ -33,6 +42,7 @@ class InitResult:
     dvc_initialised: bool = False
     remote: str | None = None
     example: bool = False
+    models: list[str] = field(default_factory=list)  # models set up (init --model / --example models)
 
 
 def _templates() -> resources.abc.Traversable:
@@ -50,16 +60,27 @@ def _walk(node: resources.abc.Traversable, prefix: str = "") -> list[tuple[str, 
     return items
 
 
-def template_files(example: bool) -> dict[str, str]:
-    """Files `init` writes, by path relative to the repo root."""
+def conf_files(data_path: str, target: str, drop_columns: list[str] | None = None,
+               model_name: str | None = None) -> dict[str, str]:
+    """The conf/ tree of one model, by path relative to its folder."""
     files: dict[str, str] = {}
-    data_path, target = (EXAMPLE_DATA, EXAMPLE_TARGET) if example else (GENERIC_DATA, GENERIC_TARGET)
     for rel, node in _walk(_templates() / "conf"):
         text = node.read_text()
         text = text.replace("__DATA_PATH__", data_path).replace("__TARGET__", target)
-        if example and rel == "data/default.yaml":
-            text = text.replace("drop_columns: []", "drop_columns: [customer_id]")
+        if drop_columns and rel == "data/default.yaml":
+            text = text.replace("drop_columns: []", f"drop_columns: [{', '.join(drop_columns)}]")
+        if model_name and rel.startswith("model/"):
+            text = text.replace("\nname: model\n", f"\nname: {model_name}\n")
         files[f"conf/{rel}"] = text
+    return files
+
+
+def template_files(example: bool, conf: bool = True) -> dict[str, str]:
+    """Files `init` writes, by path relative to the repo root (``conf=False``: the shared ones only)."""
+    files: dict[str, str] = {}
+    data_path, target = (EXAMPLE_DATA, EXAMPLE_TARGET) if example else (GENERIC_DATA, GENERIC_TARGET)
+    if conf:
+        files.update(conf_files(data_path, target, ["customer_id"] if example else None))
     if example:
         for rel, node in _walk(_templates() / "example"):
             files[rel] = node.read_text()
@@ -100,13 +121,21 @@ def _ensure_line(path: Path, line: str) -> bool:
     return True
 
 
-def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, force: bool = False) -> InitResult:
-    """Set up gitmlops in a git work tree; see the module docstring."""
+def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, force: bool = False,
+         model: str | None = None, folder: str | None = None, example_models: bool = False) -> InitResult:
+    """Set up gitmlops in a git work tree; see the module docstring.
+
+    ``model``: set up model NAME in its own folder (``folder``, default models/NAME) and list it in
+    gitmlops.yaml; ``example_models``: the bundled example as three models sharing one table."""
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
+    from gitmlops.models import add_model
 
     git = open_repo(repo)
     root = git.root
-    result = InitResult(root=str(root), example=example)
+    result = InitResult(root=str(root), example=example or example_models)
+    names = list(EXAMPLE_MODELS) if example_models else [model] if model else []
+    for name in names:  # every refusal before anything is written
+        add_model(root, name, folder if model else None, write=False)
 
     result.dvc_initialised = not is_dvc_repo(root)
     with DvcRepo.init(root) as dvc:
@@ -115,6 +144,10 @@ def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, fo
         hydra = dvc.config_get("hydra") or {}
         # DVC composes the parameters only (conf/parameters.yaml) into params.yaml for `exp run -S`
         wanted = {"enabled": True, "config_dir": "conf", "config_name": "parameters"}
+        if names and not (root / "conf" / "config.yaml").is_file():
+            # models in folders: DVC composes the root's conf/ only, so `exp run -S FILE:KEY=VALUE`
+            # edits a model's params.yaml directly (what `gitmlops run --sweep` gives it)
+            wanted["enabled"] = False
         if any(hydra.get(k) != v for k, v in wanted.items()):
             dvc.config_set("hydra", wanted)
         # the local default goes to .dvc/config.local: nothing machine-specific is committed
@@ -125,16 +158,19 @@ def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, fo
             default = dvc.config_get("core", "remote")
             result.remote = str((dvc.remotes().get(default) or {}).get("url")) if default else None
 
-    for rel, text in template_files(example).items():
+    for rel, text in template_files(example or example_models, conf=not names).items():
         _write(root, rel, text, force, result)
 
     if _ensure_line(root / ".gitattributes", GITATTRIBUTES_LINE):
+        result.created.append(".gitattributes")
+    if names and _ensure_line(root / ".gitattributes", GITATTRIBUTES_MODELS_LINE) \
+            and ".gitattributes" not in result.created:
         result.created.append(".gitattributes")
     if git.get_config("diff.whylogs.textconv") != TEXTCONV:
         git.set_config("diff.whylogs.textconv", TEXTCONV)
         git.set_config("diff.whylogs.cachetextconv", "true")
 
-    if example and not (root / f"{EXAMPLE_DATA}.dvc").exists():
+    if (example or example_models) and not (root / f"{EXAMPLE_DATA}.dvc").exists():
         from gitmlops.data import add as data_add
         from gitmlops.example import write_csv
 
@@ -145,10 +181,36 @@ def init(repo: str | os.PathLike[str] | GitRepo = ".", example: bool = False, fo
 
     from gitmlops.pipeline.sync import sync
 
-    synced = sync(git, force=force, only_missing=not force)
-    result.created.extend(p for p in synced.written if p not in result.created)
+    if names:
+        for name in names:
+            _init_model(git, result, name, folder if model else None, example or example_models, force)
+    else:
+        synced = sync(git, force=force, only_missing=not force)
+        result.created.extend(p for p in synced.written if p not in result.created)
 
     # Stage only what init itself wrote, never unrelated changes of the user's.
     git.add([".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitattributes", *result.created,
              *result.overwritten])
     return result
+
+
+def _init_model(git: GitRepo, result: InitResult, name: str, folder: str | None, example: bool,
+                force: bool) -> None:
+    """Write model NAME's folder (conf/, params.yaml, dvc.yaml) and list it in gitmlops.yaml."""
+    from gitmlops.models import MANIFEST, add_model
+    from gitmlops.pipeline.sync import sync
+
+    root = git.root
+    model, new = add_model(root, name, folder)
+    if new and MANIFEST not in result.created:
+        result.created.append(MANIFEST)
+    if example:
+        target, drop = EXAMPLE_MODELS.get(name, EXAMPLE_MODELS["churn"])
+        data = os.path.relpath(root / EXAMPLE_DATA, model.path)  # one table, tracked once, for all
+    else:
+        target, drop, data = GENERIC_TARGET, [], GENERIC_DATA
+    for rel, text in conf_files(Path(data).as_posix(), target, drop, name).items():
+        _write(root, model.rel(rel), text, force, result)
+    synced = sync(open_repo(model.path), force=force, only_missing=not force)
+    result.created.extend(model.rel(p) for p in synced.written if model.rel(p) not in result.created)
+    result.models.append(name)

@@ -67,7 +67,7 @@ def _console_commands(path: Path) -> list[str]:
 
 
 EXAMPLE_FILES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in DOCS.glob("tutorial-*.md")),
-                 "docs/team.md"]
+                 "docs/team.md", "docs/models.md"]
 
 
 @pytest.mark.slow

@@ -59,9 +59,14 @@ def stage_env() -> dict[str, str]:
 
 
 def _stage_name(addressing: object) -> str:
-    """'path/to/dvc.yaml:train' -> 'train' (DVC addresses stages relative to the cwd)."""
+    """'dvc.yaml:train' -> 'train', 'path/to/dvc.yaml:train' -> 'path/to:train' (DVC addresses
+    stages relative to the cwd, the repo root; a model's folder is kept to tell its stages apart)."""
     text = str(addressing)
-    return text.rsplit(":", 1)[-1] if ".yaml:" in text else text
+    if ".yaml:" not in text:
+        return text
+    file, name = text.rsplit(":", 1)
+    folder = os.path.dirname(file)
+    return f"{folder}:{name}" if folder else name
 
 
 class _Capture(logging.Handler):
@@ -415,15 +420,19 @@ class DvcRepo:
         force: bool = False,
         single_item: bool = False,
         callback: ProgressCallback | None = None,
+        dvcfiles: Sequence[str] = (),
     ) -> list[str]:
-        """``dvc repro`` in-process; returns the names of the stages that ran."""
+        """``dvc repro`` in-process; returns the names of the stages that ran.
+
+        ``targets`` are stages of the first of ``dvcfiles`` (default: dvc.yaml at the root); with no
+        target, the stages of ``dvcfiles`` (in one graph), or every pipeline of the repository."""
         from dvc.exceptions import DvcException, ReproductionError
         from dvc.stage.exceptions import StageCmdFailedError
 
         try:
             with self._session(callback), stage_output_to_stderr():
                 stages = self.repo.reproduce(
-                    targets=[f"dvc.yaml:{t}" for t in targets] or None,
+                    targets=[f"{(list(dvcfiles) or ['dvc.yaml'])[0]}:{t}" for t in targets] or list(dvcfiles) or None,
                     force=force,
                     single_item=single_item,
                     run_env=stage_env(),

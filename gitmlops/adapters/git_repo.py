@@ -26,6 +26,7 @@ class GitRepo:
         if top is None:
             raise NotAGitRepoError(str(start))
         self.root = Path(top)
+        self.start = start  # where it was opened: inside a model's folder, that model is meant
 
     @cached_property
     def repo(self):  # type: ignore[no-untyped-def]

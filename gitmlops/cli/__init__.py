@@ -52,6 +52,31 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+#: Commands that act on the repository as a whole: no per-command `--model`.
+NO_MODEL_OPTION = {"completion", "doctor", "remote", "comment", "demo"}
+
+
+def _store_model(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        root.obj["model"] = value
+
+
+def add_model_option(command: click.Command) -> None:
+    """Give ``command`` (and every subcommand of a group) a `--model NAME` option, once."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_model_option(sub)
+        return
+    if any(p.name == "model_name" for p in command.params):
+        return
+    command.params.append(click.Option(
+        ["--model", "model_name"], metavar="NAME", expose_value=False, callback=_store_model, is_eager=True,
+        help="The model to act on, in a repository of several models (like the global --model).",
+    ))
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
@@ -62,7 +87,10 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS or not _available(cmd_name):
             return None
         module, attr, _ = COMMANDS[cmd_name]
-        return getattr(importlib.import_module(module), attr, None)
+        command = getattr(importlib.import_module(module), attr, None)
+        if command is not None and cmd_name not in NO_MODEL_OPTION:
+            add_model_option(command)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
@@ -85,6 +113,13 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODE
     help="Run as if gitmlops was started in PATH (like `git -C`).",
     metavar="PATH",
 )
+@click.option(
+    "--model",
+    "model",
+    default=None,
+    metavar="NAME",
+    help="Act on model NAME of a repository of several models (gitmlops.yaml); also after the command.",
+)
 @click.option("--traceback", is_flag=True, hidden=True, help="Show the full traceback on errors.")
 @click.option(
     "--no-color",
@@ -94,10 +129,11 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODE
 )
 @click.version_option(__version__, "--version", prog_name="gitmlops")
 @click.pass_context
-def cli(ctx: click.Context, repo: str, traceback: bool, no_color: bool) -> None:
+def cli(ctx: click.Context, repo: str, model: str | None, traceback: bool, no_color: bool) -> None:
     """gitmlops: data, pipelines, registry, serving and monitoring, with git as the source of truth."""
     ctx.ensure_object(dict)
     ctx.obj["repo"] = repo
+    ctx.obj.setdefault("model", model)
     ctx.obj["traceback"] = traceback
     if no_color or not color_allowed():
         ctx.color = False  # inherited by every subcommand's context, so `click.secho` stays plain
@@ -160,7 +196,27 @@ def run(args: list[str], show_traceback: bool = False, prog: str = "gitmlops") -
 
 
 def repo_path(ctx: click.Context) -> str:
-    """The repository path given with -C (default: the current directory)."""
+    """The path a command acts on: -C (default: the current directory), or the folder of the model
+    named by --model (relative to that repository)."""
     root = ctx.find_root()
     obj: dict[str, Any] = root.obj or {}
-    return obj.get("repo", ".")
+    path = obj.get("repo", ".")
+    name = obj.get("model")
+    if name:
+        from gitmlops.models import find_model
+
+        return str(find_model(top_of(path), name).path)
+    return path
+
+
+def model_name(ctx: click.Context) -> str | None:
+    """The model named by --model, if any."""
+    obj: dict[str, Any] = ctx.find_root().obj or {}
+    return obj.get("model")
+
+
+def top_of(path: str) -> str:
+    """The work tree root of ``path`` (git's toplevel)."""
+    from gitmlops.adapters.git_repo import open_repo
+
+    return str(open_repo(path).root)

@@ -127,8 +127,45 @@ def lineage(ctx: click.Context, ref: str, dataset: str | None, no_drift: bool, a
     emit(do_lineage(repo_path(ctx), ref, dataset=dataset, drift=not no_drift), as_json, render_lineage)
 
 
+def render_models_status(found: Any) -> str:
+    """The text form of the Status of a several-model repository: one row per model."""
+    def drift(model: Any) -> str:
+        return ", ".join(f"{d.dataset}: {d.verdict or d.note}" for d in model.drift) or "-"
+
+    def verify(model: Any) -> str:
+        if not model.verify:
+            return "-"
+        return f"{model.verify['version']} " + ("reproduced" if model.verify["reproduced"] else "NOT reproduced")
+
+    def pipeline(model: Any) -> str:
+        if model.pipeline["up_to_date"]:
+            return "up to date"
+        stale = [s["name"] for s in model.pipeline["stages"] if s["changes"]]
+        return "STALE" + (f" ({', '.join(stale)})" if stale else "")
+
+    lines = [table(["model", "latest", *(f"#{s}" for s in found.stages), "pipeline", "drift", "verify"],
+                   [[m.name, m.latest, *(m.stages.get(s) for s in found.stages), pipeline(m), drift(m), verify(m)]
+                    for m in found.models])]
+    if not found.pipeline["up_to_date"]:
+        lines.append("stale: `gitmlops run` runs what changed for every model")
+    for m in found.models:
+        if m.pipeline["config_error"]:
+            lines.append(f"  {m.name} conf/: {m.pipeline['config_error']}")
+        lines.extend(f"  {name} differs from conf/ (`gitmlops --model {m.name} pipeline sync`)"
+                     for name in m.pipeline["stale_files"])
+    if found.data:
+        pushed = {None: "not checked (--remote)", True: "all pushed", False: "NOT all pushed (`gitmlops data push`)"}
+        lines.append(f"data: {pushed[found.pushed]}")
+        for item in found.data:
+            if item.state != "unchanged" or item.in_remote is False:
+                lines.append(f"  {item.path}: {item.state}" + (", not in remote" if item.in_remote is False else ""))
+    return "\n".join(lines)
+
+
 def render_status(found: Any) -> str:
     """The text form of a Status."""
+    if found.models:
+        return render_models_status(found)
     lines = []
     if found.artifacts:
         lines.append(table(["artifact", "latest", *(f"#{s}" for s in found.stages)],

@@ -21,6 +21,35 @@ def _root(ctx: click.Context) -> str:
     return repo_path(ctx)
 
 
+def _here(ctx: click.Context, path: str) -> str:
+    """A data or folder path as the user meant it: relative to -C (or the current directory), also
+    when --model makes the command act in a model's folder."""
+    from pathlib import Path
+
+    from gitmlops.cli import model_name
+
+    obj = ctx.find_root().obj or {}
+    given = Path(obj.get("repo", ".")) / path
+    return str(given.resolve()) if model_name(ctx) and not Path(path).is_absolute() and given.exists() else path
+
+
+def _model_of_reference(root: str, target: str | None, reference: str | None) -> tuple[str, str | None, str | None]:
+    """(project, target, reference) of `monitor diff`: a registry reference to a model (``churn#prod``)
+    picks that model's folder when no model is chosen; a target path stays relative to where it was."""
+    from pathlib import Path
+
+    from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.models import current_model, model_of_ref
+
+    git = open_repo(root)
+    model = model_of_ref(git, reference) if reference and current_model(git) is None else None
+    if model is None:
+        return root, target, reference
+    if target and (Path(root) / target).exists():
+        target = str((Path(root) / target).resolve())
+    return str(model.path), target, reference
+
+
 @click.group()
 def monitor() -> None:
     """Data profiles (whylogs) committed to git, drift reports, constraints, a git diff driver."""
@@ -39,7 +68,7 @@ def profile_cmd(ctx: click.Context, path: str, name: str | None, chunk_size: int
     """Profile a CSV/Parquet file or folder into monitoring/<DATASET>/<UTC timestamp>.bin (+ .json)."""
     from gitmlops.monitor import profile
 
-    result = profile(_root(ctx), path, name=name, chunk_size=chunk_size, segment=segment, jobs=jobs)
+    result = profile(_root(ctx), _here(ctx, path), name=name, chunk_size=chunk_size, segment=segment, jobs=jobs)
 
     def render(r: Any) -> str:
         lines = [f"profiled {r.rows} rows of {r.source} in {r.chunks} chunk(s), {r.jobs} worker(s), {r.seconds:.1f}s"]
@@ -91,7 +120,7 @@ def diff_cmd(ctx: click.Context, reference: str | None, target: str | None, fmt:
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two outputs: give one")
-    report = compare(_root(ctx), target, reference)
+    report = compare(*_model_of_reference(_root(ctx), target and _here(ctx, target), reference))
     if as_json:
         fmt = "json"
     elif fmt is None:
@@ -153,7 +182,7 @@ def check_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
     """Check data (or a .bin profile) against data.constraints of the config; exit 1 on failure."""
     from gitmlops.monitor import check
 
-    result = check(_root(ctx), path)
+    result = check(_root(ctx), _here(ctx, path))
 
     def render(r: Any) -> str:
         if not r.checked:
@@ -189,7 +218,7 @@ def collect_cmd(ctx: click.Context, directory: str, name: str, commit: bool, rem
     """Merge the profiles a server wrote into one profile for the window."""
     from gitmlops.monitor import collect
 
-    result = collect(_root(ctx), directory, name, commit=commit, remove=remove)
+    result = collect(_root(ctx), _here(ctx, directory), name, commit=commit, remove=remove)
 
     def render(r: Any) -> str:
         text = f"merged {r.merged} profiles ({r.rows} rows) into {r.path} and {r.summary}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import click
 
@@ -142,9 +143,24 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
         if not as_json:
             click.echo(f"kept {' '.join(overrides)} in {', '.join(result.saved)}", err=True)
     else:
+        from gitmlops.adapters.git_repo import open_repo
+        from gitmlops.models import current_model, is_multi
+
+        git = open_repo(repo_path(ctx))
+        if is_multi(git) and current_model(git) is None:
+            if overrides or stage:
+                raise UsageError("OVERRIDES and --stage apply to one model: pass --model NAME",
+                                 "`gitmlops run` with no model runs what changed for every model")
+            from gitmlops.pipeline.run import run_all
+
+            every = run_all(git, force=force, callback=progress)
+            progress.close()
+            sys.stdout.flush()
+            emit(every, as_json, render_models_run)
+            return
         from gitmlops.pipeline import run as do_run
 
-        result = do_run(repo_path(ctx), overrides, force=force, stage=stage, callback=progress)
+        result = do_run(git, overrides, force=force, stage=stage, callback=progress)
     progress.close()
     sys.stdout.flush()
 
@@ -158,3 +174,19 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
 
     emit(result, as_json, render)
 
+
+
+def render_models_run(every: Any) -> str:
+    """One metrics table per model that ran (`gitmlops run` over every model)."""
+    if not every.ran:
+        return "nothing changed: every model's stages are up to date"
+    lines = []
+    for name in every.ran:
+        result = every.models[name]
+        lines.append(f"{name}: ran {', '.join(result.ran)}")
+        if result.metrics:
+            lines.append(table(["metric", "value"], sorted(result.metrics.items())))
+    up = [name for name in every.models if name not in every.ran]
+    if up:
+        lines.append(f"up to date: {', '.join(up)}")
+    return "\n".join(lines)

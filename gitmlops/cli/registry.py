@@ -7,12 +7,35 @@ from typing import Any
 import click
 
 from gitmlops.cli import completion as complete
-from gitmlops.cli import repo_path
+from gitmlops.cli import model_name, repo_path
 from gitmlops.cli.output import emit, json_option, table
 
 _push = click.option("--push", is_flag=True, help="Push the tag to the git remote (atomically).")
 _remote = click.option("--remote", default="origin", show_default=True, help="Git remote to push to.")
 _message = click.option("-m", "--message", help="A note added to the tag message after GTO's wording.")
+
+
+def _name(ctx: click.Context, name: str | None) -> str:
+    """The artifact NAME means: a model's short name stands for its artifact (``churn`` ->
+    ``models/churn:churn``); no NAME, the artifact of the model --model or the folder names."""
+    from gitmlops.models import current_model, expand_name
+
+    if name is None:
+        from gitmlops.adapters.git_repo import open_repo
+        from gitmlops.errors import UsageError
+
+        model = current_model(open_repo(repo_path(ctx)))
+        if model is None:
+            raise UsageError("give the artifact NAME", "`gitmlops registry show` lists the artifacts")
+        return model.artifact
+    return expand_name(repo_path(ctx), name)
+
+
+def _ref(ctx: click.Context, ref: str) -> str:
+    """A registry reference with a model's short name expanded (``churn#prod``)."""
+    from gitmlops.models import expand_ref
+
+    return expand_ref(repo_path(ctx), ref)
 
 
 def _written(result: Any) -> str:
@@ -34,7 +57,7 @@ def registry() -> None:
 
 
 @registry.command()
-@click.argument("name", shell_complete=complete.artifact_names)
+@click.argument("name", required=False, shell_complete=complete.artifact_names)
 @click.option("--ref", default=None, help="Commit to register, as committed [default: HEAD, which must have no "
               "uncommitted changes to the artifact, dvc.yaml or params.yaml].")
 @click.option("--version", "version", help="Version to register, e.g. v1.2.0.")
@@ -46,12 +69,13 @@ def registry() -> None:
 @_remote
 @json_option
 @click.pass_context
-def register(ctx: click.Context, name: str, ref: str, version: str | None, bump: str | None, force: bool,
+def register(ctx: click.Context, name: str | None, ref: str, version: str | None, bump: str | None, force: bool,
              message: str | None, push: bool, remote: str, as_json: bool) -> None:
-    """Register a new version of artifact NAME at commit --ref."""
+    """Register a new version of artifact NAME at commit --ref (a model's name stands for its artifact;
+    no NAME: the artifact of --model)."""
     from gitmlops.registry import register as do_register
 
-    result = do_register(repo_path(ctx), name, ref=ref, version=version, bump=bump, message=message,
+    result = do_register(repo_path(ctx), _name(ctx, name), ref=ref, version=version, bump=bump, message=message,
                          force=force, push=push, remote=remote)
     emit(result, as_json, _written)
 
@@ -71,7 +95,7 @@ def promote(ctx: click.Context, name: str, version: str, stage: str, force: bool
     """Assign STAGE to VERSION (vX.Y.Z, latest or greatest) of NAME."""
     from gitmlops.registry import promote as do_promote
 
-    result = do_promote(repo_path(ctx), name, version, stage, message=message, force=force, push=push,
+    result = do_promote(repo_path(ctx), _name(ctx, name), version, stage, message=message, force=force, push=push,
                         remote=remote)
     emit(result, as_json, _written)
 
@@ -90,7 +114,7 @@ def deprecate(ctx: click.Context, name: str, version: str | None, stage: str | N
     """Deprecate artifact NAME, deregister its VERSION, or unassign --stage."""
     from gitmlops.registry import deprecate as do_deprecate
 
-    result = do_deprecate(repo_path(ctx), name, version=version, stage=stage, message=message, push=push,
+    result = do_deprecate(repo_path(ctx), _name(ctx, name), version=version, stage=stage, message=message, push=push,
                           remote=remote)
     emit(result, as_json, _written)
 
@@ -104,7 +128,10 @@ def show(ctx: click.Context, name: str | None, as_json: bool) -> None:
     from gitmlops.registry.api import show as do_show
     from gitmlops.registry.api import versions
 
+    if name is None and model_name(ctx):
+        name = _name(ctx, None)
     if name is not None:
+        name = _name(ctx, name)
         found = versions(repo_path(ctx), name)
         emit({"name": name, "versions": found}, as_json, lambda _: table(
             ["version", "commit", "registered", "active", "stages", "forced"],
@@ -127,14 +154,14 @@ def show(ctx: click.Context, name: str | None, as_json: bool) -> None:
 
 
 @registry.command()
-@click.argument("name", shell_complete=complete.artifact_names)
+@click.argument("name", required=False, shell_complete=complete.artifact_names)
 @json_option
 @click.pass_context
-def history(ctx: click.Context, name: str, as_json: bool) -> None:
+def history(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """Every event of NAME in order (stage events by counter)."""
     from gitmlops.registry import history as do_history
 
-    events = do_history(repo_path(ctx), name)
+    events = do_history(repo_path(ctx), _name(ctx, name))
     emit(events, as_json, lambda _: table(
         ["#", "event", "version", "stage", "created", "author", "tag"],
         [(e.counter, e.kind, e.version, e.stage, e.created_at, e.author, e.tag) for e in events],
@@ -149,7 +176,7 @@ def resolve(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Resolve NAME@vX.Y.Z, NAME@latest, NAME@greatest or NAME#STAGE to one version."""
     from gitmlops.registry import resolve as do_resolve
 
-    result = do_resolve(repo_path(ctx), ref)
+    result = do_resolve(repo_path(ctx), _ref(ctx, ref))
     emit(result, as_json, lambda r: "\n".join(
         f"{k}: {v}" for k, v in (("name", r.name), ("version", r.version), ("stage", r.stage), ("tag", r.tag),
                                  ("commit", r.commit), ("path", r.path), ("md5", r.md5))
@@ -168,6 +195,7 @@ def get(ctx: click.Context, ref: str, output: str | None, force: bool, as_json: 
     from gitmlops.registry import get as do_get
     from gitmlops.registry import resolve as do_resolve
 
+    ref = _ref(ctx, ref)
     dest = do_get(repo_path(ctx), ref, output=output, force=force)
     if not as_json:
         click.echo(str(dest))

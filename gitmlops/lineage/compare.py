@@ -28,16 +28,22 @@ class StageLock:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_lock_stages(text: str | None) -> dict[str, StageLock]:
-    """The stages of a dvc.lock text, in file order (empty when the text is missing or invalid)."""
+def parse_lock_stages(text: str | None, base: str = "") -> dict[str, StageLock]:
+    """The stages of a dvc.lock text, in file order (empty when the text is missing or invalid);
+    ``base``: the folder of the dvc.lock (a model's), whose paths are then given from the root."""
+    import posixpath
+
     from gitmlops.adapters.dvc_repo import parse_lock
+
+    def at(path: str) -> str:
+        return posixpath.normpath(posixpath.join(base, path)) if base else path
 
     return {
         name: StageLock(
             name=name,
             cmd=stage["cmd"],
-            deps={e["path"]: e["md5"] for e in stage["deps"]},
-            outs={e["path"]: e["md5"] for e in stage["outs"]},
+            deps={at(e["path"]): e["md5"] for e in stage["deps"]},
+            outs={at(e["path"]): e["md5"] for e in stage["outs"]},
             params={f"{file}:{key}": value for file, values in stage["params"].items() if isinstance(values, dict)
                     for key, value in values.items()},
         )

@@ -65,6 +65,22 @@ class Status:
     pushed: bool | None
     drift: list[DriftState]
     seconds: float = 0.0
+    #: In a repository of several models (gitmlops.yaml): one entry per model (see :class:`ModelState`).
+    models: list[ModelState] = field(default_factory=list)
+
+
+@dataclass
+class ModelState:
+    """One model of a several-model repository in `gitmlops status`."""
+
+    name: str
+    dir: str
+    artifact: str
+    latest: str | None
+    stages: dict[str, str | None]  # registry stage -> version
+    pipeline: dict[str, Any]  # up_to_date, stale_files, config_error, stages (as Status.pipeline)
+    drift: list[DriftState]
+    verify: dict[str, Any] | None  # the last `gitmlops verify` of one of its versions in this clone
 
 
 class _Hasher:
@@ -147,11 +163,12 @@ def _settings(root: Path) -> dict[str, Any]:
         return _yaml(root / "params.yaml") or {}
 
 
-def _stage_states(root: Path, hasher: _Hasher) -> tuple[list[StageState], dict[str, str | None]]:
-    """Per stage of dvc.yaml, what changed since dvc.lock (DVC's `status`, read from files)."""
+def _stage_states(root: Path, hasher: _Hasher, base: str = "") -> tuple[list[StageState], dict[str, str | None]]:
+    """Per stage of dvc.yaml, what changed since dvc.lock (DVC's `status`, read from files); ``base``:
+    the project's folder (a model's) relative to the hasher's root."""
     spec = _yaml(root / "dvc.yaml") or {}
     declared = spec.get("stages") if isinstance(spec, dict) else None
-    lock = parse_lock_stages((root / "dvc.lock").read_text()) if (root / "dvc.lock").is_file() else {}
+    lock = parse_lock_stages((root / "dvc.lock").read_text(), base) if (root / "dvc.lock").is_file() else {}
     params = _yaml(root / "params.yaml") or {}
     outputs: dict[str, str | None] = {}
     states = []
@@ -202,8 +219,9 @@ def _tracked(root: Path, git: GitRepo, hasher: _Hasher, outputs: dict[str, str |
     return sorted(found.values(), key=lambda d: d.path)
 
 
-def _drift(root: Path) -> list[DriftState]:
-    """The newest profile per dataset, with a verdict against paths.reference_profile (memoised)."""
+def _drift(root: Path, memo_root: Path | None = None) -> list[DriftState]:
+    """The newest profile per dataset, with a verdict against paths.reference_profile (memoised in
+    ``memo_root``'s .dvc/tmp/, default ``root``'s)."""
     from gitmlops.monitor import layout
 
     params = _settings(root)
@@ -213,7 +231,7 @@ def _drift(root: Path) -> list[DriftState]:
     reference = root / str((params.get("paths") or {}).get("reference_profile") or "models/reference_profile.bin")
     if not base.is_dir():
         return []
-    memo_path = root / DRIFT_MEMO
+    memo_path = (memo_root or root) / DRIFT_MEMO
     try:
         memo: dict[str, str] = json.loads(memo_path.read_text())
     except (OSError, ValueError):
@@ -266,27 +284,17 @@ def status(repo: str | os.PathLike[str] | GitRepo = ".", remote: bool = False) -
     root = git.root
     registry = show(git).to_dict()
     hasher = _Hasher(root)
-    stages, outputs = _stage_states(root, hasher) if (root / "dvc.yaml").is_file() else ([], {})
-    stale_files: list[str] = []
-    sync_error = None
-    if (root / "conf").is_dir():
-        from gitmlops.pipeline.sync import sync
+    from gitmlops.models import current_model, list_models
 
-        try:
-            stale_files = sync(git, check=True).stale
-        except GitMLOpsError as exc:
-            sync_error = exc.message
+    models = list_models(git)
+    if models:
+        chosen = current_model(git)
+        return _models_status(git, [chosen] if chosen else models, registry, hasher, remote, started)
+    stages, outputs = _stage_states(root, hasher) if (root / "dvc.yaml").is_file() else ([], {})
+    stale_files, sync_error = _sync_check(git, root)
     data = _tracked(root, git, hasher, outputs)
     hasher.save()
-    pushed = None
-    if remote and data:
-        from gitmlops.adapters.dvc_repo import DvcRepo, missing_in_remote
-
-        with DvcRepo(root) as dvc:
-            for item in data:
-                if item.md5:
-                    item.in_remote = not missing_in_remote(dvc, [(item.md5, "md5")])
-        pushed = all(item.in_remote for item in data if item.md5)
+    pushed = _pushed(root, data) if remote else None
     stale = [s for s in stages if s.changes]
     return Status(
         artifacts=registry["artifacts"],
@@ -301,4 +309,79 @@ def status(repo: str | os.PathLike[str] | GitRepo = ".", remote: bool = False) -
         pushed=pushed,
         drift=_drift(root),
         seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _sync_check(git: GitRepo, project: Path) -> tuple[list[str], str | None]:
+    """(generated files that differ from conf/, or the config error) of the project at ``project``."""
+    if not (project / "conf").is_dir():
+        return [], None
+    from gitmlops.pipeline.sync import sync
+
+    try:
+        return sync(open_repo(project) if project != git.root else git, check=True).stale, None
+    except GitMLOpsError as exc:
+        return [], exc.message
+
+
+def _pushed(root: Path, data: list[DataState]) -> bool | None:
+    """Whether every tracked path is in the DVC remote (sets ``in_remote`` on each)."""
+    if not data:
+        return None
+    from gitmlops.adapters.dvc_repo import DvcRepo, missing_in_remote
+
+    with DvcRepo(root) as dvc:
+        for item in data:
+            if item.md5:
+                item.in_remote = not missing_in_remote(dvc, [(item.md5, "md5")])
+    return all(item.in_remote for item in data if item.md5)
+
+
+def _models_status(git: GitRepo, models: list[Any], registry: dict[str, Any], hasher: _Hasher, remote: bool,
+                   started: float) -> Status:
+    """`status` of a several-model repository: one :class:`ModelState` per model, data repo-wide."""
+    from gitmlops.lineage.reproduce import last_verified
+
+    root = git.root
+    artifacts = {a["name"]: a for a in registry["artifacts"]}
+    verified = last_verified(root)
+    states: list[ModelState] = []
+    outputs: dict[str, str | None] = {}
+    for model in models:
+        base = "" if model.dir == "." else model.dir
+        stages, outs = _stage_states(model.path, hasher, base) if (model.path / "dvc.yaml").is_file() else ([], {})
+        outputs.update(outs)
+        stale_files, sync_error = _sync_check(git, model.path)
+        artifact = artifacts.get(model.artifact) or {}
+        states.append(ModelState(
+            name=model.name, dir=model.dir, artifact=model.artifact, latest=artifact.get("latest"),
+            stages={stage: (artifact.get("stages") or {}).get(stage) for stage in registry["stages"]},
+            pipeline={
+                "up_to_date": not any(s.changes for s in stages) and not stale_files and sync_error is None
+                and bool(stages),
+                "stale_files": [model.rel(f) for f in stale_files],
+                "config_error": sync_error,
+                "stages": [{"name": s.name, "changes": s.changes} for s in stages],
+            },
+            drift=_drift(model.path, root),
+            verify=verified.get(model.artifact),
+        ))
+    data = _tracked(root, git, hasher, outputs)
+    hasher.save()
+    return Status(
+        artifacts=registry["artifacts"],
+        stages=registry["stages"],
+        pipeline={
+            "up_to_date": all(m.pipeline["up_to_date"] for m in states),
+            "stale_files": [f for m in states for f in m.pipeline["stale_files"]],
+            "config_error": next((f"{m.name}: {m.pipeline['config_error']}" for m in states
+                                  if m.pipeline["config_error"]), None),
+            "stages": [{"name": f"{m.name}:{s['name']}", "changes": s["changes"]} for m in states
+                       for s in m.pipeline["stages"]],
+        },
+        data=data,
+        pushed=_pushed(root, data) if remote else None,
+        drift=[],
+        seconds=round(time.perf_counter() - started, 3),
+        models=states,
     )

@@ -216,29 +216,34 @@ def _metrics_at(git: GitRepo, commit: str, path: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _by_design(root: Path) -> dict[str, str | None]:
+def _by_design(root: Path, base: str = "") -> dict[str, str | None]:
     """Outputs that are non-deterministic by design: the whylogs reference profile (whose summary
-    is compared instead) and its summary. Maps each to the summary that stands for it."""
+    is compared instead) and its summary. Maps each to the summary that stands for it (paths from the
+    root; ``base``: the model's folder, whose conf/ names them)."""
     from gitmlops.config import load_params
     from gitmlops.errors import ConfigError
 
     try:
-        params = load_params(root)  # paths are settings: conf/ has them, params.yaml does not
+        params = load_params(root / base if base else root)  # paths are settings: in conf/, not params.yaml
     except ConfigError:
         params = {}
     paths = params.get("paths") if isinstance(params, dict) else None
     paths = paths if isinstance(paths, dict) else {}
     profile = str(paths.get("reference_profile") or "models/reference_profile.bin")
     summary = str(paths.get("reference_summary") or str(Path(profile).with_suffix(".json")))
+    if base:
+        import posixpath
+
+        profile, summary = (posixpath.normpath(posixpath.join(base, p)) for p in (profile, summary))
     return {profile: summary, summary: summary}
 
 
 def _compare_outputs(
     git: GitRepo, root: Path, expected: dict[str, StageLock], actual: dict[str, StageLock], artifact: str | None,
-    scratch: Path, ran: bool,
+    scratch: Path, ran: bool, base: str = "",
 ) -> tuple[list[OutputCheck], list[Problem]]:
     made = producers(actual)
-    by_design = _by_design(root)
+    by_design = _by_design(root, base)
     summaries: dict[str, list[str] | None] = {}  # summary path -> differences (None: not comparable)
     checks: list[OutputCheck] = []
     problems: list[Problem] = []
@@ -297,13 +302,18 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
     from gitmlops.registry import resolve
 
     started = time.perf_counter()
+    from gitmlops.models import expand_ref
+    from gitmlops.registry.tags import split_name
+
     git = open_repo(repo)
-    found = resolve(git, ref)
+    found = resolve(git, expand_ref(git, ref))
     _check_commit(git, found.commit, ref)
+    base = split_name(found.name)[0]  # a model's folder: its dvc.lock; paths below are from the root
+    lock_file = f"{base}/dvc.lock" if base else "dvc.lock"
     metadata = found.metadata or {}
     info = metadata.get("artifact") if isinstance(metadata.get("artifact"), dict) else {}
     hash_name = str((info or {}).get("hash") or "md5")
-    expected = parse_lock_stages(git.file_at(found.commit, "dvc.lock"))
+    expected = parse_lock_stages(git.file_at(found.commit, lock_file), base)
     lock_md5 = expected_md5(expected, found.path) if found.path else None
     problems: list[Problem] = []
     phases: dict[str, float] = {}
@@ -361,16 +371,16 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             if runnable and expected:
                 with DvcRepo(tree.root) as dvc:
                     try:
-                        dvc.reproduce(force=True)
+                        dvc.reproduce(force=True, dvcfiles=[f"{base}/dvc.yaml"] if base else [])
                         ran = True
                     except StageFailedError as exc:
                         problems.append(Problem("stage_failed", f"re-running the pipeline failed: {exc.message}"))
             phases["reproduce"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            actual = parse_lock_stages((tree.root / "dvc.lock").read_text()) if ran else {}
-            outputs, found_problems = _compare_outputs(git, tree.root, expected, actual, found.path, scratch, ran)
+            actual = parse_lock_stages((tree.root / lock_file).read_text(), base) if ran else {}
+            outputs, found_problems = _compare_outputs(git, tree.root, expected, actual, found.path, scratch, ran, base)
             problems.extend(found_problems)
-            metrics_path = str(metadata.get("metrics_path") or "metrics.json")
+            metrics_path = str(metadata.get("metrics_path") or (f"{base}/metrics.json" if base else "metrics.json"))
             recorded = metadata.get("metrics") if isinstance(metadata.get("metrics"), dict) else None
             if recorded is None:
                 recorded = _metrics_at(git, found.commit, metrics_path)
@@ -390,7 +400,7 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
     reproduced_md5 = next((o.actual for o in outputs if o.registered), None)
     if not expected:
         problems.append(Problem("no_pipeline", f"there is no dvc.lock at {found.commit[:8]}: nothing to rerun"))
-    return VerifyReport(
+    report = VerifyReport(
         ref=ref, name=found.name, version=found.version, tag=found.tag, commit=found.commit, artifact=found.path,
         registered_md5=found.md5, lock_md5=lock_md5, reproduced_md5=reproduced_md5,
         reproduced=not problems and reproduced_md5 is not None and reproduced_md5 == found.md5,
@@ -398,3 +408,30 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
         seconds=round(time.perf_counter() - started, 3), phases={k: round(v, 3) for k, v in phases.items()},
         environment=_environment(), worktree=worktree,
     )
+    _remember(git.root, report)
+    return report
+
+
+VERIFY_MEMO = Path(".dvc") / "tmp" / "gitmlops-verify.json"
+
+
+def _remember(root: Path, report: VerifyReport) -> None:
+    """Keep the outcome of the newest verify per artifact in .dvc/tmp/ (what `status` shows)."""
+    memo = last_verified(root)
+    memo[report.name] = {"version": report.version, "commit": report.commit, "reproduced": report.reproduced,
+                         "problems": sorted({p.kind for p in report.problems}),
+                         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path = root / VERIFY_MEMO
+    if path.parent.is_dir():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo, sort_keys=True))
+        tmp.replace(path)
+
+
+def last_verified(root: Path) -> dict[str, dict[str, Any]]:
+    """Artifact name -> the last `gitmlops verify` of one of its versions in this clone (empty if none)."""
+    try:
+        data = json.loads((root / VERIFY_MEMO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

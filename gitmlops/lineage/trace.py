@@ -88,11 +88,11 @@ def _tracked_by(git: GitRepo, commit: str, path: str) -> str:
     return "git" if git.exists_at(commit, path) else "missing"
 
 
-def _params(git: GitRepo, commit: str) -> dict[str, Any]:
+def _params(git: GitRepo, commit: str, path: str = "params.yaml") -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(git.file_at(commit, "params.yaml") or "") or {}
+        data = yaml.safe_load(git.file_at(commit, path) or "") or {}
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -156,14 +156,22 @@ def lineage(repo: str | os.PathLike[str] | GitRepo, ref: str, dataset: str | Non
             drift: bool = True) -> Lineage:
     """The chain behind the model version ``ref`` names (see the module docstring)."""
     from gitmlops.config import params_hash
+    from gitmlops.models import expand_ref
     from gitmlops.registry import history, resolve
+    from gitmlops.registry.tags import split_name
 
     git = open_repo(repo)
-    found = resolve(git, ref)
+    found = resolve(git, expand_ref(git, ref))
+    base = split_name(found.name)[0]  # a model's folder (monorepo artifact): its own dvc.lock, params
+
+    def at(path: str) -> str:
+        return posixpath.join(base, path) if base else path
+
     metadata = found.metadata or {}
-    lock = parse_lock_stages(git.file_at(found.commit, "dvc.lock"))
+    lock = parse_lock_stages(git.file_at(found.commit, at("dvc.lock")))
     recorded = metadata.get("deps")
-    deps: dict[str, Any] = recorded if isinstance(recorded, dict) else pipeline_inputs(lock)
+    deps: dict[str, Any] = recorded if isinstance(recorded, dict) else {
+        posixpath.normpath(at(k)): v for k, v in pipeline_inputs(lock).items()}
     data = []
     for path, md5 in sorted(deps.items()):
         tracked_by = _tracked_by(git, found.commit, path)
@@ -171,11 +179,11 @@ def lineage(repo: str | os.PathLike[str] | GitRepo, ref: str, dataset: str | Non
         commits = [_commit_dict(c) for c in commits_touching(git, found.commit, watched, max_count=10)]
         data.append(DataInput(path, md5, tracked_by, commits))
 
-    params = _params(git, found.commit)
+    params = _params(git, found.commit, at("params.yaml"))
     previous = _previous(git, found.name, found.version)
     changes: list[ParamChange] = []
     if previous is not None:
-        before, after = flatten(_params(git, previous.commit)), flatten(params)
+        before, after = flatten(_params(git, previous.commit, at("params.yaml"))), flatten(params)
         changes = [ParamChange(k, before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
                    if before.get(k) != after.get(k)]
 
@@ -187,13 +195,13 @@ def lineage(repo: str | os.PathLike[str] | GitRepo, ref: str, dataset: str | Non
     profile_path = metadata.get("reference_profile")
     reference = None
     if profile_path:
-        md5 = next((s.outs[posixpath.normpath(profile_path)] for s in lock.values()
-                    if posixpath.normpath(profile_path) in s.outs), None)
+        in_lock = posixpath.relpath(posixpath.normpath(profile_path), base) if base else posixpath.normpath(profile_path)
+        md5 = next((s.outs[in_lock] for s in lock.values() if in_lock in s.outs), None)
         reference = {"path": profile_path, "md5": md5}
     production = None
     if drift:
         reference_ref = f"{found.name}@{found.version}"
-        production = _production(git.root, reference_ref, dataset)
+        production = _production(git.root / base if base else git.root, reference_ref, dataset)
         if production is not None and not profile_path and production.verdict is None:
             production.note = "this version has no reference profile to compare against"
 

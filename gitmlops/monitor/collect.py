@@ -35,11 +35,12 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
     profile and its summary are committed.
     """
     from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.models import project_or_root
     from gitmlops.monitor.profile import write_profile
     from gitmlops.monitor.settings import load_settings
 
     git = open_repo(repo)
-    root = git.root
+    root = project_or_root(git)  # a model's folder: its monitoring/ and monitor settings
     layout.check_dataset_name(name)
     folder = Path(directory)
     if not folder.is_absolute():
@@ -70,7 +71,7 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
                 sibling.unlink()
     sha = None
     if commit:
-        paths = [_rel(root, target), _rel(root, summary_path)]
+        paths = [_rel(git.root, target), _rel(git.root, summary_path)]
         git.add(paths)
         sha = git.commit(f"monitor: collect {len(inputs)} profiles into {name}", paths)
     return CollectResult(name, _rel(root, target), _rel(root, summary_path), len(inputs), rows, shown, remove, sha)

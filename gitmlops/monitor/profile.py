@@ -253,9 +253,10 @@ def profile(
 ) -> ProfileResult:
     """Profile a data file or folder and file it as ``monitoring/<name>/<UTC timestamp>.bin`` + .json."""
     from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.models import project_or_root
     from gitmlops.monitor.settings import load_settings
 
-    root = open_repo(repo).root
+    root = project_or_root(open_repo(repo))  # a model's folder: its monitoring/ and monitor settings
     settings = load_settings(root)
     data = Path(path)
     if not data.is_absolute():

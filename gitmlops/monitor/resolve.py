@@ -45,8 +45,10 @@ def _from_registry(root: Path, spec: str) -> ResolvedProfile:
         ) from None
     from gitmlops.adapters.dvc_repo import DvcRepo
     from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.models import expand_ref
 
-    found = registry_resolve(open_repo(root), spec)
+    git = open_repo(root)
+    found = registry_resolve(git, expand_ref(git, spec))
     metadata = getattr(found, "metadata", None) or {}
     profile = metadata.get("reference_profile")
     if not profile:
@@ -54,7 +56,7 @@ def _from_registry(root: Path, spec: str) -> ResolvedProfile:
             f"model version {spec} ({found.commit[:12]}) has no reference profile",
             "train with the built-in pipeline (it writes one), then register the new version",
         )
-    with DvcRepo(root) as dvc:
+    with DvcRepo(git.root) as dvc:  # the registry's paths are relative to the repository root
         blob = dvc.read_bytes_at(str(profile), found.commit)
     view = sketches.view_from_bytes(blob, f"{profile} at {found.commit[:12]}")
     return ResolvedProfile(f"{spec} ({profile}@{found.commit[:8]})", "registry", view, str(profile), found.commit)

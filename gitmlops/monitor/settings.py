@@ -168,7 +168,11 @@ def root_of(repo: Any) -> Path:
     """The work tree root of a path, a ``GitRepo`` or a string (a ``Path``'s own ``.root`` is '/')."""
     from gitmlops.adapters.git_repo import GitRepo
 
-    return repo.root if isinstance(repo, GitRepo) else Path(repo)
+    if isinstance(repo, GitRepo):
+        from gitmlops.models import project_or_root
+
+        return project_or_root(repo)  # opened in a model's folder: that model's project
+    return Path(repo)
 
 
 def monitor_settings(config: dict[str, Any]) -> MonitorSettings:

@@ -72,11 +72,12 @@ def sweep(
 ) -> SweepResult:
     """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after."""
     from gitmlops.adapters.dvc_repo import is_dvc_repo
+    from gitmlops.models import project_root
 
     git = open_repo(repo)
-    root = git.root
-    if not is_dvc_repo(root):
-        raise NotADvcRepoError(str(root))
+    if not is_dvc_repo(git.root):
+        raise NotADvcRepoError(str(git.root))
+    root = project_root(git)
     if not overrides:
         raise UsageError("--sweep needs at least one override such as 'train.max_depth=3,5,7'")
     if git.head_commit() is None:
@@ -85,7 +86,7 @@ def sweep(
 
     # The sweep writes params.yaml and dvc.yaml (its baseline) and DVC reads them: like `run`, it
     # holds the checkout's run lock from before it writes until its last experiment ends.
-    with run_lock(root):
+    with run_lock(git.root):
         return _sweep_locked(git, root, overrides, jobs, callback)
 
 
@@ -116,10 +117,20 @@ def _sweep_locked(git: GitRepo, root: Path, overrides: Sequence[str], jobs: int,
             )
     check_deps(root, base)
     sync(git, config=base)
+    args = [point_args(point) for point in points]
+    if root != git.root:
+        # DVC composes conf/ with Hydra for the root's params.yaml only: a model's point is given as
+        # the changes it makes to the model's params.yaml, which `-S FILE:KEY=VALUE` applies.
+        from gitmlops.config import overrides_between, parameters_of
+
+        rel = root.relative_to(git.root).as_posix()
+        params = parameters_of(root, base)
+        args = [[rel + "/dvc.yaml"] + [a for change in overrides_between(params, parameters_of(root, compose(root, point)))
+                                       for a in ("-S", f"{rel}/params.yaml:{change}")] for point in points]
     if callback:
         callback("log", "", f"running {len(points)} experiment(s), {jobs} at a time")
-    with DvcRepo(root) as dvc:
-        failures = _run_points(dvc, points, jobs, callback)
+    with DvcRepo(git.root) as dvc:
+        failures = _run_points(dvc, points, args, jobs, callback)
     if failures:
         raise ExternalError(
             f"{len(failures)} of {len(points)} experiment(s) failed: " + "; ".join(failures),
@@ -145,7 +156,13 @@ def _refuse_environment_parameters(root: Path, base: dict[str, Any]) -> None:
         )
 
 
-def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: ProgressCallback | None) -> list[str]:
+def point_args(point: list[str]) -> list[str]:
+    """`dvc exp run` arguments of one grid point of the root project: ``-S OVERRIDE`` each."""
+    return [a for item in point for a in ("-S", item)]
+
+
+def _run_points(dvc: Any, points: list[list[str]], point_args: list[list[str]], jobs: int,
+                callback: ProgressCallback | None) -> list[str]:
     """Run each point as `dvc exp run --temp -S ...`, ``jobs`` at a time; the failures, described.
 
     DVC's temporary-directory executor runs an experiment outside the work tree and records it like
@@ -154,10 +171,9 @@ def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: Progress
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    def one(point: list[str]) -> str | None:
-        args = ["exp", "run", "--temp"]
-        for item in point:
-            args += ["-S", item]
+    def one(index: int) -> str | None:
+        point = points[index]
+        args = ["exp", "run", "--temp", *point_args[index]]
         for attempt in range(3):
             proc = dvc.cli(*args, check=False)
             output = (proc.stderr or "") + (proc.stdout or "")
@@ -172,17 +188,24 @@ def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: Progress
         return f"{' '.join(point)}: {lines[-1] if lines else f'exit {proc.returncode}'}"
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return [failure for failure in pool.map(one, points) if failure]
+        return [failure for failure in pool.map(one, range(len(points))) if failure]
 
 
-def _row(entry: dict[str, Any], baseline: bool) -> Experiment:
+def _mine(path: str, folder: str) -> bool:
+    """Whether a params or metrics file of DVC's output belongs to the project in ``folder``."""
+    return not folder or path.startswith(folder + "/")
+
+
+def _row(entry: dict[str, Any], baseline: bool, folder: str = "") -> Experiment:
     data = entry.get("data") or {}
     params: dict[str, Any] = {}
-    for file in (data.get("params") or {}).values():
-        params.update(flatten(file.get("data") or {}))
+    for path, file in (data.get("params") or {}).items():
+        if _mine(path, folder):
+            params.update(flatten(file.get("data") or {}))
     metrics: dict[str, Any] = {}
-    for file in (data.get("metrics") or {}).values():
-        metrics.update(flatten(file.get("data") or {}))
+    for path, file in (data.get("metrics") or {}).items():
+        if _mine(path, folder):
+            metrics.update(flatten(file.get("data") or {}))
     return Experiment(
         name=str(entry.get("name") or entry.get("rev") or ""),
         rev=str(entry.get("rev") or ""),
@@ -206,17 +229,32 @@ def show(repo: str | os.PathLike[str] | GitRepo = ".", revs: Sequence[str] = ())
         raise NotADvcRepoError(str(git.root))
     if git.head_commit() is None:
         return []
+    folder = _folder(git)
     with DvcRepo(git.root) as dvc:
         out = dvc.cli("exp", "show", "--json", "--no-fetch", *(a for rev in revs for a in ("--rev", rev))).stdout
     result = []
     for commit in json.loads(out or "[]"):
         if commit.get("rev") == "workspace":
             continue
-        result.append(_row(commit, baseline=True))
+        base = _row(commit, baseline=True, folder=folder)
+        result.append(base)
         for group in commit.get("experiments") or []:
             for rev in group.get("revs") or []:
-                result.append(_row(rev, baseline=False))
+                row = _row(rev, baseline=False, folder=folder)
+                # in a several-model repository, another model's experiments leave this one's alone
+                if not folder or (row.params, row.metrics) != (base.params, base.metrics):
+                    result.append(row)
     return result
+
+
+def _folder(git: GitRepo) -> str:
+    """The folder of the model a command acts on ("" for the root project)."""
+    from gitmlops.models import is_multi, project_root
+
+    if not is_multi(git):
+        return ""
+    root = project_root(git)
+    return "" if root == git.root else root.relative_to(git.root).as_posix()
 
 
 def varying_params(experiments: Sequence[Experiment]) -> list[str]:
@@ -239,6 +277,7 @@ def diff(repo: str | os.PathLike[str] | GitRepo, a: str | None = None, b: str | 
     for rev in (a, b):
         if rev is not None and rev.startswith("-"):
             raise UsageError(f"invalid experiment or revision {rev!r}")
+    folder = _folder(git)
     with DvcRepo(git.root) as dvc:
         raw = dvc.exp_diff(a, b)
     if a is None:
@@ -250,6 +289,8 @@ def diff(repo: str | os.PathLike[str] | GitRepo, a: str | None = None, b: str | 
     result: dict[str, Any] = {"a": labels[0], "b": labels[1], "params": [], "metrics": []}
     for section in ("params", "metrics"):
         for file, entries in (raw.get(section) or {}).items():
+            if not _mine(file, folder):
+                continue
             for key, change in entries.items():
                 old, new = change.get("old"), change.get("new")
                 delta = change.get("diff")

@@ -197,7 +197,9 @@ def written(root: Path, texts: dict[str, str]) -> Iterator[list[str]]:
 
 def save(repo: str | os.PathLike[str] | GitRepo, overrides: Sequence[str]) -> Kept:
     """Write ``overrides`` into conf/ (nothing else changes)."""
-    root = open_repo(repo).root
+    from gitmlops.models import project_root
+
+    root = project_root(open_repo(repo))
     with written(root, plan(root, overrides)) as files:
         return Kept(overrides=list(overrides), written=files)
 
@@ -205,10 +207,12 @@ def save(repo: str | os.PathLike[str] | GitRepo, overrides: Sequence[str]) -> Ke
 def run_saved(repo: str | os.PathLike[str] | GitRepo, overrides: Sequence[str], **options: Any) -> RunResult:
     """`gitmlops run --save`: keep ``overrides`` in conf/, then run plainly; a failed run keeps nothing
     (``saved`` of the result lists the conf/ files written)."""
+    from gitmlops.models import project_root
     from gitmlops.pipeline.run import run
 
     git = open_repo(repo)
-    with written(git.root, plan(git.root, overrides)) as files:
+    root = project_root(git)
+    with written(root, plan(root, overrides)) as files:
         result = run(git, (), **options)
     result.saved = files
     return result
@@ -257,23 +261,26 @@ def apply(repo: str | os.PathLike[str] | GitRepo, name: str) -> Kept:
 
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
     from gitmlops.config import overrides_between, parameters_of
+    from gitmlops.models import project_root
 
     git = open_repo(repo)
-    root = git.root
-    if not is_dvc_repo(root):
-        raise NotADvcRepoError(str(root))
-    dirty = git.dirty_paths([CONF_DIR, "params.yaml", "dvc.yaml", "dvc.lock"])
+    if not is_dvc_repo(git.root):
+        raise NotADvcRepoError(str(git.root))
+    root = project_root(git)
+    folder = root.relative_to(git.root).as_posix()
+    mine = [f if folder == "." else f"{folder}/{f}" for f in (CONF_DIR, "params.yaml", "dvc.yaml", "dvc.lock")]
+    dirty = git.dirty_paths(mine)
     if dirty:
         raise GitMLOpsError(f"uncommitted changes in {', '.join(sorted(dirty))}",
                             "commit or discard them first: applying an experiment rewrites these files")
     exp_name, rev = _experiment(git, name)
-    target = yaml.safe_load(git.file_at(rev, "params.yaml") or "") or {}
+    target = yaml.safe_load(git.file_at(rev, mine[1]) or "") or {}
     base = parameters_of(root, compose(root))
     choices = _group_choices(root, base, target)
     chosen = parameters_of(root, compose(root, choices)) if choices else base
     overrides = choices + overrides_between(chosen, target)
     texts = plan(root, overrides) if overrides else {}
-    with DvcRepo(root) as dvc:
+    with DvcRepo(git.root) as dvc:
         dvc.cli("exp", "apply", rev)
     from gitmlops.pipeline.sync import sync
 

@@ -87,19 +87,21 @@ def check_deps(root: Path, config: dict[str, Any], targets: Sequence[str] = ()) 
                 )
 
 
-def check_paths_inside(root: Path, config: dict[str, Any]) -> None:
-    """Every ``paths.*`` value and every stage path stays inside the repository (symbolic links
-    resolved): a run must never write outside it. PipelineError (exit 2) before anything is written."""
+def check_paths_inside(root: Path, config: dict[str, Any], top: Path | None = None) -> None:
+    """Every ``paths.*`` value and every stage path (relative to ``root``, the project's folder)
+    stays inside the repository ``top`` (default ``root``; symbolic links resolved): a run must never
+    write outside it. PipelineError (exit 2) before anything is written."""
     named = [(f"paths.{k}", v) for k, v in (config.get("paths") or {}).items() if isinstance(v, str)]
     for stage_name, spec in stages_from_config(config).items():
         for key in ("deps", "outs", "metrics", "plots"):
             for item in spec.get(key) or []:
                 named += [(f"stage {stage_name!r} {key}", p) for p in ([item] if isinstance(item, str) else list(item))]
-    top = root.resolve()
+    base = root.resolve()
+    top = (top or root).resolve()
     for where, value in named:
         if "://" in value:
             continue
-        if not (top / value).resolve().is_relative_to(top):
+        if not (base / value).resolve().is_relative_to(top):
             raise PipelineError(
                 f"{where} is {value!r}, outside the repository",
                 "use a path relative to the repository root (data outside it: copy it in and `gitmlops data add` it)",
@@ -113,30 +115,35 @@ def run(
     stage: str | None = None,
     callback: ProgressCallback | None = None,
 ) -> RunResult:
-    """Compose, sync and reproduce; returns the stages run and the metrics."""
+    """Compose, sync and reproduce; returns the stages run and the metrics (of one model: the one
+    ``repo`` lies in; :func:`run_all` runs every model of a several-model repository)."""
     from gitmlops.adapters.dvc_repo import is_dvc_repo
+    from gitmlops.models import project_root
 
     git = open_repo(repo)
-    root = git.root
-    if not is_dvc_repo(root):
-        raise NotADvcRepoError(str(root))
-    with run_lock(root), terminate_as_interrupt():
+    if not is_dvc_repo(git.root):
+        raise NotADvcRepoError(str(git.root))
+    root = project_root(git)
+    with run_lock(git.root), terminate_as_interrupt():
         return _run_locked(git, root, overrides, force, stage, callback)
 
 
-def _run_locked(
-    git: GitRepo,
-    root: Path,
-    overrides: Sequence[str],
-    force: bool,
-    stage: str | None,
-    callback: ProgressCallback | None,
-) -> RunResult:
-    from gitmlops.adapters.dvc_repo import DvcRepo
-    from gitmlops.config import compose
+@dataclass
+class ModelsRunResult:
+    """What a run over every model did: one :class:`RunResult` per model, in gitmlops.yaml's order."""
 
-    started = time.perf_counter()
-    from gitmlops.config import check_parameter_overrides
+    models: dict[str, RunResult]
+    seconds: float
+
+    @property
+    def ran(self) -> list[str]:
+        """The models that ran a stage."""
+        return [name for name, result in self.models.items() if result.ran]
+
+
+def _prepare(git: GitRepo, root: Path, overrides: Sequence[str], stage: str | None) -> dict[str, Any]:
+    """Compose and check one project's config before anything is written."""
+    from gitmlops.config import check_parameter_overrides, compose
 
     check_parameter_overrides(root, overrides)
     config = compose(root, overrides)
@@ -149,42 +156,114 @@ def _run_locked(
     from gitmlops.report.settings import settings_from_config as report_settings
 
     report_settings(config)  # and a bad report.metrics every pull-request report
-    check_paths_inside(root, config)
+    check_paths_inside(root, config, git.root)
     stage_names = list(stages_from_config(config))
     if stage and stage not in stage_names:
         raise PipelineError(f"no stage named {stage!r}", f"stages are: {', '.join(stage_names)}")
     check_deps(root, config, [stage] if stage else ())
+    return config
 
-    backup = {name: (root / name).read_text() if (root / name).exists() else None for name in (DVC_YAML, PARAMS_YAML)}
-    synced = sync(git, overrides, config=config)
-    ran: list[str] = []
-    skipped: list[str] = []
+
+def _dvcfile(git: GitRepo, root: Path) -> list[str]:
+    """The dvc.yaml to reproduce: the project's, in a several-model repository; all otherwise."""
+    from gitmlops.models import is_multi
+
+    return [(root / DVC_YAML).relative_to(git.root).as_posix()] if is_multi(git) else []
+
+
+def _reproduce(git: GitRepo, projects: dict[Path, dict[str, Any]], stage: str | None, force: bool,
+               callback: ProgressCallback | None, overrides: Sequence[str] = ()
+               ) -> tuple[dict[Path, list[str]], dict[Path, list[str]], dict[Path, list[str]]]:
+    """Sync every project's files, then one `dvc repro` over their pipelines; per project the files
+    written, the stages run and the stages skipped. Files written are put back when it fails.
+    ``overrides`` (the composed ones of a one-project run) let sync keep ${oc.env:...} unresolved."""
+    from gitmlops.adapters.dvc_repo import DvcRepo
+
+    backups = {root: {name: (root / name).read_text() if (root / name).exists() else None
+                      for name in (DVC_YAML, PARAMS_YAML)} for root in projects}
+    written: dict[Path, list[str]] = {}
+    ran: dict[Path, list[str]] = {root: [] for root in projects}
+    skipped: dict[Path, list[str]] = {root: [] for root in projects}
+    folders = {("" if root == git.root else root.relative_to(git.root).as_posix()): root for root in projects}
 
     def _track(event: str, name: str, detail: str) -> None:
-        if event == "skip":
-            skipped.append(name)
-        elif event in ("start", "cached"):
-            ran.append(name)
+        folder, _, short = name.rpartition(":")
+        root = folders.get(folder)
+        if root is not None:
+            if event == "skip":
+                skipped[root].append(short)
+            elif event in ("start", "cached"):
+                ran[root].append(short)
         if callback:
-            callback(event, name, detail)
+            callback(event, name if len(projects) > 1 else short, detail)
 
     try:
-        with DvcRepo(root) as dvc:
-            dvc.reproduce(targets=[stage] if stage else (), force=force, callback=_track)
+        for root, config in projects.items():
+            written[root] = sync(open_repo(root), overrides, config=config).written
+        dvcfiles = [f for root in projects for f in _dvcfile(git, root)]
+        with DvcRepo(git.root) as dvc:
+            dvc.reproduce(targets=[stage] if stage else (), force=force, callback=_track, dvcfiles=dvcfiles)
     except BaseException:
-        for name, text in backup.items():
-            if name in synced.written:
-                if text is None:
-                    (root / name).unlink(missing_ok=True)
-                else:
-                    write_atomic(root / name, text)
+        for root, backup in backups.items():
+            for name, text in backup.items():
+                if name in written.get(root, []):
+                    if text is None:
+                        (root / name).unlink(missing_ok=True)
+                    else:
+                        write_atomic(root / name, text)
         raise
+    return written, ran, skipped
+
+
+def _run_locked(
+    git: GitRepo,
+    root: Path,
+    overrides: Sequence[str],
+    force: bool,
+    stage: str | None,
+    callback: ProgressCallback | None,
+) -> RunResult:
+    started = time.perf_counter()
+    config = _prepare(git, root, overrides, stage)
+    written, ran, skipped = _reproduce(git, {root: config}, stage, force, callback, overrides)
     return RunResult(
-        ran=ran,
-        skipped=skipped,
+        ran=ran[root],
+        skipped=skipped[root],
         metrics=read_metrics(root, config),
-        written=synced.written,
+        written=written[root],
         seconds=time.perf_counter() - started,
-        stages=stage_names,
+        stages=list(stages_from_config(config)),
         roles=read_roles(root, config),
     )
+
+
+def run_all(
+    repo: str | os.PathLike[str] | GitRepo = ".",
+    force: bool = False,
+    callback: ProgressCallback | None = None,
+) -> ModelsRunResult:
+    """Run what changed for every model of gitmlops.yaml: each config composed and checked (and no
+    two models writing one path or declaring one artifact) before anything is written, then ONE
+    `dvc repro` over all their pipelines, so DVC's own graph decides what runs."""
+    from gitmlops.adapters.dvc_repo import is_dvc_repo
+    from gitmlops.models import check_models, list_models
+
+    git = open_repo(repo)
+    if not is_dvc_repo(git.root):
+        raise NotADvcRepoError(str(git.root))
+    models = list_models(git)
+    with run_lock(git.root), terminate_as_interrupt():
+        started = time.perf_counter()
+        configs = {model.name: _prepare(git, model.path, (), None) for model in models}
+        check_models(git.root, configs)
+        projects = {model.path: configs[model.name] for model in models}
+        written, ran, skipped = _reproduce(git, projects, None, force, callback)
+        results = {
+            model.name: RunResult(
+                ran=ran[model.path], skipped=skipped[model.path], metrics=read_metrics(model.path, configs[model.name]),
+                written=[model.rel(p) for p in written[model.path]], seconds=0.0,
+                stages=list(stages_from_config(configs[model.name])), roles=read_roles(model.path, configs[model.name]),
+            )
+            for model in models
+        }
+        return ModelsRunResult(models=results, seconds=time.perf_counter() - started)

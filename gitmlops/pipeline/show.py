@@ -60,12 +60,15 @@ def show(repo: str | os.PathLike[str] | GitRepo = ".") -> PipelineView:
     import yaml
 
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
+    from gitmlops.models import project_root
     from gitmlops.pipeline.sync import sync
 
     git = open_repo(repo)
     if not is_dvc_repo(git.root):
         raise NotADvcRepoError(str(git.root))
-    dvc_path = git.root / "dvc.yaml"
+    root = project_root(git)
+    dvcfile = (root / "dvc.yaml").relative_to(git.root).as_posix()
+    dvc_path = root / "dvc.yaml"
     if not dvc_path.is_file():
         raise PipelineError("dvc.yaml does not exist", "run `gitmlops pipeline sync` to generate it")
     stale_files = sync(git, check=True).stale
@@ -74,7 +77,7 @@ def show(repo: str | os.PathLike[str] | GitRepo = ".") -> PipelineView:
         status = dvc.status()
     stages = []
     for name, spec in (doc.get("stages") or {}).items():
-        changes = status.get(name) or status.get(f"dvc.yaml:{name}") or []
+        changes = (status.get(name) if dvcfile == "dvc.yaml" else None) or status.get(f"{dvcfile}:{name}") or []
         described = [text for change in changes for text in _describe(change)]
         stages.append(
             StageView(

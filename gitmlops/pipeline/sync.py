@@ -79,9 +79,10 @@ def sync(
     replaced unless ``force``.
     """
     from gitmlops.config import environment_references
+    from gitmlops.models import project_root
 
     git = open_repo(repo)
-    root = git.root
+    root = project_root(git)
     if config is None:
         from gitmlops.config import check_parameter_overrides
 

@@ -362,7 +362,7 @@ def promote(
     """Assign ``stage`` to ``version`` (vX.Y.Z, latest or greatest): tag ``NAME#STAGE#N``."""
     check_name(name)
     git = open_repo(repo)
-    check_stage(stage, registry_settings(git.root).stages)
+    check_stage(stage, registry_settings(git.root / split_name(name)[0]).stages)  # a model's own settings
     if version not in (LATEST, GREATEST):
         Version.parse(version)
 

@@ -17,7 +17,7 @@ from gitmlops.errors import DataError, RegistryError
 from gitmlops.registry.events import Event, read_events
 from gitmlops.registry.settings import registry_settings
 from gitmlops.registry.state import ArtifactState, VersionState, build
-from gitmlops.registry.tags import GREATEST, LATEST, check_name, parse_ref, parse_tag
+from gitmlops.registry.tags import GREATEST, LATEST, check_name, parse_ref, parse_tag, split_name
 
 Repo = str | os.PathLike[str] | GitRepo
 
@@ -80,7 +80,10 @@ def show(repo: Repo, name: str | None = None) -> Registry:
     if name is not None:
         artifacts = {name: find_artifact(artifacts, name)}
     seen = [s for a in artifacts.values() for s in a.stages]
-    configured = list(registry_settings(git.root).stages)
+    configured: list[str] = []
+    folders = {split_name(n)[0] for n in artifacts} or {""}
+    for folder in sorted(folders):  # each model (folder) of a several-model repository has its own
+        configured += [s for s in registry_settings(git.root / folder).stages if s not in configured]
     stages = configured + sorted(set(seen) - set(configured))
     return Registry(artifacts, stages)
 

@@ -97,6 +97,8 @@ class Report:
     drift: Section
     registry: Section
     settings: ReportSettings = field(default_factory=ReportSettings)
+    #: A repository of several models: one entry per model the change touches (report/models.py).
+    models: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `gitmlops report --format json` (documented in docs/reports.md)."""
@@ -110,6 +112,7 @@ class Report:
             "drift": asdict(self.drift),
             "registry": asdict(self.registry),
             "site_url": self.settings.site_url,
+            "models": [asdict(m) for m in self.models],
         }
 
 
@@ -225,6 +228,9 @@ def _tracked(git: GitRepo, rev: str | None) -> tuple[dict[str, dict[str, Any]], 
         for entry in dvc_repo.parse_dvcfile(read(dvcfile), dvcfile):
             data[entry["path"]] = entry
     lock = dvc_repo.parse_lock(read(LOCK_FILE))
+    from gitmlops.report.models import model_locks
+
+    lock.update(model_locks(git, read))  # the dvc.lock of every model's folder, paths from the root
     outs = {e["path"]: e for stage in lock.values() for e in stage["outs"]}
     inputs = {e["path"]: e for stage in lock.values() for e in stage["deps"]
               if e["path"] not in outs and e["path"] not in data}
@@ -271,6 +277,9 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
                        or (params_base.get("paths") or {}).get("metrics") or DEFAULT_METRICS)
     metrics = diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)), settings)
     data = diff_data(git, base_sha)
+    from gitmlops.report.models import model_reports
+
+    models = model_reports(git, base_sha, data)
     drift_section = (sections.drift_section(git, base_sha, params_base, params_now, data) if drift
                      else Section(False, "skipped (--no-drift)"))
     registry = sections.registry_section(git, base_sha)
@@ -288,4 +297,5 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
         drift=drift_section,
         registry=registry,
         settings=settings,
+        models=models,
     )

@@ -188,10 +188,22 @@ def _base_versions(section: Section) -> str:
     return "Registered at the base: " + ", ".join(names) + "."
 
 
+def _model(model: Any) -> str:
+    """One model's section: why it is here, its params and metrics (a ModelReport)."""
+    from typing import cast
+
+    body = [_params(cast(Report, model)), _metrics(cast(Report, model))]
+    inner = "\n\n".join(part.replace("### ", "#### ", 1) for part in body)
+    return f"### Model `{escape(model.name)}` ({escape('; '.join(model.reasons))})\n\n{inner}"
+
+
 def summary(report: Report) -> str:
     """One line a reviewer reads first."""
-    parts = [f"{len(report.params)} param(s) changed"]
-    moved = [m for m in report.metrics if m.changed]
+    params = report.params + [p for model in report.models for p in model.params]
+    parts = [f"{len(params)} param(s) changed"]
+    moved = [m for m in report.metrics + [m for model in report.models for m in model.metrics] if m.changed]
+    if report.models:
+        parts.insert(0, f"model(s) {', '.join(escape(m.name) for m in report.models)}")
     if moved:
         first = moved[0]
         better = sum(m.verdict == "better" for m in moved)
@@ -215,4 +227,6 @@ def render(report: Report) -> str:
     header = (f"## gitmlops report\n\nBase `{report.base_sha[:7]}` ({escape(report.base_rev)}) → "
               f"`{head}`{dirty}\n\n**{summary(report)}**")
     sections = [header, _params(report), _metrics(report), _data(report), _drift(report), _registry(report)]
+    if report.models:  # several models: each model's params and metrics instead of the root's
+        sections[1:3] = [_model(model) for model in report.models]
     return "\n\n".join(sections) + "\n"
