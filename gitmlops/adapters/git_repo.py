@@ -19,13 +19,7 @@ class GitRepo:
     """A git work tree, opened once and shared by the library."""
 
     def __init__(self, path: str | os.PathLike[str] = ".") -> None:
-        start = Path(path).resolve()
-        if not start.exists():
-            raise NotAGitRepoError(str(path))
-        top = _rev_parse_toplevel(start)
-        if top is None:
-            raise NotAGitRepoError(str(start))
-        self.root = Path(top)
+        self.root = project_root(path)
 
     @cached_property
     def repo(self):  # type: ignore[no-untyped-def]
@@ -346,6 +340,40 @@ def open_repo(path: str | os.PathLike[str] | GitRepo = ".") -> GitRepo:
     if isinstance(path, GitRepo):
         return path
     return GitRepo(path)
+
+
+# -- the project root: the one rule every command follows -------------------------------------------
+
+
+def project_root(repo: str | os.PathLike[str] | GitRepo = ".", *, require_git: bool = True) -> Path:
+    """The folder a command works in: the top of the git work tree that holds ``repo``.
+
+    ``-C DIR`` (or a path given to the library) may name any folder inside the work tree; like git,
+    gitmlops climbs to the top, where ``conf/``, ``params.yaml`` and ``monitoring/`` live. Outside a
+    git work tree this raises :class:`NotAGitRepoError`, unless ``require_git`` is false (the monitor
+    commands, which also compare plain files): then it is the folder itself.
+    """
+    if isinstance(repo, GitRepo):
+        return repo.root
+    start = Path(repo).resolve()
+    if not start.exists():
+        raise NotAGitRepoError(str(repo))
+    top = _rev_parse_toplevel(start)
+    if top is not None:
+        return Path(top)
+    if require_git:
+        raise NotAGitRepoError(str(start))
+    return start if start.is_dir() else start.parent
+
+
+def user_path(repo: str | os.PathLike[str] | GitRepo, path: str | os.PathLike[str]) -> Path:
+    """A path the user typed, made absolute: a relative one starts at the folder ``repo`` names
+    (the ``-C`` folder, like a working directory), not at the project root."""
+    given = Path(path)
+    if given.is_absolute():
+        return given
+    base = repo.root if isinstance(repo, GitRepo) else Path(repo)
+    return base / given
 
 
 # -- registry (added by the registry pillar) -------------------------------------------------------

@@ -18,7 +18,6 @@ from typing import Any
 
 from gitmlops.errors import MonitorError
 from gitmlops.monitor import layout, sketches, source
-from gitmlops.monitor.settings import root_of as _root_of
 from gitmlops.monitor.summary import summarize, summary_json
 
 #: The key of the whole-data profile (no segmentation).
@@ -265,14 +264,12 @@ def profile(
     jobs: int | None = None,
 ) -> ProfileResult:
     """Profile a data file or folder and file it as ``monitoring/<name>/<UTC timestamp>.bin`` + .json."""
-    from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.adapters.git_repo import open_repo, user_path
     from gitmlops.monitor.settings import load_settings
 
     root = open_repo(repo).root
     settings = load_settings(root)
-    data = Path(path)
-    if not data.is_absolute():
-        data = _root_of(repo) / data
+    data = user_path(repo, path)
     dataset = layout.check_dataset_name(name) if name else layout.dataset_name_for(data)
     size = settings.chunk_size if chunk_size is None else chunk_size
     profiled = profile_data(data, size, settings.jobs if jobs is None else jobs, segment)

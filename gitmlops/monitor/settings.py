@@ -165,10 +165,11 @@ def project_config(root: str | Path | None) -> dict[str, Any]:
 
 
 def root_of(repo: Any) -> Path:
-    """The work tree root of a path, a ``GitRepo`` or a string (a ``Path``'s own ``.root`` is '/')."""
-    from gitmlops.adapters.git_repo import GitRepo
+    """The project root of a path or a ``GitRepo`` (:func:`gitmlops.adapters.git_repo.project_root`;
+    outside git, the folder itself, so plain profiles can be compared anywhere)."""
+    from gitmlops.adapters.git_repo import project_root
 
-    return repo.root if isinstance(repo, GitRepo) else Path(repo)
+    return project_root(repo, require_git=False)
 
 
 def monitor_settings(config: dict[str, Any]) -> MonitorSettings:
