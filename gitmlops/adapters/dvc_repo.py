@@ -21,6 +21,7 @@ from typing import Any
 from gitmlops.adapters.dvc_remote import (
     SECRET_ENV,
     RemoteRef,
+    dvc_error,
     is_secret,
     missing_objects_error,
     no_remote_error,
@@ -136,15 +137,6 @@ def quiet_dvc(callback: ProgressCallback | None = None) -> Iterator[_Capture]:
         for logger, handlers, propagate, level in saved:
             logger.handlers, logger.propagate = handlers, propagate
             logger.setLevel(level)
-
-
-def _dvc_error(exc: Exception, action: str) -> GitMLOpsError:
-    from dvc.exceptions import DvcException
-
-    cause: BaseException = exc
-    while cause.__cause__ is not None and isinstance(cause.__cause__, DvcException):
-        cause = cause.__cause__
-    return ExternalError(f"DVC could not {action}: {cause}")
 
 
 class DvcRepo:
@@ -407,7 +399,7 @@ class DvcRepo:
             with self._session():
                 return dict(self.repo.status())
         except DvcException as exc:
-            raise _dvc_error(exc, "compute the pipeline status") from exc
+            raise dvc_error(exc, "compute the pipeline status") from exc
 
     def reproduce(
         self,
@@ -440,7 +432,7 @@ class DvcRepo:
                 ) from exc
             raise StageFailedError(f"{exc}: {cause}") from exc
         except DvcException as exc:
-            raise _dvc_error(exc, "run the pipeline") from exc
+            raise dvc_error(exc, "run the pipeline") from exc
         return [s.name for s in stages if getattr(s, "name", None)]
 
     # -- experiments (through the DVC CLI) ----------------------------------------------------
@@ -683,7 +675,7 @@ def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, dict[str, Any]]]:
             remotes = {name: spec for name, spec in plain_config(dvc.remotes()).items() if spec.get("url")}
             default = dvc.config_get("core", "remote")
     except DvcException as exc:
-        raise _dvc_error(exc, "read the remote configuration") from exc
+        raise dvc_error(exc, "read the remote configuration") from exc
     return (str(default) if default else None), remotes
 
 

@@ -1,105 +1,53 @@
 """Gather what a pull request changes: params, metrics and DVC-tracked data, base vs the work tree.
 
 Files at the base come from git (:meth:`GitRepo.file_at`); DVC files are read as data through the DVC
-adapter's parsers. The drift and registry sections call their pillars (see :mod:`.sections`).
+adapter's parsers. The drift and registry sections call their pillars (see :mod:`.sections`); the
+dataclasses live in :mod:`.model`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitmlops.adapters import dvc_repo
-from gitmlops.adapters.git_repo import GitRepo, changed_since, default_branch_ref, files_at, merge_base
+from gitmlops.adapters.git_repo import (
+    GitRepo,
+    changed_since,
+    default_branch_ref,
+    files_at,
+    merge_base,
+    open_repo,
+)
 from gitmlops.config import flatten
 from gitmlops.errors import UsageError
+from gitmlops.report import sections
+from gitmlops.report.model import (
+    DEFAULT_METRICS,
+    LOCK_FILE,
+    PARAMS_FILE,
+    DataChange,
+    MetricChange,
+    ParamChange,
+    Report,
+    Section,
+)
 
-PARAMS_FILE = "params.yaml"
-DEFAULT_METRICS = "metrics.json"
-LOCK_FILE = "dvc.lock"
-
-
-@dataclass
-class ParamChange:
-    """A params.yaml key that differs (``status``: added, removed, changed)."""
-
-    key: str
-    status: str
-    base: Any
-    current: Any
-
-
-@dataclass
-class MetricChange:
-    """A metric at the base and now; ``delta``/``relative`` only when both are numbers."""
-
-    key: str
-    base: Any
-    current: Any
-    delta: float | None
-    relative: float | None
-    changed: bool
-
-
-@dataclass
-class DataChange:
-    """A DVC-tracked path that differs (``kind``: data, input, output; ``status``: added, removed, modified)."""
-
-    path: str
-    kind: str
-    status: str
-    base_md5: str | None
-    current_md5: str | None
-    base_size: int | None
-    current_size: int | None
-    base_files: int | None = None
-    current_files: int | None = None
-    rows: int | None = None
-    base_rows: int | None = None
-
-
-@dataclass
-class Section:
-    """An optional section (drift, registry): ``available`` False with ``reason`` when it cannot run."""
-
-    available: bool
-    reason: str | None = None
-    items: list[dict[str, Any]] = field(default_factory=list)
-    markdown: str | None = None
-    verdict: str | None = None
-
-
-@dataclass
-class Report:
-    """The pull-request report: the base, the changes, and the optional sections."""
-
-    base_rev: str
-    base_sha: str
-    head_sha: str | None
-    dirty: bool
-    params: list[ParamChange]
-    metrics: list[MetricChange]
-    metrics_path: str
-    data: list[DataChange]
-    drift: Section
-    registry: Section
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of `gitmlops report --format json` (documented in docs/reports.md)."""
-        return {
-            "schema": 1,
-            "base": {"rev": self.base_rev, "sha": self.base_sha},
-            "head": {"sha": self.head_sha, "dirty": self.dirty},
-            "params": [asdict(p) for p in self.params],
-            "metrics": {"path": self.metrics_path, "changes": [asdict(m) for m in self.metrics]},
-            "data": [asdict(d) for d in self.data],
-            "drift": asdict(self.drift),
-            "registry": asdict(self.registry),
-        }
-
+__all__ = [  # the report's dataclasses are importable from here too, as before
+    "DataChange",
+    "MetricChange",
+    "ParamChange",
+    "Report",
+    "Section",
+    "collect",
+    "diff_data",
+    "diff_metrics",
+    "diff_params",
+    "flatten",
+    "resolve_base",
+]
 
 # -- the base -----------------------------------------------------------------------------------
 
@@ -231,9 +179,6 @@ def diff_data(git: GitRepo, base_sha: str) -> list[DataChange]:
 
 def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bool = True) -> Report:
     """Build the report of the work tree against ``base`` (default: merge-base with the default branch)."""
-    from gitmlops.adapters.git_repo import open_repo
-    from gitmlops.report import sections
-
     git = open_repo(repo)
     base_rev, base_sha = resolve_base(git, base)
     params_now = _yaml(_read(git.root, PARAMS_FILE))

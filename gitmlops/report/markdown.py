@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitmlops.markdown import escape as escape_markdown
-from gitmlops.report.collect import Report, Section
+from gitmlops.report.model import Report, Section
 
 COLLAPSE_ROWS = 10
 MAX_CELL = 200
