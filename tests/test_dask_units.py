@@ -39,7 +39,7 @@ def example_frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
             "tenure": rng.integers(1, 70, n),
             "usage": usage,
             "plan": rng.choice(["basic", "premium", "standard"], n),
-            "region": pd.Series(rng.choice(["n", "s", None], n), dtype=object),
+            "region": pd.Series(rng.choice(np.array(["n", "s", None], dtype=object), n), dtype=object),
             "flag": rng.random(n) < 0.5,
             "label": rng.integers(0, 2, n),
         }

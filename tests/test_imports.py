@@ -125,3 +125,22 @@ def test_the_checker_finds_a_cycle_hidden_in_a_function(tmp_path: Path) -> None:
     graph = import_graph(tmp_path, "demo_pkg")
     assert graph["demo_pkg.c"] == set() and graph["demo_pkg.d"] == {"demo_pkg.c"}
     assert cycles(graph) == [["demo_pkg.a", "demo_pkg.sub.b"]]
+
+
+def test_mypy_sees_the_lazily_exported_functions(tmp_path: Path) -> None:
+    """`registry` and `lineage` import their functions on first use (__getattr__); type checkers
+    still see their real signatures (TYPE_CHECKING imports), not Any."""
+    from mypy import api
+
+    code = (
+        "from gitmlops import lineage, registry\n"
+        "reveal_type(registry.promote)\nreveal_type(lineage.verify)\n"
+        "registry.register(1, 2, bump=3)\n"
+    )
+    snippet = tmp_path / "uses_lazy_exports.py"
+    snippet.write_text(code)
+    stdout, _, status = api.run(["--config-file", str(ROOT / "pyproject.toml"), "--no-error-summary",
+                                 "--cache-dir", str(ROOT / ".mypy_cache"), str(snippet)])
+    assert stdout.count('Revealed type is "def (repo:') == 2, stdout
+    assert 'Argument 2 to "register" has incompatible type "int"' in stdout, stdout
+    assert status == 1

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,7 +151,7 @@ def test_monitor_outside_git_compares_plain_profiles(tmp_path: Path, repo: Path)
 
 
 def test_check_runs_constraints_from_params(repo: Path) -> None:
-    params = {"data": {"constraints": {
+    params: dict[str, Any] = {"data": {"constraints": {
         "required_columns": ["age", "plan", "missing_col"],
         "age": {"type": "integral", "min": 18, "max": 65, "max_null_fraction": 0.0},
         "plan": {"type": "string", "allowed": ["free", "pro"]},

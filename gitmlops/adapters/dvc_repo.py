@@ -55,13 +55,17 @@ from gitmlops.errors import (
 
 __all__ = [  # this module is the DVC adapter's front door: the concept modules' names are here too
     "DVC_LOGGERS",
+    "SECRET_ENV",
     "DvcRepo",
     "LogCapture",
     "ProgressCallback",
+    "RemoteRef",
     "cached_object_path",
     "download_from_remote",
+    "dvc_error",
     "fetch_object",
     "is_dvc_repo",
+    "is_secret",
     "isolate_cache",
     "missing_in_remote",
     "parse_dvcfile",
@@ -69,6 +73,7 @@ __all__ = [  # this module is the DVC adapter's front door: the concept modules'
     "quiet_dvc",
     "remote_answers",
     "remote_config",
+    "safe_url",
     "stage_env",
     "stage_output_to_stderr",
 ]
@@ -159,7 +164,8 @@ class DvcRepo:
 
     def config_level(self, level: str) -> dict[str, Any]:
         """The DVC config of one level (system, global, repo = .dvc/config, local = .dvc/config.local)."""
-        return plain_config(self.repo.config.read(level))
+        config: dict[str, Any] = plain_config(self.repo.config.read(level))
+        return config
 
     @contextlib.contextmanager
     def edit_config(self, level: str) -> Iterator[dict[str, Any]]:

@@ -136,13 +136,14 @@ def diff_metrics(base: dict[str, Any], current: dict[str, Any]) -> list[MetricCh
 
 def _tracked(git: GitRepo, rev: str | None) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(data from .dvc files, stage inputs, stage outputs) at ``rev`` (None: the work tree)."""
+    def read(rel: str) -> str | None:
+        return _read(git.root, rel) if rev is None else git.file_at(rev, rel)
+
     if rev is None:
         dvcfiles = sorted(p.relative_to(git.root).as_posix() for p in git.root.rglob("*.dvc")
                           if ".dvc" not in p.relative_to(git.root).parts[:-1] and p.is_file())
-        read = lambda rel: _read(git.root, rel)  # noqa: E731 - two readers, one shape
     else:
         dvcfiles = files_at(git, rev, ".dvc")
-        read = lambda rel: git.file_at(rev, rel)  # noqa: E731
     data: dict[str, dict[str, Any]] = {}
     for dvcfile in dvcfiles:
         for entry in dvc_repo.parse_dvcfile(read(dvcfile), dvcfile):
