@@ -13,10 +13,14 @@ import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Final, Literal
 
 from gitmlops import __version__
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+CheckStatus = Literal["ok", "warn", "fail"]
+OK: Final = "ok"
+WARN: Final = "warn"
+FAIL: Final = "fail"
 ENGINES = ("dvc", "dvc-s3", "hydra-core", "omegaconf", "xgboost", "pandas", "numpy", "pyarrow",
            "litserve", "whylogs", "datasketches", "protobuf", "click")
 SECRET_OPTIONS = ("secret_access_key", "access_key_id", "session_token", "password", "token", "key",
@@ -29,7 +33,7 @@ class Check:
     """One line of the report: what was checked, its status (ok, warn, fail) and what was found."""
 
     name: str
-    status: str
+    status: CheckStatus
     detail: str
     hint: str | None = None
 

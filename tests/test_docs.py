@@ -107,3 +107,17 @@ def test_documented_environment_variables_exist() -> None:
     used = {name for source in sources for name in pattern.findall(source.read_text())}
     assert named, "no GITMLOPS_ variable found in the docs: the pattern is broken"
     assert named <= used, f"the docs name environment variables nothing reads: {sorted(named - used)}"
+
+
+def test_status_values_in_json_md_are_the_code_literals() -> None:
+    """The table of status and verdict values in docs/json.md lists exactly each Literal's values."""
+    import importlib
+    import typing
+
+    text = (DOCS / "json.md").read_text()
+    rows = re.findall(r"^\| .+? \| (.+?) \| `(gitmlops\.[\w.]+)` \|$", text, re.MULTILINE)
+    assert len(rows) >= 8, "the status table of docs/json.md is missing"
+    for values, dotted in rows:
+        module, name = dotted.rsplit(".", 1)
+        literal = getattr(importlib.import_module(module), name)
+        assert re.findall(r"`([^`]+)`", values) == list(typing.get_args(literal)), dotted

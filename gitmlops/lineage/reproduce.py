@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from gitmlops.adapters.git_repo import GitRepo, has_commit, open_repo
 from gitmlops.errors import GitMLOpsError, RegistryError, RemoteError
@@ -35,7 +35,15 @@ from gitmlops.lineage.compare import (
 )
 
 # Output statuses (docs/lineage.md).
-MATCH, DIFFERS, EQUIVALENT, NOT_COMPARABLE, NOT_RUN = "match", "differs", "equivalent", "not comparable", "not run"
+#: How one output compares after the rebuild (the values are what --json prints).
+OutputStatus = Literal["match", "differs", "equivalent", "not comparable", "not run"]
+MATCH: Final = "match"
+DIFFERS: Final = "differs"
+EQUIVALENT: Final = "equivalent"
+NOT_COMPARABLE: Final = "not comparable"
+NOT_RUN: Final = "not run"
+InputSource = Literal["dvc", "git", "missing"]
+StoreKind = Literal["cache", "remote"]
 
 
 @dataclass
@@ -46,7 +54,7 @@ class OutputCheck:
     stage: str
     expected: str | None
     actual: str | None
-    status: str  # match | differs | equivalent | not comparable | not run
+    status: OutputStatus
     registered: bool = False  # the registry artifact itself
     by_design: bool = False  # non-deterministic by design (whylogs profiles), compared on their summary
     note: str | None = None
@@ -58,7 +66,7 @@ class InputCheck:
 
     path: str
     md5: str | None
-    source: str  # dvc (pulled from the remote) | git (checked out) | missing
+    source: InputSource  # dvc (pulled from the remote) | git (checked out) | missing
     in_remote: bool | None = None
 
 
@@ -66,7 +74,7 @@ class InputCheck:
 class StoredCopy:
     """A stored copy of the registered artifact (what `serve` and `deploy` would ship)."""
 
-    where: str  # cache | remote
+    where: StoreKind
     present: bool
     md5: str | None
     match: bool | None

@@ -29,6 +29,8 @@ from gitmlops.report.model import (
     LOCK_FILE,
     PARAMS_FILE,
     DataChange,
+    DataKind,
+    DataStatus,
     MetricChange,
     ParamChange,
     Report,
@@ -159,12 +161,13 @@ def diff_data(git: GitRepo, base_sha: str) -> list[DataChange]:
     """DVC-tracked data, stage inputs and stage outputs whose hash differs between base and now."""
     before, after = _tracked(git, base_sha), _tracked(git, None)
     changes = []
-    for kind, old, new in zip(("data", "input", "output"), before, after, strict=True):
+    kinds: tuple[DataKind, ...] = ("data", "input", "output")
+    for kind, old, new in zip(kinds, before, after, strict=True):
         for path in sorted(set(old) | set(new)):
             a, b = old.get(path), new.get(path)
             if a and b and a["md5"] == b["md5"]:
                 continue
-            status = "added" if a is None else "removed" if b is None else "modified"
+            status: DataStatus = "added" if a is None else "removed" if b is None else "modified"
             a, b = a or {}, b or {}
             changes.append(DataChange(
                 path=path, kind=kind, status=status,

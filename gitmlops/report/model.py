@@ -8,7 +8,13 @@ in a circle.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+ParamStatus = Literal["added", "removed", "changed"]
+DataStatus = Literal["added", "removed", "modified"]
+DataKind = Literal["data", "input", "output"]
+#: a drift verdict (gitmlops.monitor.drift.Verdict)
+SectionVerdict = Literal["no_drift", "possible_drift", "drift"]
 
 PARAMS_FILE = "params.yaml"
 DEFAULT_METRICS = "metrics.json"
@@ -20,7 +26,7 @@ class ParamChange:
     """A params.yaml key that differs (``status``: added, removed, changed)."""
 
     key: str
-    status: str
+    status: ParamStatus
     base: Any
     current: Any
 
@@ -42,8 +48,8 @@ class DataChange:
     """A DVC-tracked path that differs (``kind``: data, input, output; ``status``: added, removed, modified)."""
 
     path: str
-    kind: str
-    status: str
+    kind: DataKind
+    status: DataStatus
     base_md5: str | None
     current_md5: str | None
     base_size: int | None
@@ -62,7 +68,7 @@ class Section:
     reason: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
     markdown: str | None = None
-    verdict: str | None = None
+    verdict: SectionVerdict | None = None
 
 
 @dataclass
