@@ -33,6 +33,7 @@ from gitmlops.lineage.compare import (
     pipeline_inputs,
     producers,
 )
+from gitmlops.progress import Progress
 
 # Output statuses (docs/lineage.md).
 #: How one output compares after the rebuild (the values are what --json prints).
@@ -297,8 +298,12 @@ def expected_md5(stages: dict[str, StageLock], path: str) -> str | None:
     return None
 
 
-def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False, jobs: int | None = None) -> VerifyReport:
-    """Rebuild the model version ``ref`` names in an isolated work tree and compare it byte for byte."""
+def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False, jobs: int | None = None,
+           progress: Progress | None = None) -> VerifyReport:
+    """Rebuild the model version ``ref`` names in an isolated work tree and compare it byte for byte.
+
+    ``progress`` hears (steps done, steps in all): the stored copies, the checkout and pull, each
+    pipeline stage re-run, and the comparison."""
     from gitmlops.adapters.dvc_repo import DvcRepo
     from gitmlops.errors import StageFailedError
     from gitmlops.lineage.isolate import isolated_tree
@@ -315,6 +320,13 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
     lock_md5 = expected_md5(expected, found.path) if found.path else None
     problems: list[Problem] = []
     phases: dict[str, float] = {}
+    steps = [0, 3 + len(expected)]
+
+    def step(event: str = "start", name: str = "", detail: str = "") -> None:
+        del name, detail
+        if event in ("start", "cached") and progress:
+            steps[0] = min(steps[0] + 1, steps[1])
+            progress(*steps)
     if found.md5 and lock_md5 and found.md5 != lock_md5:
         problems.append(Problem("metadata_mismatch", f"the tag {found.tag} records md5 {found.md5} for {found.path}, "
                                 f"but dvc.lock at {found.commit[:8]} records {lock_md5}", found.path))
@@ -338,6 +350,7 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             problems.append(Problem("artifact_missing_from_remote", f"the DVC remote has no copy of {found.path} "
                                     f"({found.md5}); `serve` and `deploy` elsewhere cannot fetch it", found.path))
         phases["stored_copies"] = time.perf_counter() - mark
+        step()
 
         with isolated_tree(git, found.commit, keep=keep) as tree:
             mark = time.perf_counter()
@@ -365,11 +378,12 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
                         runnable = False
                         problems.append(Problem("data_missing_from_remote", f"pulling the inputs failed: {exc.message}"))
             phases["checkout_and_pull"] = time.perf_counter() - mark
+            step()
             mark = time.perf_counter()
             if runnable and expected:
                 with DvcRepo(tree.root) as dvc:
                     try:
-                        dvc.reproduce(force=True)
+                        dvc.reproduce(force=True, callback=step)
                         ran = True
                     except StageFailedError as exc:
                         problems.append(Problem("stage_failed", f"re-running the pipeline failed: {exc.message}"))
@@ -378,6 +392,8 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             actual = parse_lock_stages((tree.root / "dvc.lock").read_text()) if ran else {}
             outputs, found_problems = _compare_outputs(git, tree.root, expected, actual, found.path, scratch, ran)
             problems.extend(found_problems)
+            steps[0] = steps[1] - 1
+            step()
             metrics_path = str(metadata.get("metrics_path") or "metrics.json")
             recorded = metadata.get("metrics") if isinstance(metadata.get("metrics"), dict) else None
             if recorded is None:

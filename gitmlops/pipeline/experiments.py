@@ -18,6 +18,7 @@ from gitmlops.adapters.dvc_repo import ProgressCallback
 from gitmlops.adapters.git_repo import GitRepo, open_repo
 from gitmlops.config import flatten
 from gitmlops.errors import ConfigError, ExternalError, GitMLOpsError, NotADvcRepoError, UsageError
+from gitmlops.progress import Progress
 
 
 @dataclass
@@ -68,8 +69,11 @@ def sweep(
     overrides: Sequence[str],
     jobs: int = 1,
     callback: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> SweepResult:
-    """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after."""
+    """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after.
+
+    ``progress`` hears (experiments finished, experiments in the sweep) as each one ends."""
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
     from gitmlops.config import compose
     from gitmlops.pipeline.render import render_dvc_yaml
@@ -105,7 +109,7 @@ def sweep(
     if callback:
         callback("log", "", f"running {len(points)} experiment(s), {jobs} at a time")
     with DvcRepo(root) as dvc:
-        failures = _run_points(dvc, points, jobs, callback)
+        failures = _run_points(dvc, points, jobs, callback, progress)
     if failures:
         raise ExternalError(
             f"{len(failures)} of {len(points)} experiment(s) failed: " + "; ".join(failures),
@@ -114,16 +118,30 @@ def sweep(
     return SweepResult(points=points, experiments=show(git))
 
 
-def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: ProgressCallback | None) -> list[str]:
+def _run_points(dvc: Any, points: list[list[str]], jobs: int, callback: ProgressCallback | None,
+                progress: Progress | None = None) -> list[str]:
     """Run each point as `dvc exp run --temp -S ...`, ``jobs`` at a time; the failures, described.
 
     DVC's temporary-directory executor runs an experiment outside the work tree and records it like
     any other experiment. Running them side by side ourselves avoids the Celery queue's worker
     start-up (several seconds each) and its workers that sometimes outlive `--run-all`.
     """
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    finished = [0]
+    lock = threading.Lock()
+
     def one(point: list[str]) -> str | None:
+        try:
+            return attempt_point(point)
+        finally:
+            with lock:
+                finished[0] += 1
+                if progress:
+                    progress(finished[0], len(points))
+
+    def attempt_point(point: list[str]) -> str | None:
         args = ["exp", "run", "--temp"]
         for item in point:
             args += ["-S", item]
