@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitmlops.adapters.git_repo import GitRepo
+from gitmlops.adapters.git_repo import GitRepo, init_repo
 from gitmlops.errors import ExternalError, GitMLOpsError
 
 #: Called with (step number, total, title) when a step starts and (…, "done") when it ends.
@@ -134,8 +134,7 @@ def run_demo(directory: str | os.PathLike[str] | None = None, on_step: StepCallb
     root.mkdir(parents=True, exist_ok=True)
     if any(root.iterdir()):
         raise GitMLOpsError(f"{root} is not empty", "pass --dir with a new or empty folder")
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True, capture_output=True)
-    git = GitRepo(root)
+    git = init_repo(root)
     _ensure_identity(git)
     result = DemoResult(directory=str(root))
     step_started = [0.0]

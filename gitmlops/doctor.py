@@ -10,17 +10,19 @@ from __future__ import annotations
 import os
 import platform
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Final, Literal
 
 from gitmlops import __version__
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+CheckStatus = Literal["ok", "warn", "fail"]
+OK: Final = "ok"
+WARN: Final = "warn"
+FAIL: Final = "fail"
 ENGINES = ("dvc", "dvc-s3", "hydra-core", "omegaconf", "xgboost", "pandas", "numpy", "pyarrow",
-           "litserve", "whylogs", "datasketches", "protobuf", "gitpython", "click")
+           "litserve", "whylogs", "datasketches", "protobuf", "click")
 SECRET_OPTIONS = ("secret_access_key", "access_key_id", "session_token", "password", "token", "key",
                   "credentialpath", "sas_token", "connection_string", "account_key", "gdrive_client_secret")
 _SECRET_REF = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -31,7 +33,7 @@ class Check:
     """One line of the report: what was checked, its status (ok, warn, fail) and what was found."""
 
     name: str
-    status: str
+    status: CheckStatus
     detail: str
     hint: str | None = None
 
@@ -71,10 +73,13 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _top(path: Path) -> Path | None:
-    for folder in (path, *path.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
+    from gitmlops.adapters.git_repo import project_root
+    from gitmlops.errors import NotAGitRepoError
+
+    try:
+        return project_root(path)
+    except NotAGitRepoError:
+        return None
 
 
 def _remote_checks(root: Path) -> list[Check]:
@@ -120,11 +125,13 @@ def diagnose(path: str | os.PathLike[str] = ".", remote: bool = True) -> Report:
     for dist in ("dvc", "hydra-core", "xgboost"):
         if report.versions[dist] is None:
             report.checks.append(Check(dist, FAIL, "not installed", "reinstall gitmlops: `pip install gitmlops`"))
-    git_bin = shutil.which("git")
-    if git_bin is None:
+    from gitmlops.adapters.git_repo import git_version
+
+    found_git = git_version()
+    if found_git is None:
         report.checks.append(Check("git", FAIL, "git is not on PATH", "install git 2.30 or newer"))
         return report
-    report.checks.append(Check("git", OK, subprocess.run([git_bin, "--version"], capture_output=True, text=True).stdout.strip()))
+    report.checks.append(Check("git", OK, found_git))
     root = _top(Path(path).resolve())
     if root is None:
         report.checks.append(Check("repository", WARN, f"{Path(path).resolve()} is not inside a git work tree",

@@ -91,6 +91,7 @@ class FakeGitHub:
         """The base URL to put in GITHUB_API_URL."""
         assert self._server is not None, "start the fake first"
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def env(self, **extra: str) -> dict[str, str]:

@@ -61,6 +61,7 @@ def make_bundle(folder: Path, task: str = "binary", rounds: int = 20, seed: int 
     df = training_frame(seed=seed)
     if task == "binary":
         y = ((df.tenure_months < 20) | (df.plan == "basic")).astype(int).to_numpy()
+        classes: list[Any] | None
         objective, classes, extra = "binary:logistic", [0, 1], {}
     elif task == "multiclass":
         y = np.select([df.tenure_months < 24, df.tenure_months < 48], [0, 1], 2)

@@ -39,7 +39,7 @@ def example_frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
             "tenure": rng.integers(1, 70, n),
             "usage": usage,
             "plan": rng.choice(["basic", "premium", "standard"], n),
-            "region": pd.Series(rng.choice(["n", "s", None], n), dtype=object),
+            "region": pd.Series(rng.choice(np.array(["n", "s", None], dtype=object), n), dtype=object),
             "flag": rng.random(n) < 0.5,
             "label": rng.integers(0, 2, n),
         }
@@ -105,9 +105,11 @@ def test_merged_partition_profiles_count_every_row() -> None:
 
     df = example_frame(400)
     merged = Profile.deserialize(merge_profiles(profile_partition(df.iloc[:150]), profile_partition(df.iloc[150:])))
-    assert merged.get_column("usage").count == 400
-    assert merged.get_column("usage").null_count == int(df["usage"].isna().sum())
-    assert merged.get_column("plan").count == 400
+    usage, plan = merged.get_column("usage"), merged.get_column("plan")
+    assert usage is not None and plan is not None
+    assert usage.count == 400
+    assert usage.null_count == int(df["usage"].isna().sum())
+    assert plan.count == 400
 
 
 @pytest.mark.interop

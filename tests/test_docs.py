@@ -95,3 +95,29 @@ def test_every_json_command_is_in_json_md() -> None:
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
         if "--json" in options and path:
             assert path[-1] in text and path[0] in text, f"`gitmlops {' '.join(path)} --json` is not in docs/json.md"
+
+
+def test_documented_environment_variables_exist() -> None:
+    """Every ``GITMLOPS_*`` variable the docs name is read by the code, ./run or the tests."""
+    pattern = re.compile(r"\bGITMLOPS_[A-Z][A-Z_]*[A-Z]\b")
+    pages = [*DOCS.glob("*.md"), ROOT / "README.md", *ROOT.glob("CONTRIBUTING.md")]
+    named = {name for page in pages for name in pattern.findall(page.read_text())}
+    sources = [ROOT / "run", *(ROOT / "gitmlops").rglob("*.py"), *(ROOT / "gitmlops").rglob("*.yml"),
+               *(ROOT / "tests").rglob("*.py")]
+    used = {name for source in sources for name in pattern.findall(source.read_text())}
+    assert named, "no GITMLOPS_ variable found in the docs: the pattern is broken"
+    assert named <= used, f"the docs name environment variables nothing reads: {sorted(named - used)}"
+
+
+def test_status_values_in_json_md_are_the_code_literals() -> None:
+    """The table of status and verdict values in docs/json.md lists exactly each Literal's values."""
+    import importlib
+    import typing
+
+    text = (DOCS / "json.md").read_text()
+    rows = re.findall(r"^\| .+? \| (.+?) \| `(gitmlops\.[\w.]+)` \|$", text, re.MULTILINE)
+    assert len(rows) >= 8, "the status table of docs/json.md is missing"
+    for values, dotted in rows:
+        module, name = dotted.rsplit(".", 1)
+        literal = getattr(importlib.import_module(module), name)
+        assert re.findall(r"`([^`]+)`", values) == list(typing.get_args(literal)), dotted

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,8 +116,42 @@ def test_diff_defaults_to_the_training_reference_profile(repo: Path) -> None:
     assert json.loads(result.output)["reference"] == "models/reference_profile.bin"
 
 
+def test_monitor_climbs_from_a_subfolder_to_the_project_root(repo: Path) -> None:
+    """`-C models monitor ...` works like `-C models pipeline show`: config, the default reference and
+    dataset names come from the work tree's top; paths the user types start at the -C folder."""
+    out = profile(repo, "ref.csv", "--name", "train")
+    models = repo / "models"
+    models.mkdir()
+    (models / "reference_profile.bin").write_bytes((repo / out["profiles"][0]["path"]).read_bytes())
+    result = invoke(models, "monitor", "diff", "-t", "../new.csv", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["reference"] == "models/reference_profile.bin" and report["target"] == "new.csv"
+    by_name = invoke(models, "monitor", "diff", "-r", "train", "-t", "reference_profile.bin", "--json")
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads(by_name.output)["verdict"] == "no_drift"
+    shown = invoke(models, "monitor", "show", "train", "--json")
+    assert shown.exit_code == 0 and json.loads(shown.output)["profile"]["rows"] == 3_000
+    filed = profile(models, "../same.csv", "--name", "sub")
+    assert filed["source"] == "same.csv" and (repo / filed["profiles"][0]["path"]).is_file()
+    assert not (models / "monitoring").exists()
+    checked = invoke(models, "monitor", "check", "../same.csv", "--json")
+    assert checked.exit_code == 0, checked.output
+
+
+def test_monitor_outside_git_compares_plain_profiles(tmp_path: Path, repo: Path) -> None:
+    """Outside a work tree the folder itself is the root: two .bin files can still be compared."""
+    out = profile(repo, "ref.csv", "--name", "train")
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "a.bin").write_bytes((repo / out["profiles"][0]["path"]).read_bytes())
+    result = invoke(loose, "monitor", "diff", "-r", "a.bin", "-t", "a.bin", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["verdict"] == "no_drift"
+
+
 def test_check_runs_constraints_from_params(repo: Path) -> None:
-    params = {"data": {"constraints": {
+    params: dict[str, Any] = {"data": {"constraints": {
         "required_columns": ["age", "plan", "missing_col"],
         "age": {"type": "integral", "min": 18, "max": 65, "max_null_fraction": 0.0},
         "plan": {"type": "string", "allowed": ["free", "pro"]},

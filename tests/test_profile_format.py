@@ -132,6 +132,12 @@ def test_whylogs_profile_reads_in_gitmlops_with_the_same_numbers(why: Any) -> No
     _assert_same(_our_numbers(ours), _whylogs_numbers(view))
 
 
+def _column(profile: Any, name: str) -> Any:
+    found = profile.get_column(name)
+    assert found is not None, f"no column {name!r} in the profile"
+    return found
+
+
 @pytest.mark.interop
 def test_merged_whylogs_profile_reads_and_merges_alike(why: Any) -> None:
     from whylogs.core import DatasetProfileView
@@ -142,10 +148,10 @@ def test_merged_whylogs_profile_reads_and_merges_alike(why: Any) -> None:
     _assert_same(_our_numbers(ours_read), _whylogs_numbers(merged_view))
     # gitmlops' own merge of its own profiles gives the same numbers (sketch estimates within their error)
     ours_merged = profile_dataframe(a).merge(profile_dataframe(b))
-    assert ours_merged.get_column("age").count == 3000
-    assert ours_merged.get_column("age").int_range() == ours_read.get_column("age").int_range()
-    assert ours_merged.get_column("income").mean == pytest.approx(ours_read.get_column("income").mean, rel=1e-12)
-    assert dict(ours_merged.get_column("plan").frequent_items()) == dict(ours_read.get_column("plan").frequent_items())
+    assert _column(ours_merged, "age").count == 3000
+    assert _column(ours_merged, "age").int_range() == _column(ours_read, "age").int_range()
+    assert _column(ours_merged, "income").mean == pytest.approx(_column(ours_read, "income").mean, rel=1e-12)
+    assert dict(_column(ours_merged, "plan").frequent_items()) == dict(_column(ours_read, "plan").frequent_items())
     # and whylogs reads gitmlops' merge
     _assert_same(_our_numbers(ours_merged), _whylogs_numbers(DatasetProfileView.deserialize(ours_merged.serialize())))
 
@@ -163,7 +169,7 @@ def test_segmented_whylogs_profiles_read_with_their_segment(tmp_path: Path, why:
         writable.write(str(path))
         profile = Profile.deserialize(path.read_bytes())
         tags = dict(profile.data.segment_tags)
-        seen[tags["plan"]] = profile.get_column("age").count
+        seen[tags["plan"]] = _column(profile, "age").count
     assert seen == {plan: int((df["plan"] == plan).sum()) for plan in ("free", "pro", "team")}
 
 

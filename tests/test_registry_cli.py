@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def ok(repo: Path, *args: str) -> str:
     return result.output
 
 
-def js(repo: Path, *args: str) -> object:
+def js(repo: Path, *args: str) -> Any:
     return json.loads(ok(repo, *args, "--json"))
 
 

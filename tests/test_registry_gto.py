@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import git, invoke
 from tests.registry_fixtures import model_repo, model_template, write_model
@@ -23,7 +24,7 @@ def gto(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
-def ours(repo: Path, *args: str) -> object:
+def ours(repo: Path, *args: str) -> Any:
     result = invoke(repo, "registry", *args, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)

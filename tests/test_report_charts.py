@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -98,7 +99,7 @@ def test_metric_chart_draws_improvement_above_zero() -> None:
 
 
 def test_drift_chart_with_threshold_line() -> None:
-    effects = [{"column": "a", "effect": 0.05}, {"column": "b", "effect": 0.4}, {"column": "c", "effect": None}]
+    effects: list[dict[str, Any]] = [{"column": "a", "effect": 0.05}, {"column": "b", "effect": 0.4}, {"column": "c", "effect": None}]
     chart = drift_chart("data/x.csv", effects, 0.1)
     assert chart is not None and chart.x == ["b", "a"] and chart.line == [0.1, 0.1]
     assert drift_chart("t", [], 0.1) is None

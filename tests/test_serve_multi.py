@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,7 +54,7 @@ def expected(folder: Path, records: list[dict[str, object]]) -> np.ndarray:
     return booster.inplace_predict(matrix, validate_features=False)
 
 
-def predict(server: ServerProcess, name: str, records: list[dict[str, object]]) -> requests.Response:
+def predict(server: ServerProcess, name: str, records: list[dict[str, Any]]) -> requests.Response:
     return requests.post(f"{server.url}/models/{name}/predict", json={"records": records}, timeout=10)
 
 

@@ -48,7 +48,7 @@ def test_no_private_litserve_name_is_referenced() -> None:
             elif isinstance(node, ast.FunctionDef) and node.name in forbidden:
                 hits.append(f"{path}:{node.lineno}: overrides {node.name}")
             if name is not None and name in forbidden:
-                hits.append(f"{path}:{node.lineno}: .{name}")
+                hits.append(f"{path}:{getattr(node, 'lineno', 0)}: .{name}")
     assert hits == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -33,7 +34,7 @@ def promote_to_prod(repo: Path) -> str:
     return name
 
 
-def sample_record(repo: Path) -> dict[str, object]:
+def sample_record(repo: Path) -> dict[str, Any]:
     schema = json.loads((repo / "models" / "schema.json").read_text())
     values = {"int": 1, "float": 0.5, "bool": True}
     return {f["name"]: f["categories"][0] if f["type"] == "category" else values[f["type"]] for f in schema["features"]}

@@ -6,6 +6,7 @@ import ast
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from gitmlops.serve.schema import (
 )
 from tests.serve_fixtures import PLANS, feature_frame, make_bundle, sample_records
 
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "format": 1,
     "task": "binary",
     "objective": "binary:logistic",

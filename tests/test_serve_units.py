@@ -340,7 +340,8 @@ def test_a_request_error_in_a_litserve_worker_keeps_its_status_and_shape(bundle:
         return {"rows": len(strict.decode_request(await request.json()))}
 
     info = {"model": {**bundle.info.to_dict(), "label": bundle.info.label}, "server": {"engine": "litserve"}}
-    front = FrontDoor(app, api=PredictAPI(bundle), metrics=ServerMetrics(1, 1), info=info, api_key=None,
+    model = ServedModel("churn", PredictAPI(bundle), ServerMetrics(1, 1), info["model"])
+    front = FrontDoor(app, models=[model], metrics=model.metrics, info=info, api_key=None,
                       max_body_bytes=65536, timeout=5)
     record = {"tenure_months": 1, "monthly_charges": 2.0, "plan": "gold", "has_partner": True}
     status, body = call(front, "POST", "/predict", json.dumps({"records": [record]}).encode(),

@@ -36,11 +36,11 @@ def test_auc_is_the_share_of_ordered_pairs_with_ties_as_half(n: int, levels: int
 def test_sliced_parquet_reads_back_as_pandas_writes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     n = 1_000
     rng = np.random.default_rng(0)
-    text = pd.Series(rng.choice(["a", "b", None], n), dtype=object)
+    text = pd.Series(rng.choice(np.array(["a", "b", None], dtype=object), n), dtype=object)
     text.iloc[:400] = None  # a whole slice of nulls keeps the column's type
     frame = pd.DataFrame({
         "x": rng.normal(size=n), "i": np.arange(n), "worst [area] <mm2>": rng.integers(0, 3, n),
-        "text": text, "flag": pd.array(rng.choice([True, False, None], n), dtype="boolean"),
+        "text": text, "flag": pd.array(rng.choice(np.array([True, False, None], dtype=object), n), dtype="boolean"),
         "when": pd.to_datetime(rng.integers(0, 10**9, n), unit="s", utc=True),
     }).iloc[rng.permutation(n)[:700]]  # a split part: an index with gaps, which is not written
     monkeypatch.setattr(prepare, "PARQUET_SLICE_ROWS", 300)

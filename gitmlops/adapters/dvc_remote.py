@@ -200,6 +200,16 @@ def missing_objects_error(remote: RemoteRef, paths: Sequence[str], action: str =
     )
 
 
+def dvc_error(exc: Exception, action: str) -> GitMLOpsError:
+    """DVC's own failure (a ``DvcException``, its innermost DVC cause) as an ExternalError."""
+    from dvc.exceptions import DvcException
+
+    cause: BaseException = exc
+    while cause.__cause__ is not None and isinstance(cause.__cause__, DvcException):
+        cause = cause.__cause__
+    return ExternalError(f"DVC could not {action}: {cause}")
+
+
 def remote_or_dvc_error(exc: BaseException, remote: RemoteRef, action: str, logged: Sequence[BaseException] = ()) -> GitMLOpsError:
     """RemoteError when the remote failed, else the generic DVC error (DvcException) or a RemoteError for
     an OS or storage-client error; anything else (a bug) is raised again as it is."""
@@ -209,9 +219,7 @@ def remote_or_dvc_error(exc: BaseException, remote: RemoteRef, action: str, logg
     if failure is not None:
         return failure
     if isinstance(exc, DvcException):
-        from gitmlops.adapters.dvc_repo import _dvc_error
-
-        return ExternalError(remote.scrub(str(_dvc_error(exc, action))))
+        return ExternalError(remote.scrub(str(dvc_error(exc, action))))
     if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _CLIENT_PACKAGES:
         return RemoteError(f"DVC remote {remote.label} failed ({action}): {remote.scrub(_detail(exc))}",
                            "check the remote's URL and options (`gitmlops remote list`)")

@@ -1,4 +1,6 @@
-"""All DVC access of gitmlops goes through this module.
+"""All DVC access of gitmlops goes through this module (and the ones it re-exports, by concept:
+:mod:`.dvc_logs` DVC's log output, :mod:`.dvc_files` .dvc files and dvc.lock read as data,
+:mod:`.dvc_objects` objects in the cache and the remote, :mod:`.dvc_remote` remote failures).
 
 DVC is driven in-process through ``dvc.repo.Repo`` (its Python API) where that is fast and stable,
 and through ``python -m dvc`` for experiment queues, whose workers DVC runs as processes anyway.
@@ -9,18 +11,32 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
-import posixpath
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from gitmlops.adapters.dvc_files import parse_dvcfile, parse_lock
+from gitmlops.adapters.dvc_logs import (
+    DVC_LOGGERS,
+    LogCapture,
+    ProgressCallback,
+    quiet_dvc,
+    stage_output_to_stderr,
+)
+from gitmlops.adapters.dvc_objects import (
+    cached_object_path,
+    download_from_remote,
+    fetch_object,
+    missing_in_remote,
+    remote_answers,
+)
 from gitmlops.adapters.dvc_remote import (
     SECRET_ENV,
     RemoteRef,
+    dvc_error,
     is_secret,
     missing_objects_error,
     no_remote_error,
@@ -32,16 +48,35 @@ from gitmlops.adapters.dvc_remote import (
 from gitmlops.errors import (
     DataError,
     ExternalError,
-    GitMLOpsError,
     NotADvcRepoError,
-    RemoteError,
     StageFailedError,
     UsageError,
 )
 
-#: Called with (event, stage name, detail) while a pipeline runs:
-#: events are "start", "skip", "cached", "log".
-ProgressCallback = Callable[[str, str, str], None]
+__all__ = [  # this module is the DVC adapter's front door: the concept modules' names are here too
+    "DVC_LOGGERS",
+    "SECRET_ENV",
+    "DvcRepo",
+    "LogCapture",
+    "ProgressCallback",
+    "RemoteRef",
+    "cached_object_path",
+    "download_from_remote",
+    "dvc_error",
+    "fetch_object",
+    "is_dvc_repo",
+    "is_secret",
+    "isolate_cache",
+    "missing_in_remote",
+    "parse_dvcfile",
+    "parse_lock",
+    "quiet_dvc",
+    "remote_answers",
+    "remote_config",
+    "safe_url",
+    "stage_env",
+    "stage_output_to_stderr",
+]
 
 
 def is_dvc_repo(root: str | os.PathLike[str]) -> bool:
@@ -56,100 +91,6 @@ def stage_env() -> dict[str, str]:
     if path.split(os.pathsep)[:1] != [bindir]:
         path = bindir + os.pathsep + path
     return {"PATH": path}
-
-
-def _stage_name(addressing: object) -> str:
-    """'dvc.yaml:train' -> 'train', 'path/to/dvc.yaml:train' -> 'path/to:train' (DVC addresses
-    stages relative to the cwd, the repo root; a model's folder is kept to tell its stages apart)."""
-    text = str(addressing)
-    if ".yaml:" not in text:
-        return text
-    file, name = text.rsplit(":", 1)
-    folder = os.path.dirname(file)
-    return f"{folder}:{name}" if folder else name
-
-
-class _Capture(logging.Handler):
-    """Turns DVC's log records into progress events (and keeps DVC quiet)."""
-
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        super().__init__(logging.DEBUG)
-        self.callback = callback
-        self.messages: list[str] = []
-        self.errors: list[BaseException] = []  # exceptions DVC logged and swallowed (failed transfers)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info and record.exc_info[1] is not None:
-            self.errors.append(record.exc_info[1])
-        if record.levelno < logging.INFO:
-            return
-        msg = str(record.msg)
-        args = record.args if isinstance(record.args, tuple) else ()
-        text = record.getMessage()
-        self.messages.append(text)
-        if self.callback is None:
-            return
-        name = _stage_name(args[0]) if args else ""
-        if msg.startswith("Running stage") and args:
-            self.callback("start", name, "")
-        elif "didn't change, skipping" in msg and args:
-            if not name.endswith(".dvc"):  # data sources tracked by .dvc files are not stages
-                self.callback("skip", name, "")
-        elif "is cached - skipping run" in msg and args:
-            self.callback("cached", name, "")
-        elif record.levelno >= logging.WARNING:
-            self.callback("log", "", text)
-
-
-@contextlib.contextmanager
-def stage_output_to_stderr() -> Iterator[None]:
-    """Send what stage commands print to stderr (fd level: they are subprocesses), so stdout carries
-    only what gitmlops itself prints and `--json` output parses."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no stdout at all
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-#: DVC logs through these (dvc_data and dvc_objects report failed transfers, then carry on).
-DVC_LOGGERS = ("dvc", "dvc_data", "dvc_objects")
-
-
-@contextlib.contextmanager
-def quiet_dvc(callback: ProgressCallback | None = None) -> Iterator[_Capture]:
-    """Capture DVC's logging for the duration of the block."""
-    handler = _Capture(callback)
-    saved = []
-    for name in DVC_LOGGERS:
-        logger = logging.getLogger(name)
-        saved.append((logger, logger.handlers[:], logger.propagate, logger.level))
-        logger.handlers = [handler]
-        logger.propagate = False
-        logger.setLevel(logging.INFO if name == "dvc" else logging.WARNING)
-    try:
-        yield handler
-    finally:
-        for logger, handlers, propagate, level in saved:
-            logger.handlers, logger.propagate = handlers, propagate
-            logger.setLevel(level)
-
-
-def _dvc_error(exc: Exception, action: str) -> GitMLOpsError:
-    from dvc.exceptions import DvcException
-
-    cause: BaseException = exc
-    while cause.__cause__ is not None and isinstance(cause.__cause__, DvcException):
-        cause = cause.__cause__
-    return ExternalError(f"DVC could not {action}: {cause}")
 
 
 class DvcRepo:
@@ -172,7 +113,7 @@ class DvcRepo:
         return self._repo
 
     @contextlib.contextmanager
-    def _session(self, callback: ProgressCallback | None = None) -> Iterator[_Capture]:
+    def _session(self, callback: ProgressCallback | None = None) -> Iterator[LogCapture]:
         """Run DVC from the repo root (DVC resolves paths and targets against the cwd), quietly."""
         old = os.getcwd()
         os.chdir(self.root)
@@ -223,7 +164,8 @@ class DvcRepo:
 
     def config_level(self, level: str) -> dict[str, Any]:
         """The DVC config of one level (system, global, repo = .dvc/config, local = .dvc/config.local)."""
-        return plain_config(self.repo.config.read(level))
+        config: dict[str, Any] = plain_config(self.repo.config.read(level))
+        return config
 
     @contextlib.contextmanager
     def edit_config(self, level: str) -> Iterator[dict[str, Any]]:
@@ -412,7 +354,7 @@ class DvcRepo:
             with self._session():
                 return dict(self.repo.status())
         except DvcException as exc:
-            raise _dvc_error(exc, "compute the pipeline status") from exc
+            raise dvc_error(exc, "compute the pipeline status") from exc
 
     def reproduce(
         self,
@@ -449,7 +391,7 @@ class DvcRepo:
                 ) from exc
             raise StageFailedError(f"{exc}: {cause}") from exc
         except DvcException as exc:
-            raise _dvc_error(exc, "run the pipeline") from exc
+            raise dvc_error(exc, "run the pipeline") from exc
         return [s.name for s in stages if getattr(s, "name", None)]
 
     # -- experiments (through the DVC CLI) ----------------------------------------------------
@@ -487,7 +429,7 @@ class DvcRepo:
         out = self.cli(*args).stdout.strip()
         return json.loads(out) if out else {}
 
-    # -- monitoring (appended for gitmlops.monitor) -------------------------------------------
+    # -- files at a revision (from the cache or the remote) ------------------------------------
     def read_bytes_at(self, path: str, rev: str | None = None) -> bytes:
         """The bytes of a DVC- or git-tracked file at revision ``rev`` (from the cache or remote).
 
@@ -526,160 +468,7 @@ def _interrupted(exc: Exception) -> bool:
     return "-2" in text.rsplit("exited with", maxsplit=1)[-1] or "130" in text.rsplit("exited with", maxsplit=1)[-1]
 
 
-# -- registry: content-addressed objects in the cache and the remote (added by the registry pillar) --
-
-
-def _remote_odb(dvc: DvcRepo, hash_name: str, remote: str | None) -> tuple[Any, RemoteRef]:
-    ref = dvc.remote_ref(remote)
-    try:
-        with quiet_dvc() as capture:
-            return dvc.repo.cloud.get_remote_odb(name=remote, command="push", hash_name=hash_name), ref
-    except Exception as exc:
-        raise remote_or_dvc_error(exc, ref, "open the remote", capture.errors) from exc
-
-
-def _object_exists(odb: Any, md5: str, ref: RemoteRef) -> bool:
-    """Whether the remote has object ``md5``; RemoteError when it cannot tell (an ``exists`` that
-    swallows errors would report a missing object for an unreachable remote)."""
-    try:
-        with quiet_dvc():
-            odb.fs.info(odb.oid_to_path(md5))
-    except FileNotFoundError as exc:
-        failure = remote_failure(exc, ref, "look up an object")
-        if failure is not None:
-            raise failure from exc
-        return False
-    except Exception as exc:
-        raise remote_or_dvc_error(exc, ref, "look up an object") from exc
-    return True
-
-
-def _download(odb: Any, md5: str, dest: str | os.PathLike[str], ref: RemoteRef) -> None:
-    try:
-        with quiet_dvc() as capture:
-            odb.fs.get_file(odb.oid_to_path(md5), os.fspath(dest))
-    except Exception as exc:
-        raise remote_or_dvc_error(exc, ref, "download an object", capture.errors) from exc
-
-
-def _cache_odb(dvc: DvcRepo, hash_name: str) -> Any:
-    return dvc.repo.cache.legacy if hash_name == "md5-dos2unix" else dvc.repo.cache.local
-
-
-def missing_in_remote(
-    dvc: DvcRepo, objects: Sequence[tuple[str, str]], remote: str | None = None
-) -> list[str]:
-    """The md5s among ``objects`` ((md5, hash name) pairs) that the DVC remote does not have."""
-    missing = []
-    for md5, hash_name in objects:
-        odb, ref = _remote_odb(dvc, hash_name, remote)
-        if not _object_exists(odb, md5, ref):
-            missing.append(md5)
-    return missing
-
-
-def fetch_object(
-    dvc: DvcRepo, md5: str, hash_name: str, dest: str | os.PathLike[str], remote: str | None = None
-) -> str:
-    """Copy the object ``md5`` to ``dest`` from the local cache, else from the DVC remote.
-
-    Returns where it came from ("cache" or "remote"); RemoteError (exit 3) when the remote fails or
-    lacks it too. The caller verifies the bytes.
-    """
-    import shutil
-
-    cache = _cache_odb(dvc, hash_name)
-    cached = cache.oid_to_path(md5)
-    if os.path.isfile(cached):
-        shutil.copyfile(cached, dest)
-        return "cache"
-    odb, ref = _remote_odb(dvc, hash_name, remote)
-    if not _object_exists(odb, md5, ref):
-        raise RemoteError(
-            f"object {md5} is neither in the DVC cache nor in DVC remote {ref.label}",
-            "push it from a clone that has it (`gitmlops data push`), or check that this is the remote "
-            "your team uses (`gitmlops remote list`)",
-            "object_missing",
-        )
-    _download(odb, md5, dest, ref)
-    return "remote"
-
-
-# -- pull-request report: .dvc files and dvc.lock read as data (added by the CI-bots pillar) -----------
-
-
-def _out_entry(out: Any, wdir: str = "") -> dict[str, Any] | None:
-    if not isinstance(out, dict) or not isinstance(out.get("path"), str):
-        return None
-    path = posixpath.normpath(posixpath.join(wdir, out["path"]) if wdir else out["path"])
-    return {
-        "path": path,
-        "md5": out.get("md5") or out.get("etag") or out.get("checksum"),
-        "size": out.get("size"),
-        "nfiles": out.get("nfiles"),
-        # DVC 2 files carry no `hash:` key and hashed text with LF endings ("md5-dos2unix").
-        "hash": out.get("hash", "md5-dos2unix"),
-    }
-
-
-def parse_dvcfile(text: str | None, dvcfile: str = "") -> list[dict[str, Any]]:
-    """The outputs a ``.dvc`` file's text records (path relative to the repo root, md5, size, nfiles)."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
-        return []
-    wdir = os.path.dirname(dvcfile)
-    outs = doc.get("outs") if isinstance(doc, dict) else None
-    return [e for e in (_out_entry(o, wdir) for o in outs or []) if e]
-
-
-def parse_lock(text: str | None) -> dict[str, dict[str, Any]]:
-    """``dvc.lock`` text as stage -> {"cmd", "deps", "outs", "params"}, in file order; deps and outs
-    are entries as :func:`parse_dvcfile` returns them, params ``{"params.yaml": {key: value}}``.
-    The one reader of dvc.lock in gitmlops (empty when the text is missing or invalid)."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
-        return {}
-    stages = doc.get("stages") if isinstance(doc, dict) else None
-    result: dict[str, dict[str, Any]] = {}
-    for name, stage in (stages or {}).items():
-        if not isinstance(stage, dict):
-            continue
-        entry: dict[str, Any] = {
-            key: [e for e in (_out_entry(o) for o in stage.get(key) or []) if e] for key in ("deps", "outs")
-        }
-        cmd = stage.get("cmd")
-        entry["cmd"] = " && ".join(map(str, cmd)) if isinstance(cmd, list) else (None if cmd is None else str(cmd))
-        params = stage.get("params")
-        entry["params"] = params if isinstance(params, dict) else {}
-        result[str(name)] = entry
-    return result
-
-
-# -- lineage (verify): stored copies and an isolated cache for a second work tree (added by the lineage pillar) --
-
-
-def cached_object_path(dvc: DvcRepo, md5: str, hash_name: str = "md5") -> str | None:
-    """Where the object ``md5`` lives in this repo's local DVC cache, or None when the cache lacks it."""
-    path = _cache_odb(dvc, hash_name).oid_to_path(md5)
-    return path if os.path.isfile(path) else None
-
-
-def download_from_remote(
-    dvc: DvcRepo, md5: str, hash_name: str, dest: str | os.PathLike[str], remote: str | None = None
-) -> bool:
-    """Copy object ``md5`` from the DVC remote (never the cache) to ``dest``; False when the remote
-    lacks it, RemoteError when the remote cannot be asked."""
-    odb, ref = _remote_odb(dvc, hash_name, remote)
-    if not _object_exists(odb, md5, ref):
-        return False
-    _download(odb, md5, dest, ref)
-    return True
+# -- remotes and caches: configuration for a second work tree -------------------------------------
 
 
 def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, dict[str, Any]]]:
@@ -692,7 +481,7 @@ def remote_config(dvc: DvcRepo) -> tuple[str | None, dict[str, dict[str, Any]]]:
             remotes = {name: spec for name, spec in plain_config(dvc.remotes()).items() if spec.get("url")}
             default = dvc.config_get("core", "remote")
     except DvcException as exc:
-        raise _dvc_error(exc, "read the remote configuration") from exc
+        raise dvc_error(exc, "read the remote configuration") from exc
     return (str(default) if default else None), remotes
 
 
@@ -711,15 +500,3 @@ def isolate_cache(dvc: DvcRepo, cache_dir: str | os.PathLike[str], default_remot
             section[name] = dict(spec)
         if default_remote:
             conf.setdefault("core", {})["remote"] = default_remote
-
-
-def remote_answers(dvc: DvcRepo, name: str) -> str | None:
-    """None when DVC remote ``name`` can be listed (it answers), else what went wrong, in one line."""
-    try:
-        odb, _ = _remote_odb(dvc, "md5", name)
-        odb.fs.exists(odb.path)
-    except GitMLOpsError as exc:
-        return exc.message
-    except Exception as exc:  # noqa: BLE001 - any filesystem error means the remote does not answer
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
-    return None

@@ -1,6 +1,9 @@
-"""All git access of gitmlops goes through this module (GitPython underneath).
+"""All git access of gitmlops goes through this module: it runs the ``git`` program.
 
-Functions accept a path or a :class:`GitRepo`; nothing else in gitmlops imports ``git``.
+Functions accept a path or a :class:`GitRepo`; nothing else in gitmlops runs git. Sections by
+concept: the work tree (:class:`GitRepo`: questions, changes, tags, refs and remotes), the project
+root rule, creating a repository, history (branches, merge bases, commits, changed paths) and
+extra work trees.
 """
 
 from __future__ import annotations
@@ -9,31 +12,30 @@ import os
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from gitmlops.errors import ExternalError, GitMLOpsError, NotAGitRepoError, PushRejected
+
+
+@dataclass(slots=True)
+class TagRecord:
+    """One annotated tag as ``git for-each-ref`` reports it."""
+
+    name: str
+    object: str
+    commit: str
+    timestamp: int
+    tagger: str
+    tagger_email: str
+    message: str | None = None
 
 
 class GitRepo:
     """A git work tree, opened once and shared by the library."""
 
     def __init__(self, path: str | os.PathLike[str] = ".") -> None:
-        start = Path(path).resolve()
-        if not start.exists():
-            raise NotAGitRepoError(str(path))
-        top = _rev_parse_toplevel(start)
-        if top is None:
-            raise NotAGitRepoError(str(start))
-        self.root = Path(top)
-        self.start = start  # where it was opened: inside a model's folder, that model is meant
-
-    @cached_property
-    def repo(self):  # type: ignore[no-untyped-def]
-        """The GitPython ``Repo`` (imported lazily)."""
-        import git
-
-        return git.Repo(self.root)
+        self.root = project_root(path)
+        self.start = Path(path).resolve()  # where it was opened: inside a model's folder, that model is meant
 
     # -- plumbing -----------------------------------------------------------------------------
     def git(self, *args: str, check: bool = True, input: str | None = None) -> str:
@@ -140,7 +142,7 @@ class GitRepo:
         out = self.git("config", "--get", key, check=False)
         return out or None
 
-    # -- registry: annotated tags, refs and atomic pushes (added by the registry pillar) --------
+    # -- tags, refs, remotes and atomic pushes --------------------------------------------------
     def annotated_tags(self, with_messages: bool = False, patterns: Sequence[str] = ("refs/tags",)) -> list[TagRecord]:
         """Every annotated tag under ``patterns`` in ONE ``git for-each-ref`` pass (lightweight tags
         are skipped); messages are read only when asked for."""
@@ -349,23 +351,66 @@ def open_repo(path: str | os.PathLike[str] | GitRepo = ".") -> GitRepo:
     return GitRepo(path)
 
 
-# -- registry (added by the registry pillar) -------------------------------------------------------
+# -- the project root: the one rule every command follows -------------------------------------------
 
 
-@dataclass(slots=True)
-class TagRecord:
-    """One annotated tag as ``git for-each-ref`` reports it."""
+def project_root(repo: str | os.PathLike[str] | GitRepo = ".", *, require_git: bool = True) -> Path:
+    """The folder a command works in: the top of the git work tree that holds ``repo``.
 
-    name: str
-    object: str
-    commit: str
-    timestamp: int
-    tagger: str
-    tagger_email: str
-    message: str | None = None
+    ``-C DIR`` (or a path given to the library) may name any folder inside the work tree; like git,
+    gitmlops climbs to the top, where ``conf/``, ``params.yaml`` and ``monitoring/`` live. Outside a
+    git work tree this raises :class:`NotAGitRepoError`, unless ``require_git`` is false (the monitor
+    commands, which also compare plain files): then it is the folder itself.
+    """
+    if isinstance(repo, GitRepo):
+        return repo.root
+    start = Path(repo).resolve()
+    if not start.exists():
+        raise NotAGitRepoError(str(repo))
+    top = _rev_parse_toplevel(start)
+    if top is not None:
+        return Path(top)
+    if require_git:
+        raise NotAGitRepoError(str(start))
+    return start if start.is_dir() else start.parent
 
 
-# -- pull-request report: bases, changed paths, commit times (added by the CI-bots pillar) ---------
+def user_path(repo: str | os.PathLike[str] | GitRepo, path: str | os.PathLike[str]) -> Path:
+    """A path the user typed, made absolute: a relative one starts at the folder ``repo`` names
+    (the ``-C`` folder, like a working directory), not at the project root."""
+    given = Path(path)
+    if given.is_absolute():
+        return given
+    base = repo.root if isinstance(repo, GitRepo) else Path(repo)
+    return base / given
+
+
+# -- creating a repository, the git program ---------------------------------------------------------
+
+
+def init_repo(path: str | os.PathLike[str], branch: str = "main") -> GitRepo:
+    """``git init`` a new repository at ``path`` (its first branch named ``branch``) and open it."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["git", "init", "-q", "-b", branch, str(folder)], capture_output=True, text=True,
+                          env=_git_env())
+    if proc.returncode != 0:
+        raise ExternalError(f"git init {folder} failed: {proc.stderr.strip()}")
+    return GitRepo(folder)
+
+
+def git_version() -> str | None:
+    """``git --version`` of the git on PATH, or None when there is none."""
+    try:
+        proc = subprocess.run(["git", "--version"], capture_output=True, text=True, env=_git_env())
+    except OSError:
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None
+
+
+# -- history: the default branch, merge bases, commits, changed paths -------------------------------
 
 
 def default_branch_ref(git: GitRepo) -> str | None:
@@ -415,31 +460,12 @@ def changed_since(git: GitRepo, rev: str, paths: Sequence[str] = ()) -> list[str
     return sorted(changed)
 
 
-# -- lineage: isolated work trees, commit existence, path history (added by the lineage pillar) ------
-
-
 def has_commit(git: GitRepo, sha: str) -> bool:
     """Whether the commit object ``sha`` exists in this clone (a shallow or partial clone may lack it)."""
     proc = subprocess.run(
         ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=git.root, capture_output=True, env=_git_env()
     )
     return proc.returncode == 0
-
-
-def add_worktree(git: GitRepo, path: str | os.PathLike[str], commit: str) -> None:
-    """Check ``commit`` out into a new detached work tree at ``path``.
-
-    The user's work tree, index and stash are not touched (git only records the new tree under
-    ``.git/worktrees/``). Hooks are switched off: a post-checkout hook (``dvc install`` writes one)
-    must not run DVC against the new tree with the user's cache.
-    """
-    git.git("-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach", "--", str(path), commit)
-
-
-def remove_worktree(git: GitRepo, path: str | os.PathLike[str]) -> None:
-    """Remove a work tree made by :func:`add_worktree` (files and git's record of it)."""
-    git.git("worktree", "remove", "--force", "--force", "--", str(path), check=False)
-    git.git("worktree", "prune", check=False)
 
 
 @dataclass(frozen=True)
@@ -503,3 +529,22 @@ def files_at_many(git: GitRepo, wanted: Sequence[tuple[str, str]]) -> dict[tuple
         pos += size + 1
         result[spec] = body.decode("utf-8", errors="replace") if header[1] == b"blob" else None
     return result
+
+
+# -- extra work trees (a commit checked out beside the user's) ---------------------------------------
+
+
+def add_worktree(git: GitRepo, path: str | os.PathLike[str], commit: str) -> None:
+    """Check ``commit`` out into a new detached work tree at ``path``.
+
+    The user's work tree, index and stash are not touched (git only records the new tree under
+    ``.git/worktrees/``). Hooks are switched off: a post-checkout hook (``dvc install`` writes one)
+    must not run DVC against the new tree with the user's cache.
+    """
+    git.git("-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach", "--", str(path), commit)
+
+
+def remove_worktree(git: GitRepo, path: str | os.PathLike[str]) -> None:
+    """Remove a work tree made by :func:`add_worktree` (files and git's record of it)."""
+    git.git("worktree", "remove", "--force", "--force", "--", str(path), check=False)
+    git.git("worktree", "prune", check=False)

@@ -57,16 +57,19 @@ def render_verify(report: Any) -> str:
 @click.argument("ref", shell_complete=complete.refs)
 @click.option("--keep", is_flag=True, help="Keep the temporary work tree and print its path.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parallel transfers when pulling data.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (there is none when stderr is not a terminal).")
 @json_option
 @click.pass_context
-def verify(ctx: click.Context, ref: str, keep: bool, jobs: int | None, as_json: bool) -> None:
+def verify(ctx: click.Context, ref: str, keep: bool, jobs: int | None, quiet: bool, as_json: bool) -> None:
     """Rebuild model REF (model#prod, model@v1.2.0) from its commit and compare it byte for byte.
 
     Exit 0 when the registered artifact reproduces exactly, 1 when anything differs.
     """
+    from gitmlops.cli.progress import bar
     from gitmlops.lineage.reproduce import verify as do_verify
 
-    report = do_verify(repo_path(ctx), ref, keep=keep, jobs=jobs)
+    with bar(f"verifying {ref}", "step", quiet or as_json) as advance:
+        report = do_verify(repo_path(ctx), ref, keep=keep, jobs=jobs, progress=advance)
     emit(report, as_json, render_verify)
     if not report.reproduced:
         first = report.problems[0].message if report.problems else "the reproduced md5 differs"

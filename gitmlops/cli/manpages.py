@@ -111,10 +111,10 @@ def page(path: list[str], prog: str = "gitmlops") -> tuple[str, str]:
 
 def render() -> dict[str, str]:
     """Every page: the root as `gitmlops` and as the git plugin `git mlops`, and one per command."""
-    from gitmlops.cli.reference import _commands
+    from gitmlops.cli.command_tree import commands
 
     pages = dict([page([]), page([], prog="git mlops")])
-    for path, _ in _commands():
+    for path, _ in commands():
         if path:
             name, text = page(path)
             pages[name] = text

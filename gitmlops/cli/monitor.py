@@ -61,14 +61,18 @@ def monitor() -> None:
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Rows per chunk (default: monitor.chunk_size).")
 @click.option("--segment", metavar="COLUMN", help="Write one profile per value of COLUMN.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), help="Worker processes (0: one per core).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (there is none when stderr is not a terminal).")
 @json_option
 @click.pass_context
 def profile_cmd(ctx: click.Context, path: str, name: str | None, chunk_size: int | None, segment: str | None,
-                jobs: int | None, as_json: bool) -> None:
+                jobs: int | None, quiet: bool, as_json: bool) -> None:
     """Profile a CSV/Parquet file or folder into monitoring/<DATASET>/<UTC timestamp>.bin (+ .json)."""
+    from gitmlops.cli.progress import bar
     from gitmlops.monitor import profile
 
-    result = profile(_root(ctx), _here(ctx, path), name=name, chunk_size=chunk_size, segment=segment, jobs=jobs)
+    with bar(f"profiling {path}", "chunk", quiet or as_json) as advance:
+        result = profile(_root(ctx), _here(ctx, path), name=name, chunk_size=chunk_size, segment=segment,
+                         jobs=jobs, progress=advance)
 
     def render(r: Any) -> str:
         lines = [f"profiled {r.rows} rows of {r.source} in {r.chunks} chunk(s), {r.jobs} worker(s), {r.seconds:.1f}s"]

@@ -130,7 +130,10 @@ def run(ctx: click.Context, overrides: tuple[str, ...], force: bool, stage: str 
 
         if stage or force:
             raise UsageError("--stage and --force do not apply to --sweep")
-        swept = do_sweep(repo_path(ctx), overrides, jobs=jobs, callback=progress)
+        from gitmlops.cli.progress import bar
+
+        with bar("experiments", "experiment", quiet or as_json) as advance:
+            swept = do_sweep(repo_path(ctx), overrides, jobs=jobs, callback=progress, progress=advance)
         progress.close()
         from gitmlops.cli.experiments import render_experiments
 

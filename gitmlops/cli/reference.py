@@ -10,32 +10,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
+from gitmlops.cli import manpages
+from gitmlops.cli.command_tree import commands
+
+_commands = commands  # the name the docs tests import
 
 HEADER = """# CLI reference
 
 Generated from each command's `--help` by `python -m gitmlops.cli.reference`; do not edit by hand
 (a test fails when this file is stale).
 """
-
-
-def _commands() -> list[tuple[list[str], click.Command]]:
-    from gitmlops.cli import cli
-
-    found: list[tuple[list[str], click.Command]] = [([], cli)]
-    ctx = click.Context(cli, info_name="gitmlops")
-
-    def walk(group: click.Group, prefix: list[str]) -> None:
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            if command is None or command.hidden:
-                continue
-            found.append(([*prefix, name], command))
-            if isinstance(command, click.Group):
-                walk(command, [*prefix, name])
-
-    walk(cli, [])
-    return found
 
 
 def _help(path: list[str]) -> str:
@@ -50,7 +34,7 @@ def _help(path: list[str]) -> str:
 def render() -> str:
     """The whole reference as Markdown."""
     parts = [HEADER]
-    for path, _ in _commands():
+    for path, _ in commands():
         title = " ".join(["gitmlops", *path])
         parts.append(f"\n## `{title}`\n\n```text\n{_help(path)}```\n")
     return "".join(parts)
@@ -58,8 +42,6 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with --check, verify) docs/cli-reference.md and the man pages in man/man1/."""
-    from gitmlops.cli import manpages
-
     args = sys.argv[1:] if argv is None else argv
     target = Path(__file__).resolve().parents[2] / "docs" / "cli-reference.md"
     text = render()

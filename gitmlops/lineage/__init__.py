@@ -6,7 +6,12 @@ Importing this package is cheap: DVC, whylogs and the registry are imported by t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ returns, for type checkers (imported lazily at run time)
+    from gitmlops.lineage.overview import status
+    from gitmlops.lineage.reproduce import verify
+    from gitmlops.lineage.trace import lineage
 
 __all__ = ["lineage", "status", "verify"]
 

@@ -15,11 +15,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitmlops.adapters.git_repo import GitRepo, open_repo
 from gitmlops.errors import GitMLOpsError
 from gitmlops.lineage.compare import StageLock, parse_lock_stages
+
+if TYPE_CHECKING:
+    from gitmlops.monitor.drift import Verdict
 
 HASH_MEMO = Path(".dvc") / "tmp" / "gitmlops-status-hashes.json"
 DRIFT_MEMO = Path(".dvc") / "tmp" / "gitmlops-status-drift.json"
@@ -50,7 +53,7 @@ class DriftState:
     dataset: str
     profile: str
     rows: int | None
-    verdict: str | None
+    verdict: Verdict | None
     note: str | None = None
 
 
@@ -233,7 +236,7 @@ def _drift(root: Path, memo_root: Path | None = None) -> list[DriftState]:
         return []
     memo_path = (memo_root or root) / DRIFT_MEMO
     try:
-        memo: dict[str, str] = json.loads(memo_path.read_text())
+        memo: dict[str, Any] = json.loads(memo_path.read_text())
     except (OSError, ValueError):
         memo = {}
     results = []

@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from gitmlops.adapters.git_repo import GitRepo, has_commit, open_repo
 from gitmlops.errors import GitMLOpsError, RegistryError, RemoteError
@@ -33,9 +33,18 @@ from gitmlops.lineage.compare import (
     pipeline_inputs,
     producers,
 )
+from gitmlops.progress import Progress
 
 # Output statuses (docs/lineage.md).
-MATCH, DIFFERS, EQUIVALENT, NOT_COMPARABLE, NOT_RUN = "match", "differs", "equivalent", "not comparable", "not run"
+#: How one output compares after the rebuild (the values are what --json prints).
+OutputStatus = Literal["match", "differs", "equivalent", "not comparable", "not run"]
+MATCH: Final = "match"
+DIFFERS: Final = "differs"
+EQUIVALENT: Final = "equivalent"
+NOT_COMPARABLE: Final = "not comparable"
+NOT_RUN: Final = "not run"
+InputSource = Literal["dvc", "git", "missing"]
+StoreKind = Literal["cache", "remote"]
 
 
 @dataclass
@@ -46,7 +55,7 @@ class OutputCheck:
     stage: str
     expected: str | None
     actual: str | None
-    status: str  # match | differs | equivalent | not comparable | not run
+    status: OutputStatus
     registered: bool = False  # the registry artifact itself
     by_design: bool = False  # non-deterministic by design (whylogs profiles), compared on their summary
     note: str | None = None
@@ -58,7 +67,7 @@ class InputCheck:
 
     path: str
     md5: str | None
-    source: str  # dvc (pulled from the remote) | git (checked out) | missing
+    source: InputSource  # dvc (pulled from the remote) | git (checked out) | missing
     in_remote: bool | None = None
 
 
@@ -66,7 +75,7 @@ class InputCheck:
 class StoredCopy:
     """A stored copy of the registered artifact (what `serve` and `deploy` would ship)."""
 
-    where: str  # cache | remote
+    where: StoreKind
     present: bool
     md5: str | None
     match: bool | None
@@ -294,8 +303,12 @@ def expected_md5(stages: dict[str, StageLock], path: str) -> str | None:
     return None
 
 
-def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False, jobs: int | None = None) -> VerifyReport:
-    """Rebuild the model version ``ref`` names in an isolated work tree and compare it byte for byte."""
+def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False, jobs: int | None = None,
+           progress: Progress | None = None) -> VerifyReport:
+    """Rebuild the model version ``ref`` names in an isolated work tree and compare it byte for byte.
+
+    ``progress`` hears (steps done, steps in all): the stored copies, the checkout and pull, each
+    pipeline stage re-run, and the comparison."""
     from gitmlops.adapters.dvc_repo import DvcRepo
     from gitmlops.errors import StageFailedError
     from gitmlops.lineage.isolate import isolated_tree
@@ -317,6 +330,13 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
     lock_md5 = expected_md5(expected, found.path) if found.path else None
     problems: list[Problem] = []
     phases: dict[str, float] = {}
+    steps = [0, 3 + len(expected)]
+
+    def step(event: str = "start", name: str = "", detail: str = "") -> None:
+        del name, detail
+        if event in ("start", "cached") and progress:
+            steps[0] = min(steps[0] + 1, steps[1])
+            progress(*steps)
     if found.md5 and lock_md5 and found.md5 != lock_md5:
         problems.append(Problem("metadata_mismatch", f"the tag {found.tag} records md5 {found.md5} for {found.path}, "
                                 f"but dvc.lock at {found.commit[:8]} records {lock_md5}", found.path))
@@ -340,6 +360,7 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             problems.append(Problem("artifact_missing_from_remote", f"the DVC remote has no copy of {found.path} "
                                     f"({found.md5}); `serve` and `deploy` elsewhere cannot fetch it", found.path))
         phases["stored_copies"] = time.perf_counter() - mark
+        step()
 
         with isolated_tree(git, found.commit, keep=keep) as tree:
             mark = time.perf_counter()
@@ -367,11 +388,12 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
                         runnable = False
                         problems.append(Problem("data_missing_from_remote", f"pulling the inputs failed: {exc.message}"))
             phases["checkout_and_pull"] = time.perf_counter() - mark
+            step()
             mark = time.perf_counter()
             if runnable and expected:
                 with DvcRepo(tree.root) as dvc:
                     try:
-                        dvc.reproduce(force=True, dvcfiles=[f"{base}/dvc.yaml"] if base else [])
+                        dvc.reproduce(force=True, callback=step, dvcfiles=[f"{base}/dvc.yaml"] if base else [])
                         ran = True
                     except StageFailedError as exc:
                         problems.append(Problem("stage_failed", f"re-running the pipeline failed: {exc.message}"))
@@ -380,6 +402,8 @@ def verify(repo: str | os.PathLike[str] | GitRepo, ref: str, keep: bool = False,
             actual = parse_lock_stages((tree.root / lock_file).read_text(), base) if ran else {}
             outputs, found_problems = _compare_outputs(git, tree.root, expected, actual, found.path, scratch, ran, base)
             problems.extend(found_problems)
+            steps[0] = steps[1] - 1
+            step()
             metrics_path = str(metadata.get("metrics_path") or (f"{base}/metrics.json" if base else "metrics.json"))
             recorded = metadata.get("metrics") if isinstance(metadata.get("metrics"), dict) else None
             if recorded is None:

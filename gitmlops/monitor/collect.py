@@ -9,7 +9,6 @@ from typing import Any
 
 from gitmlops.errors import MonitorError
 from gitmlops.monitor import layout, sketches
-from gitmlops.monitor.settings import root_of as _root_of
 
 
 @dataclass
@@ -34,7 +33,7 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
     are deleted afterwards, so the next window does not count them again; with ``commit`` the new
     profile and its summary are committed.
     """
-    from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.adapters.git_repo import open_repo, user_path
     from gitmlops.models import project_or_root
     from gitmlops.monitor.profile import write_profile
     from gitmlops.monitor.settings import load_settings
@@ -42,9 +41,7 @@ def collect(repo: Any, directory: str | os.PathLike[str], name: str, commit: boo
     git = open_repo(repo)
     root = project_or_root(git)  # a model's folder: its monitoring/ and monitor settings
     layout.check_dataset_name(name)
-    folder = Path(directory)
-    if not folder.is_absolute():
-        folder = _root_of(repo) / folder
+    folder = user_path(repo, directory)
     if not folder.is_dir():
         raise MonitorError(f"{folder} is not a folder", "give the folder the server writes its profiles to")
     # Hidden folders hold a writer's staging files (a server writing a profile right now): not inputs.

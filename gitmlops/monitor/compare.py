@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from gitmlops.errors import UsageError
@@ -22,11 +23,21 @@ def compare(repo: Any, target: str | None, reference: str | None = None) -> Drif
         raise UsageError("no --target given", "pass --target PROFILE.bin, DATA.csv or a dataset name")
     config = project_config(root)
     settings = monitor_settings(config)
-    ref_spec = reference or default_reference(root, config)
-    ref = resolve_profile(root, ref_spec, settings, "reference")
-    tgt = resolve_profile(root, target, settings, "target")
+    base = _base(repo)
+    if reference:
+        ref = resolve_profile(root, reference, settings, "reference", base)
+    else:  # the configured reference is a path from the project root
+        ref = resolve_profile(root, default_reference(root, config), settings, "reference")
+    tgt = resolve_profile(root, target, settings, "target", base)
     drift, optional = project_drift(config)
     return diff(ref.view, tgt.view, drift, reference_label=ref.label, target_label=tgt.label, optional=optional)
+
+
+def _base(repo: Any) -> Path:
+    """Where relative paths the user gives start: the folder ``repo`` names (``-C``)."""
+    from gitmlops.adapters.git_repo import user_path
+
+    return user_path(repo, ".")
 
 
 def project_drift(config: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
@@ -59,6 +70,6 @@ def show(repo: Any, spec: str) -> dict[str, Any]:
 
     root = _root_of(repo)
     config = project_config(root)
-    found = resolve_profile(root, spec, monitor_settings(config), "profile")
+    found = resolve_profile(root, spec, monitor_settings(config), "profile", _base(repo))
     summary = summarize(found.view, {"source": found.label})
     return summary

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gitmlops.errors import ConfigError
@@ -156,6 +155,7 @@ def check_view(view: Any, constraints: Any, source: str = "profile") -> CheckRes
 
 def check(repo_or_root: Any, path: str | os.PathLike[str], constraints: Any = None) -> CheckResult:
     """Check a data file/folder or a .bin profile against ``constraints`` (default: data.constraints)."""
+    from gitmlops.adapters.git_repo import user_path
     from gitmlops.monitor import sketches
     from gitmlops.monitor.profile import profile_data
     from gitmlops.monitor.settings import load_settings, project_config
@@ -164,9 +164,7 @@ def check(repo_or_root: Any, path: str | os.PathLike[str], constraints: Any = No
     if constraints is None:
         constraints = (project_config(root).get("data") or {}).get("constraints") or {}
     parse_constraints(constraints)  # a bad config fails before any data is read
-    target = Path(path)
-    if not target.is_absolute():
-        target = root / target
+    target = user_path(repo_or_root, path)
     if target.suffix == ".bin":
         view = sketches.read_view(target)
     else:

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from gitmlops.errors import MonitorError, UsageError
 from gitmlops.monitor import scores
 from gitmlops.monitor.settings import DriftConfig, Thresholds, drift_config
 from gitmlops.monitor.summary import column_kind, counts, frequent_items, kll, sig, type_counts
 
-NO_DRIFT, POSSIBLE, DRIFT = "no_drift", "possible_drift", "drift"
+#: A dataset's verdict and a column's category: the same three words (a skipped column is "no_drift"
+#: with rule "skipped"); the values are what --json prints.
+Verdict = Literal["no_drift", "possible_drift", "drift"]
+FailOn = Literal["drift", "possible", "never"]
+NO_DRIFT: Final = "no_drift"
+POSSIBLE: Final = "possible_drift"
+DRIFT: Final = "drift"
 SEVERITY = {NO_DRIFT: 0, POSSIBLE: 1, DRIFT: 2}
 FAIL_ON = ("drift", "possible", "never")
 QUANTILE_GRID = 200
@@ -35,7 +41,7 @@ class ColumnDrift:
 
     column: str
     kind: str
-    category: str
+    category: Verdict
     rule: str
     reason: str
     effect_size: str | None = None
@@ -61,7 +67,7 @@ class DriftReport:
 
     reference: str
     target: str
-    verdict: str
+    verdict: Verdict
     compared: int
     drifted: int
     possible: int
@@ -82,7 +88,7 @@ class DriftReport:
         return self.verdict in (DRIFT, POSSIBLE)
 
 
-def _grade_distance(value: float, t: Thresholds) -> str:
+def _grade_distance(value: float, t: Thresholds) -> Verdict:
     if value >= t.drift:
         return DRIFT
     if value >= t.possible:
@@ -90,7 +96,7 @@ def _grade_distance(value: float, t: Thresholds) -> str:
     return NO_DRIFT
 
 
-def _grade_pvalue(p: float, t: Thresholds) -> str:
+def _grade_pvalue(p: float, t: Thresholds) -> Verdict:
     if p < t.drift:
         return DRIFT
     if p < t.possible:
@@ -157,7 +163,7 @@ def _categorical_floor(config: DriftConfig, n_ref: int, n_tgt: int, categories: 
     return math.sqrt(bound * (1 / max(n_ref, 1) + 1 / max(n_tgt, 1)) / (8 * math.log(2)))
 
 
-def _numeric(column: str, ref: Any, tgt: Any, config: DriftConfig, result: ColumnDrift) -> tuple[str, str, str]:
+def _numeric(column: str, ref: Any, tgt: Any, config: DriftConfig, result: ColumnDrift) -> tuple[Verdict, str, str]:
     import numpy as np
 
     ref_sketch, tgt_sketch = kll(ref), kll(tgt)
@@ -194,7 +200,7 @@ def _shares(column: Any) -> dict[str, float]:
     return shares
 
 
-def _categorical(column: str, ref: Any, tgt: Any, config: DriftConfig, result: ColumnDrift) -> tuple[str, str, str]:
+def _categorical(column: str, ref: Any, tgt: Any, config: DriftConfig, result: ColumnDrift) -> tuple[Verdict, str, str]:
     import numpy as np
     from scipy.spatial.distance import jensenshannon
 
@@ -281,7 +287,7 @@ def compare_column(name: str, ref: Any, tgt: Any, config: DriftConfig) -> Column
     if override and override.skip:
         result.rule, result.reason = "skipped", "skipped by monitor.drift.columns"
         return result
-    decisions: list[tuple[str, str, str]] = []
+    decisions: list[tuple[Verdict, str, str]] = []
     if kind == "numeric":
         decisions.append(_numeric(name, ref, tgt, config, result))
     elif kind == "categorical":
@@ -369,6 +375,7 @@ def diff(reference: Any, target: Any, config: DriftConfig | dict[str, Any] | Non
     drifted = sum(c.category == DRIFT for c in compared)
     possible = sum(c.category == POSSIBLE for c in compared)
     share = drifted / len(compared) if compared else 0.0
+    verdict: Verdict
     if drifted and share >= cfg.dataset_drift_share:
         verdict = DRIFT
     elif drifted or possible:

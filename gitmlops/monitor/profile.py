@@ -17,8 +17,8 @@ from typing import Any
 
 from gitmlops.errors import MonitorError
 from gitmlops.monitor import layout, pair, sketches, source
-from gitmlops.monitor.settings import root_of as _root_of
 from gitmlops.monitor.summary import summarize, summary_json
+from gitmlops.progress import Progress
 
 #: The key of the whole-data profile (no segmentation).
 ALL = ""
@@ -99,8 +99,11 @@ def profile_data(
     chunk_size: int = 100_000,
     jobs: int = 0,
     segment: str | None = None,
+    progress: Progress | None = None,
 ) -> ProfiledData:
-    """Profile a CSV/Parquet file or folder chunk by chunk (``jobs`` workers; 0 = all cores)."""
+    """Profile a CSV/Parquet file or folder chunk by chunk (``jobs`` workers; 0 = all cores).
+
+    ``progress`` hears (chunks profiled, chunks in all, when known) as each chunk is merged."""
     started = time.perf_counter()
     workers = jobs or available_cores()
     acc: dict[str, Any] = {}
@@ -110,7 +113,8 @@ def profile_data(
             # Plain CSV: workers read and parse their own byte ranges, so this process holds no rows.
             tasks = ((_profile_csv_range, (r.path, r.header, start, end, segment))
                      for r in split if r for start, end in r.ranges)
-            count, rows = _profile_in_pool(tasks, workers, acc)
+            total = sum(len(r.ranges) for r in split if r)
+            count, rows = _profile_in_pool(tasks, workers, acc, progress, total)
             if rows == 0:
                 raise MonitorError(f"{path} has no rows to profile", "check the file (only a header, or empty)")
             return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
@@ -127,8 +131,11 @@ def profile_data(
             _merge_into(acc, _in_process(frame, segment))
             count += 1
             rows += len(frame)
+            if progress:
+                progress(count, None)
         return ProfiledData(acc, rows, count, 1, time.perf_counter() - started)
-    count, rows = _profile_in_pool(((_profile_frame, (frame, segment)) for frame in _chain(first, chunks)), workers, acc)
+    count, rows = _profile_in_pool(((_profile_frame, (frame, segment)) for frame in _chain(first, chunks)), workers, acc,
+                                   progress)
     return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
 
 
@@ -137,7 +144,8 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
-def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int, acc: dict[str, Any]) -> tuple[int, int]:
+def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int, acc: dict[str, Any],
+                     progress: Progress | None = None, total: int | None = None) -> tuple[int, int]:
     """Run profiling tasks ``(function, args)`` -> ``(profiles as bytes, rows)`` in worker processes,
     merging as they finish; returns (tasks, rows)."""
     import multiprocessing
@@ -146,11 +154,15 @@ def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int,
     # fork shares the already imported pandas and sketches with the workers (no re-import per worker).
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     pending: deque[Any] = deque()
-    count = rows = 0
+    count = rows = merged = 0
 
     def drain_one() -> int:
+        nonlocal merged
         parts, n = pending.popleft().result()
         _merge_into(acc, {k: sketches.view_from_bytes(v, "worker profile") for k, v in parts.items()})
+        merged += 1
+        if progress:
+            progress(merged, total)
         return int(n)
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
@@ -250,20 +262,19 @@ def profile(
     chunk_size: int | None = None,
     segment: str | None = None,
     jobs: int | None = None,
+    progress: Progress | None = None,
 ) -> ProfileResult:
     """Profile a data file or folder and file it as ``monitoring/<name>/<UTC timestamp>.bin`` + .json."""
-    from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.adapters.git_repo import open_repo, user_path
     from gitmlops.models import project_or_root
     from gitmlops.monitor.settings import load_settings
 
     root = project_or_root(open_repo(repo))  # a model's folder: its monitoring/ and monitor settings
     settings = load_settings(root)
-    data = Path(path)
-    if not data.is_absolute():
-        data = _root_of(repo) / data
+    data = user_path(repo, path)
     dataset = layout.check_dataset_name(name) if name else layout.dataset_name_for(data)
     size = settings.chunk_size if chunk_size is None else chunk_size
-    profiled = profile_data(data, size, settings.jobs if jobs is None else jobs, segment)
+    profiled = profile_data(data, size, settings.jobs if jobs is None else jobs, segment, progress)
     filed = file_views(root, dataset, profiled.views, settings.profiles_dir, {"source": _display(root, data)})
     return ProfileResult(_display(root, data), profiled.rows, profiled.chunks, profiled.jobs,
                          round(profiled.seconds, 3), filed)

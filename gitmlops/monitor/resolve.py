@@ -62,8 +62,10 @@ def _from_registry(root: Path, spec: str) -> ResolvedProfile:
     return ResolvedProfile(f"{spec} ({profile}@{found.commit[:8]})", "registry", view, str(profile), found.commit)
 
 
-def resolve_profile(root: Path, spec: str, settings: MonitorSettings, role: str = "reference") -> ResolvedProfile:
-    """The profile ``spec`` names (see the module docstring for the forms accepted)."""
+def resolve_profile(root: Path, spec: str, settings: MonitorSettings, role: str = "reference",
+                    base: Path | None = None) -> ResolvedProfile:
+    """The profile ``spec`` names (see the module docstring for the forms accepted); a relative
+    path starts at ``base`` (the folder the user is in, default: the project ``root``)."""
     from gitmlops.monitor.profile import profile_data
 
     text = str(spec).strip()
@@ -71,7 +73,7 @@ def resolve_profile(root: Path, spec: str, settings: MonitorSettings, role: str 
         raise MonitorError(f"empty --{role}", "give a profile path, a data file, a dataset name or model#stage")
     path = Path(text)
     if not path.is_absolute():
-        path = root / path
+        path = (base or root) / path
     if path.is_file() and path.suffix == ".bin":
         return ResolvedProfile(_rel(root, path), "profile", sketches.read_view(path), _rel(root, path))
     latest = layout.latest_profile(path) if path.is_dir() else None

@@ -165,14 +165,18 @@ def project_config(root: str | Path | None) -> dict[str, Any]:
 
 
 def root_of(repo: Any) -> Path:
-    """The work tree root of a path, a ``GitRepo`` or a string (a ``Path``'s own ``.root`` is '/')."""
-    from gitmlops.adapters.git_repo import GitRepo
+    """The project root of a path or a ``GitRepo`` (:func:`gitmlops.adapters.git_repo.project_root`;
+    outside git, the folder itself, so plain profiles can be compared anywhere)."""
+    from gitmlops.adapters.git_repo import GitRepo, project_root
+    from gitmlops.errors import NotAGitRepoError
+    from gitmlops.models import project_or_root
 
-    if isinstance(repo, GitRepo):
-        from gitmlops.models import project_or_root
-
-        return project_or_root(repo)  # opened in a model's folder: that model's project
-    return Path(repo)
+    if not isinstance(repo, GitRepo):
+        try:
+            repo = GitRepo(repo)
+        except NotAGitRepoError:  # plain profiles compared outside any git work tree
+            return project_root(repo, require_git=False)
+    return project_or_root(repo)  # opened in a model's folder: that model's project
 
 
 def monitor_settings(config: dict[str, Any]) -> MonitorSettings:

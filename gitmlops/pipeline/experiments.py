@@ -19,6 +19,7 @@ from gitmlops.adapters.dvc_repo import ProgressCallback
 from gitmlops.adapters.git_repo import GitRepo, open_repo
 from gitmlops.config import flatten
 from gitmlops.errors import ConfigError, ExternalError, GitMLOpsError, NotADvcRepoError, UsageError
+from gitmlops.progress import Progress
 
 
 @dataclass
@@ -69,8 +70,11 @@ def sweep(
     overrides: Sequence[str],
     jobs: int = 1,
     callback: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> SweepResult:
-    """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after."""
+    """Run one DVC experiment per grid point (``jobs`` at a time); the experiments table after.
+
+    ``progress`` hears (experiments finished, experiments in the sweep) as each one ends."""
     from gitmlops.adapters.dvc_repo import is_dvc_repo
     from gitmlops.models import project_root
 
@@ -87,11 +91,11 @@ def sweep(
     # The sweep writes params.yaml and dvc.yaml (its baseline) and DVC reads them: like `run`, it
     # holds the checkout's run lock from before it writes until its last experiment ends.
     with run_lock(git.root):
-        return _sweep_locked(git, root, overrides, jobs, callback)
+        return _sweep_locked(git, root, overrides, jobs, callback, progress)
 
 
 def _sweep_locked(git: GitRepo, root: Path, overrides: Sequence[str], jobs: int,
-                  callback: ProgressCallback | None) -> SweepResult:
+                  callback: ProgressCallback | None, progress: Progress | None) -> SweepResult:
     from gitmlops.adapters.dvc_repo import DvcRepo
     from gitmlops.config import compose
     from gitmlops.pipeline.render import render_dvc_yaml
@@ -130,7 +134,7 @@ def _sweep_locked(git: GitRepo, root: Path, overrides: Sequence[str], jobs: int,
     if callback:
         callback("log", "", f"running {len(points)} experiment(s), {jobs} at a time")
     with DvcRepo(git.root) as dvc:
-        failures = _run_points(dvc, points, args, jobs, callback)
+        failures = _run_points(dvc, points, args, jobs, callback, progress)
     if failures:
         raise ExternalError(
             f"{len(failures)} of {len(points)} experiment(s) failed: " + "; ".join(failures),
@@ -162,16 +166,29 @@ def point_args(point: list[str]) -> list[str]:
 
 
 def _run_points(dvc: Any, points: list[list[str]], point_args: list[list[str]], jobs: int,
-                callback: ProgressCallback | None) -> list[str]:
+                callback: ProgressCallback | None, progress: Progress | None = None) -> list[str]:
     """Run each point as `dvc exp run --temp -S ...`, ``jobs`` at a time; the failures, described.
 
     DVC's temporary-directory executor runs an experiment outside the work tree and records it like
     any other experiment. Running them side by side ourselves avoids the Celery queue's worker
     start-up (several seconds each) and its workers that sometimes outlive `--run-all`.
     """
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    finished = [0]
+    lock = threading.Lock()
+
     def one(index: int) -> str | None:
+        try:
+            return attempt_point(index)
+        finally:
+            with lock:
+                finished[0] += 1
+                if progress:
+                    progress(finished[0], len(points))
+
+    def attempt_point(index: int) -> str | None:
         point = points[index]
         args = ["exp", "run", "--temp", *point_args[index]]
         for attempt in range(3):

@@ -13,12 +13,15 @@ Public API (stable; other pillars call these):
 cheap: DVC is imported only by the functions that touch data, and the writers on first use.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitmlops.registry.api import Registry, Resolved, check_ref, get, history, resolve, show, versions
 from gitmlops.registry.events import Event
 from gitmlops.registry.settings import RegistrySettings, registry_settings
 from gitmlops.registry.state import ArtifactState, VersionState
+
+if TYPE_CHECKING:  # what __getattr__ returns, for type checkers (imported lazily at run time)
+    from gitmlops.registry.actions import TagWritten, deprecate, promote, register
 
 __all__ = [
     "ArtifactState",

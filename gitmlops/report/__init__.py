@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-from gitmlops.report.collect import DataChange, MetricChange, ParamChange, Report, Section, collect
+from gitmlops.report.collect import collect
 from gitmlops.report.markdown import escape, number
 from gitmlops.report.markdown import render as render_markdown
+from gitmlops.report.model import DataChange, MetricChange, ParamChange, Report, Section
 
 __all__ = [
     "DataChange",

@@ -1,120 +1,56 @@
 """Gather what a pull request changes: params, metrics and DVC-tracked data, base vs the work tree.
 
 Files at the base come from git (:meth:`GitRepo.file_at`); DVC files are read as data through the DVC
-adapter's parsers. The drift and registry sections call their pillars (see :mod:`.sections`).
+adapter's parsers. The drift and registry sections call their pillars (see :mod:`.sections`); the
+dataclasses live in :mod:`.model`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitmlops.adapters import dvc_repo
-from gitmlops.adapters.git_repo import GitRepo, changed_since, default_branch_ref, files_at, merge_base
+from gitmlops.adapters.git_repo import (
+    GitRepo,
+    changed_since,
+    default_branch_ref,
+    files_at,
+    merge_base,
+    open_repo,
+)
 from gitmlops.config import flatten
 from gitmlops.errors import UsageError
-from gitmlops.report.settings import ReportSettings
+from gitmlops.report import links, sections
+from gitmlops.report.diffs import _json, _read, _yaml, diff_metrics, diff_params
+from gitmlops.report.model import (
+    DEFAULT_METRICS,
+    LOCK_FILE,
+    PARAMS_FILE,
+    DataChange,
+    DataKind,
+    DataStatus,
+    MetricChange,
+    ParamChange,
+    Report,
+    Section,
+)
+from gitmlops.report.models import model_locks, model_reports
+from gitmlops.report.settings import load_settings
 
-PARAMS_FILE = "params.yaml"
-DEFAULT_METRICS = "metrics.json"
-LOCK_FILE = "dvc.lock"
-
-
-@dataclass
-class ParamChange:
-    """A params.yaml key that differs (``status``: added, removed, changed)."""
-
-    key: str
-    status: str
-    base: Any
-    current: Any
-
-
-@dataclass
-class MetricChange:
-    """A metric at the base and now; ``delta``/``relative`` only when both are numbers.
-
-    ``direction`` is which way is better (``up``, ``down``; None when unknown, see
-    :mod:`gitmlops.report.settings`) and ``verdict`` what the delta means: ``better``, ``worse``,
-    ``same``, or None without a direction or a numeric delta.
-    """
-
-    key: str
-    base: Any
-    current: Any
-    delta: float | None
-    relative: float | None
-    changed: bool
-    direction: str | None = None
-    verdict: str | None = None
-
-
-@dataclass
-class DataChange:
-    """A DVC-tracked path that differs (``kind``: data, input, output; ``status``: added, removed, modified)."""
-
-    path: str
-    kind: str
-    status: str
-    base_md5: str | None
-    current_md5: str | None
-    base_size: int | None
-    current_size: int | None
-    base_files: int | None = None
-    current_files: int | None = None
-    rows: int | None = None
-    base_rows: int | None = None
-
-
-@dataclass
-class Section:
-    """An optional section (drift, registry): ``available`` False with ``reason`` when it cannot run."""
-
-    available: bool
-    reason: str | None = None
-    items: list[dict[str, Any]] = field(default_factory=list)
-    markdown: str | None = None
-    verdict: str | None = None
-    #: registry only: per artifact, the version the base already had (name, version, commit, tag)
-    base_versions: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    """The pull-request report: the base, the changes, and the optional sections."""
-
-    base_rev: str
-    base_sha: str
-    head_sha: str | None
-    dirty: bool
-    params: list[ParamChange]
-    metrics: list[MetricChange]
-    metrics_path: str
-    data: list[DataChange]
-    drift: Section
-    registry: Section
-    settings: ReportSettings = field(default_factory=ReportSettings)
-    #: A repository of several models: one entry per model the change touches (report/models.py).
-    models: list[Any] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of `gitmlops report --format json` (documented in docs/reports.md)."""
-        return {
-            "schema": 1,
-            "base": {"rev": self.base_rev, "sha": self.base_sha},
-            "head": {"sha": self.head_sha, "dirty": self.dirty},
-            "params": [asdict(p) for p in self.params],
-            "metrics": {"path": self.metrics_path, "changes": [asdict(m) for m in self.metrics]},
-            "data": [asdict(d) for d in self.data],
-            "drift": asdict(self.drift),
-            "registry": asdict(self.registry),
-            "site_url": self.settings.site_url,
-            "models": [asdict(m) for m in self.models],
-        }
-
+__all__ = [  # the report's dataclasses are importable from here too, as before
+    "DataChange",
+    "MetricChange",
+    "ParamChange",
+    "Report",
+    "Section",
+    "collect",
+    "diff_data",
+    "diff_metrics",
+    "diff_params",
+    "flatten",
+    "resolve_base",
+]
 
 # -- the base -----------------------------------------------------------------------------------
 
@@ -138,97 +74,24 @@ def resolve_base(git: GitRepo, base: str | None) -> tuple[str, str]:
     return f"merge-base({ref})", sha
 
 
-# -- params and metrics -------------------------------------------------------------------------
-
-
-def _yaml(text: str | None) -> dict[str, Any]:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text or "")
-    except yaml.YAMLError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _json(text: str | None) -> dict[str, Any]:
-    try:
-        doc = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _read(root: Path, relpath: str) -> str | None:
-    path = root / relpath
-    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-
-
-def diff_params(base: dict[str, Any], current: dict[str, Any]) -> list[ParamChange]:
-    """Changed keys between two params mappings, sorted by key."""
-    old, new = flatten(base), flatten(current)
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        if key not in old:
-            changes.append(ParamChange(key, "added", None, new[key]))
-        elif key not in new:
-            changes.append(ParamChange(key, "removed", old[key], None))
-        elif old[key] != new[key]:
-            changes.append(ParamChange(key, "changed", old[key], new[key]))
-    return changes
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def judge(delta: float | None, direction: str | None) -> str | None:
-    """``better``/``worse``/``same`` for a delta of a metric whose better ``direction`` is known."""
-    if delta is None or direction not in ("up", "down"):
-        return None
-    if delta == 0:
-        return "same"
-    return "better" if (delta > 0) == (direction == "up") else "worse"
-
-
-def diff_metrics(base: dict[str, Any], current: dict[str, Any],
-                 settings: ReportSettings | None = None) -> list[MetricChange]:
-    """Every metric of either side with its delta, relative change and, by ``settings``, whether it
-    got better or worse."""
-    settings = settings or ReportSettings()
-    old, new = flatten(base), flatten(current)
-    rows = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        na, nb = _number(a), _number(b)
-        # 12 significant digits drop float noise (0.8413 - 0.8512 = -0.009999999999999898).
-        delta = float(f"{nb - na:.12g}") if na is not None and nb is not None else None
-        relative = float(f"{delta / abs(na):.12g}") if delta is not None and na else None
-        direction = settings.direction(key) if na is not None or nb is not None else None
-        rows.append(MetricChange(key, a, b, delta, relative, a != b, direction, judge(delta, direction)))
-    return rows
-
-
 # -- data ---------------------------------------------------------------------------------------
 
 
 def _tracked(git: GitRepo, rev: str | None) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(data from .dvc files, stage inputs, stage outputs) at ``rev`` (None: the work tree)."""
+    def read(rel: str) -> str | None:
+        return _read(git.root, rel) if rev is None else git.file_at(rev, rel)
+
     if rev is None:
         dvcfiles = sorted(p.relative_to(git.root).as_posix() for p in git.root.rglob("*.dvc")
                           if ".dvc" not in p.relative_to(git.root).parts[:-1] and p.is_file())
-        read = lambda rel: _read(git.root, rel)  # noqa: E731 - two readers, one shape
     else:
         dvcfiles = files_at(git, rev, ".dvc")
-        read = lambda rel: git.file_at(rev, rel)  # noqa: E731
     data: dict[str, dict[str, Any]] = {}
     for dvcfile in dvcfiles:
         for entry in dvc_repo.parse_dvcfile(read(dvcfile), dvcfile):
             data[entry["path"]] = entry
     lock = dvc_repo.parse_lock(read(LOCK_FILE))
-    from gitmlops.report.models import model_locks
 
     lock.update(model_locks(git, read))  # the dvc.lock of every model's folder, paths from the root
     outs = {e["path"]: e for stage in lock.values() for e in stage["outs"]}
@@ -241,12 +104,13 @@ def diff_data(git: GitRepo, base_sha: str) -> list[DataChange]:
     """DVC-tracked data, stage inputs and stage outputs whose hash differs between base and now."""
     before, after = _tracked(git, base_sha), _tracked(git, None)
     changes = []
-    for kind, old, new in zip(("data", "input", "output"), before, after, strict=True):
+    kinds: tuple[DataKind, ...] = ("data", "input", "output")
+    for kind, old, new in zip(kinds, before, after, strict=True):
         for path in sorted(set(old) | set(new)):
             a, b = old.get(path), new.get(path)
             if a and b and a["md5"] == b["md5"]:
                 continue
-            status = "added" if a is None else "removed" if b is None else "modified"
+            status: DataStatus = "added" if a is None else "removed" if b is None else "modified"
             a, b = a or {}, b or {}
             changes.append(DataChange(
                 path=path, kind=kind, status=status,
@@ -264,10 +128,6 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
             site_url: str | None = None) -> Report:
     """Build the report of the work tree against ``base`` (default: merge-base with the default branch);
     ``site_url`` overrides the ``report.site_url`` setting."""
-    from gitmlops.adapters.git_repo import open_repo
-    from gitmlops.report import links, sections
-    from gitmlops.report.settings import load_settings
-
     git = open_repo(repo)
     settings = load_settings(git.root, site_url)
     base_rev, base_sha = resolve_base(git, base)
@@ -277,7 +137,6 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
                        or (params_base.get("paths") or {}).get("metrics") or DEFAULT_METRICS)
     metrics = diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)), settings)
     data = diff_data(git, base_sha)
-    from gitmlops.report.models import model_reports
 
     models = model_reports(git, base_sha, data)
     drift_section = (sections.drift_section(git, base_sha, params_base, params_now, data) if drift

@@ -14,8 +14,8 @@ from typing import Any
 
 from gitmlops.markdown import escape as escape_markdown
 from gitmlops.report.charts import drift_chart, metric_chart
-from gitmlops.report.collect import MetricChange, Report, Section
 from gitmlops.report.links import markdown_link
+from gitmlops.report.model import MetricChange, Report, Section
 
 COLLAPSE_ROWS = 10
 MAX_CELL = 200

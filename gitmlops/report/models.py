@@ -12,18 +12,14 @@ from typing import Any
 
 from gitmlops.adapters import dvc_repo
 from gitmlops.adapters.git_repo import GitRepo, changed_since
-from gitmlops.report.collect import (
+from gitmlops.report.diffs import _json, _read, _yaml, diff_metrics, diff_params
+from gitmlops.report.model import (
     DEFAULT_METRICS,
     LOCK_FILE,
     PARAMS_FILE,
     DataChange,
     MetricChange,
     ParamChange,
-    _json,
-    _read,
-    _yaml,
-    diff_metrics,
-    diff_params,
 )
 
 

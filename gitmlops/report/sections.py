@@ -11,7 +11,7 @@ from typing import Any
 from gitmlops.adapters import dvc_repo
 from gitmlops.adapters.git_repo import GitRepo, changed_since, commits_between, tags_merged
 from gitmlops.errors import GitMLOpsError
-from gitmlops.report.collect import LOCK_FILE, DataChange, Section
+from gitmlops.report.model import LOCK_FILE, DataChange, Section
 
 DEFAULT_REFERENCE = "models/reference_profile.bin"
 SEVERITY = {"no_drift": 0, "possible_drift": 1, "drift": 2}

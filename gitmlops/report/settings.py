@@ -11,11 +11,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gitmlops.errors import ConfigError
 
 UP, DOWN, NONE = "up", "down", "none"
+#: Which way a metric gets better.
+MetricDirection = Literal["up", "down"]
 DIRECTIONS = (UP, DOWN, NONE)
 SITE_URL_ENV = "GITMLOPS_SITE_URL"
 PAGES = "pages"
@@ -43,7 +45,7 @@ class ReportSettings:
     charts: bool = True
     site_url: str | None = None
 
-    def direction(self, key: str) -> str | None:
+    def direction(self, key: str) -> MetricDirection | None:
         """``up``/``down`` for the metric ``key`` (a flattened name like ``test.auc``), None when unknown.
 
         The setting for the full key wins, then the setting for its last part, then the defaults:
@@ -52,13 +54,14 @@ class ReportSettings:
         last = key.split("@", 1)[0].rsplit(".", 1)[-1]  # xgboost writes error@0.7, ndcg@5
         for name in (key, last):
             if name in self.metrics:
-                return None if self.metrics[name] == NONE else self.metrics[name]
+                setting = self.metrics[name]
+                return "up" if setting == UP else "down" if setting == DOWN else None
         name = last.lower()
         for candidate in (name, *reversed(_PARTS.split(name))):
             if candidate in DEFAULT_UP:
-                return UP
+                return "up"
             if candidate in DEFAULT_DOWN:
-                return DOWN
+                return "down"
         return None
 
 

@@ -32,6 +32,7 @@ APP_FILE = "serve_app.py"
 PACKAGE = "gitmlops_serve"
 RUNTIME_MODULES = (
     "values.py",
+    "refusal.py",
     "schema.py",
     "model.py",
     "metrics.py",

@@ -13,9 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .schema import ModelSchema, RequestError
+from .refusal import RequestError
+
+if TYPE_CHECKING:
+    from .schema import ModelSchema
 
 _TRUE = {"true", "1", "True", "TRUE"}
 _FALSE = {"false", "0", "False", "FALSE"}

@@ -23,7 +23,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from .formats import csv_records, split_records
+from .refusal import RequestError
 from .values import MISSING_TOKENS, parse_bool, parse_datetime
+
+__all__ = ["CsvBody", "Feature", "ModelSchema", "PredictionEncoder", "RequestError", "RequestParser",
+           "SchemaError", "matrix_to_columns"]
 
 TASKS = ("binary", "multiclass", "regression")
 FEATURE_TYPES = ("int", "float", "bool", "category", "datetime")
@@ -41,28 +46,8 @@ UNSEEN_BITS = np.uint32(0x7FC0_A115)
 _UNSEEN_CODE = -1.0
 
 
-def _printable(text: str) -> str:
-    """``text`` without lone surrogates (JSON escapes like "\\ud800" decode to them), so it can be sent."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 class SchemaError(Exception):
     """schema.json is missing fields or has values this server cannot use."""
-
-
-class RequestError(Exception):
-    """A request the server refuses: HTTP ``status``, a message, and the offending ``field``."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        message = _printable(message)
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = None if field is None else _printable(field)
-
-    def body(self) -> bytes:
-        """The JSON error body: ``{"detail": message, "field": field-or-null}``."""
-        return orjson.dumps({"detail": self.message, "field": self.field})
 
 
 @dataclass(frozen=True)
@@ -322,15 +307,11 @@ class RequestParser:
 
     def parse_csv(self, body: bytes) -> np.ndarray:
         """Validate a ``text/csv`` body (header row, then records) and return the matrix."""
-        from .formats import csv_records
-
         return self.records_matrix({"records": csv_records(self.schema, body, self.max_rows)})
 
     def payload_matrix(self, payload: Any) -> np.ndarray:
         """Validate a parsed payload (``{"records": [...]}`` or ``{"dataframe_split": {...}}``)."""
         if isinstance(payload, dict) and payload.keys() == {"dataframe_split"}:
-            from .formats import split_records
-
             return self.records_matrix({"records": split_records(payload["dataframe_split"])})
         return self.records_matrix(payload)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from gitmlops.errors import ConfigError, DataError, ExternalError, GitMLOpsError
 from gitmlops.stages.features import data_files
+from gitmlops.stages.split import columns_to_drop, split_settings
 
 ENGINES = ("pandas", "dask")
 SPLIT_COLUMN = "__gitmlops_test__"
@@ -50,7 +51,6 @@ def _read(files: list[str], blocksize: str) -> Any:
 def prepare_on_dask(params: dict[str, Any]) -> str:
     """Split ``data.path`` into ``paths.prepared``/{train,test}.parquet folders on Dask; a summary."""
     from gitmlops.stages.dask_train import connect, dask_settings, failure_text
-    from gitmlops.stages.prepare import columns_to_drop, split_settings
 
     data = params.get("data") or {}
     split = split_settings(data)

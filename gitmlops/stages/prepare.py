@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitmlops.errors import DataError
+from gitmlops.stages.dask_prepare import prepare_on_dask, wants_dask_prepare
 from gitmlops.stages.features import infer_task, load_params, read_table, write_json
 from gitmlops.stages.roles import (
     ROLES_FILE,
@@ -18,40 +18,9 @@ from gitmlops.stages.roles import (
     role_table,
     unseen_rule,
 )
+from gitmlops.stages.split import SplitSettings, columns_to_drop, split_settings
 
-
-@dataclass(frozen=True)
-class SplitSettings:
-    """The `data` group's label column, held-out share and split seed, validated."""
-
-    target: str
-    test_size: float
-    seed: int
-
-
-def split_settings(data: dict[str, Any]) -> SplitSettings:
-    """Validate ``data.target``, ``data.test_size`` and ``data.split_seed`` (shared by both engines)."""
-    target = data.get("target")
-    if not target:
-        raise DataError("data.target is not set", "set it in conf/data/ or pass data.target=COLUMN")
-    test_size = float(data.get("test_size", 0.2))
-    if not 0.0 < test_size < 1.0:
-        raise DataError(f"data.test_size must be between 0 and 1, not {test_size}")
-    return SplitSettings(str(target), test_size, int(data.get("split_seed", 42)))
-
-
-def columns_to_drop(data: dict[str, Any], target: str, columns: Any) -> list[str]:
-    """``data.drop_columns`` checked against the data's ``columns`` (the target must be there)."""
-    if target not in columns:
-        raise DataError(
-            f"target column {target!r} is not in the data",
-            f"columns are: {', '.join(map(str, columns))}; pass data.target=COLUMN",
-        )
-    drop = [c for c in data.get("drop_columns") or [] if c != target]
-    unknown = [c for c in drop if c not in columns]
-    if unknown:
-        raise DataError(f"data.drop_columns names unknown columns: {', '.join(unknown)}")
-    return drop
+__all__ = ["SplitSettings", "columns_to_drop", "prepare", "split_settings"]
 
 
 #: Rows converted to Arrow at a time when writing Parquet (bounds the copy the conversion makes).
@@ -79,8 +48,6 @@ def prepare(params_path: str | Path = "params.yaml") -> str:
     from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
     params = load_params(params_path)
-    from gitmlops.stages.dask_prepare import prepare_on_dask, wants_dask_prepare
-
     if wants_dask_prepare(params):
         return prepare_on_dask(params)
     data = params.get("data", {})
