@@ -222,28 +222,30 @@ class Transfer:
 
 
 def push(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None = None,
-         jobs: int | None = None) -> Transfer:
+         jobs: int | None = None, bars: bool = False) -> Transfer:
     """Push tracked data and pipeline outputs to the default remote; what was sent.
 
-    A clone without any remote gets the local default first (in ``.dvc/config.local``).
+    A clone without any remote gets the local default first (in ``.dvc/config.local``). ``bars``
+    lets DVC draw its transfer progress bars on a terminal's stderr (the CLI's choice).
     """
     from gitmlops.remote import ensure_default
 
     git = open_repo(repo)
     with _dvc(git) as dvc:
         created = ensure_default(dvc)
-        stats = dvc.push(targets or [], jobs=jobs)
+        stats = dvc.push(targets or [], jobs=jobs, bars=bars)
     return Transfer(created_remote=created, **stats)
 
 
 def pull(repo: str | os.PathLike[str] | GitRepo = ".", targets: list[str] | None = None,
-         jobs: int | None = None) -> Transfer:
+         jobs: int | None = None, bars: bool = False) -> Transfer:
     """Pull tracked data and pipeline outputs from the default remote into the work tree.
 
     Without targets, outputs of stages that never ran (nothing recorded in dvc.lock) are skipped.
-    RemoteError (exit 3) names every output the work tree needs that could not be fetched.
+    RemoteError (exit 3) names every output the work tree needs that could not be fetched. ``bars``:
+    as for :func:`push`.
     """
     git = open_repo(repo)
     with _dvc(git) as dvc:
-        stats = dvc.pull(targets or [], jobs=jobs, allow_missing=not targets)
+        stats = dvc.pull(targets or [], jobs=jobs, allow_missing=not targets, bars=bars)
     return Transfer(**stats)

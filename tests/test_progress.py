@@ -87,3 +87,31 @@ def test_profile_reports_chunks_done_of_all(tmp_path: Path) -> None:
     one: list[tuple[int, int | None]] = []
     profile_data(data, chunk_size=1000, jobs=1, progress=lambda done, total: one.append((done, total)))
     assert one[-1] == (20, None)
+
+
+def test_data_pull_and_push_show_dvc_transfer_bars_on_a_terminal_only(git_repo: Path) -> None:
+    gitmlops = str(BIN / "gitmlops")
+    subprocess.run([gitmlops, "init"], cwd=git_repo, check=True, capture_output=True, timeout=300)
+    (git_repo / "data").mkdir(exist_ok=True)
+    (git_repo / "data" / "blob.bin").write_bytes(os.urandom(3_000_000))
+    subprocess.run([gitmlops, "data", "add", "data/blob.bin"], cwd=git_repo, check=True, capture_output=True,
+                   timeout=300)
+    code, pushed = _in_pty([gitmlops, "data", "push"], git_repo)
+    assert code == 0 and "Pushing" in pushed and "pushed to" in pushed, pushed
+
+    def forget() -> None:
+        import shutil
+
+        shutil.rmtree(git_repo / ".dvc" / "cache")
+        (git_repo / "data" / "blob.bin").unlink()
+
+    forget()
+    code, pulled = _in_pty([gitmlops, "data", "pull"], git_repo)
+    assert code == 0 and "Fetching" in pulled and "fetched from" in pulled, pulled
+    forget()
+    code, quiet = _in_pty([gitmlops, "data", "pull", "--quiet"], git_repo)
+    assert code == 0 and "Fetching" not in quiet and "fetched from" in quiet, quiet
+    forget()
+    piped = subprocess.run([gitmlops, "data", "pull"], cwd=git_repo, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and "Fetching" not in piped.stderr and "\r" not in piped.stderr, piped.stderr
+    assert (git_repo / "data" / "blob.bin").stat().st_size == 3_000_000

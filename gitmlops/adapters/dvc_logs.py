@@ -4,6 +4,7 @@ stays silent), and the output of stage commands sent to stderr."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -78,6 +79,18 @@ def stage_output_to_stderr() -> Iterator[None]:
 
 #: DVC logs through these (dvc_data and dvc_objects report failed transfers, then carry on).
 DVC_LOGGERS = ("dvc", "dvc_data", "dvc_objects")
+
+
+@contextlib.contextmanager
+def transfer_bars(shown: bool) -> Iterator[None]:
+    """DVC draws transfer progress bars (tqdm) on ``sys.stderr`` when it is a terminal. Unless
+    ``shown`` (the CLI asks on a terminal), they go to a buffer that is no terminal, so DVC draws
+    nothing and the library stays silent; DVC's messages travel through logging, not stderr."""
+    if shown:
+        yield
+        return
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from gitmlops.adapters.dvc_logs import (
     ProgressCallback,
     quiet_dvc,
     stage_output_to_stderr,
+    transfer_bars,
 )
 from gitmlops.adapters.dvc_objects import (
     cached_object_path,
@@ -230,11 +231,13 @@ class DvcRepo:
                 result[os.path.relpath(out.fs_path, self.root)] = stage.name
         return result
 
-    def push(self, targets: Sequence[str] = (), jobs: int | None = None) -> dict[str, Any]:
-        """Push cached data to the default remote: files and bytes sent, DVC's object count, the remote."""
+    def push(self, targets: Sequence[str] = (), jobs: int | None = None, bars: bool = False) -> dict[str, Any]:
+        """Push cached data to the default remote: files and bytes sent, DVC's object count, the remote.
+
+        ``bars``: DVC draws its progress bars (files, bytes) on stderr when that is a terminal."""
         remote = self.remote_ref()
         pending, unpushed = self._pending_push(targets, remote)
-        with self._session() as capture:
+        with self._session() as capture, transfer_bars(bars):
             try:
                 objects = int(self.repo.push(targets=list(targets) or None, jobs=jobs))
             except Exception as exc:  # DVC lets fsspec/botocore errors through: map them here
@@ -272,7 +275,8 @@ class DvcRepo:
             return {}
         return {str(p): p.stat().st_size for p in base.glob("??/*") if p.is_file()}
 
-    def pull(self, targets: Sequence[str] = (), jobs: int | None = None, allow_missing: bool = False) -> dict[str, Any]:
+    def pull(self, targets: Sequence[str] = (), jobs: int | None = None, allow_missing: bool = False,
+             bars: bool = False) -> dict[str, Any]:
         """Fetch data from the default remote and check it out: files and bytes fetched, paths changed.
 
         ``allow_missing`` skips outputs that were never produced (no dvc.lock entry) instead of failing.
@@ -284,7 +288,7 @@ class DvcRepo:
         remote = self.remote_ref()
         before = self._cache_objects()
         wanted = list(targets) or None
-        with self._session() as capture:
+        with self._session() as capture, transfer_bars(bars):
             try:
                 objects = int(self.repo.fetch(targets=wanted, jobs=jobs))
             except DownloadError as exc:

@@ -82,16 +82,18 @@ def _where(remote: dict[str, str | None]) -> str:
 @data.command()
 @click.argument("targets", nargs=-1)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parallel transfers.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (there are none when stderr is not a terminal).")
 @json_option
 @click.pass_context
-def push(ctx: click.Context, targets: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+def push(ctx: click.Context, targets: tuple[str, ...], jobs: int | None, quiet: bool, as_json: bool) -> None:
     """Push data and pipeline outputs to the default DVC remote; report files and bytes sent.
 
     A clone without any remote gets the local default first (in .dvc/config.local).
     """
+    from gitmlops.cli.progress import shown
     from gitmlops.data import push as do_push
 
-    result = do_push(repo_path(ctx), list(targets), jobs=jobs)
+    result = do_push(repo_path(ctx), list(targets), jobs=jobs, bars=shown(quiet or as_json))
 
     def render(r: object) -> str:
         lines = [f"created the local default remote {result.created_remote} (.dvc/config.local)"] \
@@ -108,16 +110,18 @@ def push(ctx: click.Context, targets: tuple[str, ...], jobs: int | None, as_json
 @data.command()
 @click.argument("targets", nargs=-1)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parallel transfers.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (there are none when stderr is not a terminal).")
 @json_option
 @click.pass_context
-def pull(ctx: click.Context, targets: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+def pull(ctx: click.Context, targets: tuple[str, ...], jobs: int | None, quiet: bool, as_json: bool) -> None:
     """Pull data and pipeline outputs from the default DVC remote; report files and bytes fetched.
 
     Exits 3 naming every output the work tree needs that the remote could not provide.
     """
+    from gitmlops.cli.progress import shown
     from gitmlops.data import pull as do_pull
 
-    result = do_pull(repo_path(ctx), list(targets), jobs=jobs)
+    result = do_pull(repo_path(ctx), list(targets), jobs=jobs, bars=shown(quiet or as_json))
 
     def render(r: object) -> str:
         fetched = (f"{result.files} file(s), {_size(result.bytes)} fetched from {_where(result.remote)}"
