@@ -101,36 +101,53 @@ def make_repo(base: Path, data: Path) -> Path:
     return repo
 
 
+def one_round(base: Path, data: Path, n: int) -> dict[str, tuple[float, float]]:
+    """Every command once, in fresh repos (``n`` numbers them): name -> (seconds, peak MB)."""
+    out = {}
+    dvc_repo = make_repo(base / f"dvc{n}", data)
+    out["dvc add"] = measure(dvc_repo, sys.executable, "-m", "dvc", "add", "data/big.csv")
+    out["profile"] = measure(dvc_repo, sys.executable, "-c", PROFILE, "data/big.csv")
+    repo = make_repo(base / f"gitmlops{n}", data)
+    out["data add"] = measure(repo, str(BIN / "gitmlops"), "data", "add", "data/big.csv")
+    out["plain"] = measure(repo, sys.executable, "-c", PLAIN, "data/big.csv")
+    out["run"] = measure(repo, str(BIN / "gitmlops"), "run", "--force", "-q")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--cols", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (interleaved); medians are reported")
     args = parser.parse_args()
+    import statistics
+
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         data = base / "big.csv"
         write_data(data, args.rows, args.cols)
-        print(f"data: {args.rows} rows x {args.cols} columns, {data.stat().st_size / 1e6:.0f} MB CSV")
-        results = []
+        print(f"data: {args.rows} rows x {args.cols} columns, {data.stat().st_size / 1e6:.0f} MB CSV; "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        rounds = []
+        for n in range(args.repeat):
+            rounds.append(one_round(base, data, n))
+            print("round", n + 1, {k: (round(t, 1), round(m)) for k, (t, m) in rounds[-1].items()}, flush=True)
 
-        dvc_repo = make_repo(base / "dvc", data)
-        t_dvc, _ = measure(dvc_repo, sys.executable, "-m", "dvc", "add", "data/big.csv")
-        t_profile, _ = measure(dvc_repo, sys.executable, "-c", PROFILE, "data/big.csv")
-        repo = make_repo(base / "gitmlops", data)
-        t_add, _ = measure(repo, str(BIN / "gitmlops"), "data", "add", "data/big.csv")
-        results.append(("data add vs dvc add", t_add, t_dvc, None))
-        results.append(("data add vs dvc add + parallel profile pass", t_add, t_dvc + t_profile, 1.5))
+        def median(name: str, index: int = 0) -> float:
+            return statistics.median(r[name][index] for r in rounds)
 
-        t_plain, m_plain = measure(repo, sys.executable, "-c", PLAIN, "data/big.csv")
-        t_run, m_run = measure(repo, str(BIN / "gitmlops"), "run", "-q")
-        results.append(("gitmlops run vs plain script (time)", t_run, t_plain, 1.3))
-        results.append(("gitmlops run vs plain script (peak MB)", m_run, m_plain, 1.2))
-
+        t_dvc, t_profile, t_add = median("dvc add"), median("profile"), median("data add")
+        results = [
+            ("data add vs dvc add", t_add, t_dvc, None),
+            ("data add vs dvc add + parallel profile pass", t_add, t_dvc + t_profile, 1.5),
+            ("gitmlops run vs plain script (time)", median("run"), median("plain"), 1.3),
+            ("gitmlops run vs plain script (peak MB)", median("run", 1), median("plain", 1), 1.2),
+        ]
         for name, a, b, target in results:
             ratio = a / b
             verdict = "" if target is None else ("ok" if ratio <= target else "OVER TARGET")
             bound = f"(target <= {target}x)" if target else ""
-            print(f"{name:<40} {a:9.1f} vs {b:9.1f}   ratio {ratio:5.2f}x {bound} {verdict}")
+            print(f"{name:<44} {a:9.1f} vs {b:9.1f}   ratio {ratio:5.2f}x {bound} {verdict}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ label), in one process, one after the other:
 1. boosting as the train stage does it: ``xgb.train`` (100 rounds, depth 4, hist, one thread) on
    the stage's DMatrix (its construction timed apart);
 2. the reference profile (gitmlops' profile plus the exact quantiles of the summary): in this process
-   alone (the previous path), and on forked workers in chunks (``FrameProfile``, all cores);
+   alone (the previous path), and on forked workers, by column (``FrameProfile``, all cores);
 3. the stage as it runs now: the workers started on the cores boosting leaves free, boosting, then
    the profile collected: what the profile adds to the stage's wall time;
 4. whylogs 1.6.4 ``why.log(df)`` on the same rows, where it is installed (the issue's 30.6 s).
@@ -87,7 +87,7 @@ def main() -> None:
         ("DMatrix construction", t_matrix, None),
         ("xgb.train (boosting)", t_boost, None),
         ("reference profile, one process (previous path)", t_alone, None),
-        (f"reference profile, {cores} forked workers in chunks", t_workers, 1 / 3),
+        (f"reference profile, {cores} forked workers (by column)", t_workers, 1 / 3),
         ("stage: boosting + profile overlapped (wall)", t_stage, None),
         ("  of which waiting for the profile after boosting", t_waited, None),
         ("  profile's addition to the stage (wall - boosting)", max(t_stage - t_boost, 0.0), 1 / 3),
