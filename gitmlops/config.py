@@ -340,7 +340,7 @@ def load_params(root: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path} is missing", "run `gitmlops pipeline sync` or `gitmlops run`")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "run `gitmlops pipeline sync`") from None
     if not isinstance(data, dict):

@@ -68,7 +68,7 @@ def _read_manifest(root: Path) -> dict[str, Any] | None:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as exc:
         raise ModelError(f"{MANIFEST} is not valid YAML: {str(exc).splitlines()[0]}",
                          f"fix {MANIFEST} (models: {{NAME: {{dir: FOLDER}}}})") from None

@@ -27,7 +27,7 @@ def parse_dvcfile(text: str | None, dvcfile: str = "") -> list[dict[str, Any]]:
     import yaml
 
     try:
-        doc = yaml.safe_load(text or "") or {}
+        doc = yaml.load(text or "", Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError:
         return []
     wdir = os.path.dirname(dvcfile)
@@ -42,7 +42,7 @@ def parse_lock(text: str | None) -> dict[str, dict[str, Any]]:
     import yaml
 
     try:
-        doc = yaml.safe_load(text or "") or {}
+        doc = yaml.load(text or "", Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError:
         return {}
     stages = doc.get("stages") if isinstance(doc, dict) else None

@@ -141,7 +141,7 @@ def _yaml(path: Path) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text()) if path.is_file() else None
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if path.is_file() else None
     except yaml.YAMLError:
         return None
 
@@ -213,8 +213,11 @@ def _tracked(root: Path, git: GitRepo, hasher: _Hasher, outputs: dict[str, str |
             if isinstance(out, dict) and isinstance(out.get("path"), str):
                 rel = (Path(dvcfile).parent / out["path"]).as_posix()
                 found[rel] = DataState(rel, out.get("md5"), "unchanged")
+    listed = git.git("ls-files", "-z", "--", *outputs).split("\0") if outputs else []  # one git call
+    in_git = {p for p in listed if p}
     for path, md5 in outputs.items():
-        if not git.is_tracked(path):  # metrics and plots with cache: false live in git, not the remote
+        if not any(p == path or p.startswith(path + "/") for p in in_git):
+            # metrics and plots with cache: false live in git, not the remote
             found[path] = DataState(path, md5, "unchanged")
     for item in found.values():
         actual = hasher.md5(item.path)

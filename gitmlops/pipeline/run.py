@@ -147,9 +147,11 @@ def _prepare(git: GitRepo, root: Path, overrides: Sequence[str], stage: str | No
 
     check_parameter_overrides(root, overrides)
     config = compose(root, overrides)
-    from gitmlops.stages import check_config
+    if not _checked_before(git.root, config):
+        from gitmlops.stages import check_config
 
-    check_config(config)
+        check_config(config)
+        _remember_checked(git.root, config)
     from gitmlops.registry.settings import settings_from_config
 
     settings_from_config(config)  # a bad registry.stages would break every registry command later
@@ -162,6 +164,47 @@ def _prepare(git: GitRepo, root: Path, overrides: Sequence[str], stage: str | No
         raise PipelineError(f"no stage named {stage!r}", f"stages are: {', '.join(stage_names)}")
     check_deps(root, config, [stage] if stage else ())
     return config
+
+
+CHECKED_FILE = Path(".dvc") / "tmp" / "gitmlops-checked.json"
+CHECKED_ENTRIES = 64
+
+
+def _check_key(config: dict[str, Any]) -> str:
+    """What the stage settings check depends on: the config, gitmlops' and XGBoost's versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from gitmlops import __version__
+    from gitmlops.config import params_hash
+
+    try:
+        xgb = version("xgboost")
+    except PackageNotFoundError:
+        xgb = ""
+    return params_hash({"config": config, "gitmlops": __version__, "xgboost": xgb})
+
+
+def _checked_before(top: Path, config: dict[str, Any]) -> bool:
+    """Whether this exact config passed the stage settings check before (a no-op run over ten models
+    must not probe XGBoost ten times)."""
+    try:
+        return _check_key(config) in json.loads((top / CHECKED_FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _remember_checked(top: Path, config: dict[str, Any]) -> None:
+    path = top / CHECKED_FILE
+    if not path.parent.is_dir():
+        return
+    try:
+        known = [k for k in json.loads(path.read_text()) if isinstance(k, str)]
+    except (OSError, ValueError, TypeError):
+        known = []
+    known = [k for k in known if k != _check_key(config)][-(CHECKED_ENTRIES - 1):] + [_check_key(config)]
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(known))
+    tmp.replace(path)
 
 
 def _dvcfile(git: GitRepo, root: Path) -> list[str]:

@@ -31,7 +31,7 @@ def _params_equal(path: Path, config: dict[str, Any]) -> bool:
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text()) == config
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) == config
     except (OSError, yaml.YAMLError):
         return False
 
