@@ -201,7 +201,8 @@ def _remember_checked(top: Path, config: dict[str, Any]) -> None:
         known = [k for k in json.loads(path.read_text()) if isinstance(k, str)]
     except (OSError, ValueError, TypeError):
         known = []
-    known = [k for k in known if k != _check_key(config)][-(CHECKED_ENTRIES - 1):] + [_check_key(config)]
+    key = _check_key(config)
+    known = [*[k for k in known if k != key][-(CHECKED_ENTRIES - 1):], key]
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(known))
     tmp.replace(path)
