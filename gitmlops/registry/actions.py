@@ -188,22 +188,33 @@ def _drop_tag(git: GitRepo, name: str, tag: str, counter: int | None, obj: str) 
 
 def _finish_pending_push(git: GitRepo, name: str, remote: str) -> list[str]:
     """Push this artifact's registry tags that exist here but not on ``remote`` (a push that was
-    killed after the tag was created); returns their names. The counter ref moves with them under
-    the same lease as a normal push, so a remote that moved on meanwhile refuses it."""
+    killed after the tag was created); returns their names. A pending counter value the remote
+    already holds (another clone wrote meanwhile) is refused with the tags to delete; otherwise the
+    counter ref moves with them under the same lease as a normal push."""
     on_remote = git.remote_tag_names(remote)
-    pending = sorted((e for e in read_events(git) if e.name == name and e.tag not in on_remote),
-                     key=lambda e: (e.counter or 0, e.timestamp))
+    events = [e for e in read_events(git) if e.name == name]
+    pending = sorted((e for e in events if e.tag not in on_remote), key=lambda e: (e.counter or 0, e.timestamp))
     if not pending:
         return []
     refspecs = [f"refs/tags/{e.tag}:refs/tags/{e.tag}" for e in pending]
     leases: dict[str, str | None] = {}
     counted = [e for e in pending if e.counter is not None]
+    tags = ", ".join(e.tag for e in pending)
+    # The fetch just moved the local counter ref to the remote's, so the lease alone would let a
+    # pending tag through whose counter another clone took meanwhile: compare the values themselves.
+    taken = max((e.counter for e in events if e.tag in on_remote and e.counter is not None), default=0)
+    if any(e.counter <= taken for e in counted if e.counter is not None):
+        raise ExternalError(
+            f"registry tag(s) {tags} exist only in this clone and {remote!r} already has counter {taken}"
+            f" of {name!r}",
+            f"another clone wrote to the registry meanwhile; remove them with `git tag -d {pending[0].tag}` "
+            "(each one) and run the command again",
+        )
     if counted:
         ref = counter_ref(name)
         leases[ref] = git.ref_value(ref)
         top = git.ref_value(f"refs/tags/{counted[-1].tag}")
         refspecs.append(f"{top}:{ref}")
-    tags = ", ".join(e.tag for e in pending)
     try:
         git.push_atomic(remote, refspecs, leases)
     except PushRejected as exc:
