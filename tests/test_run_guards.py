@@ -139,3 +139,42 @@ def test_a_sweep_and_a_run_take_the_same_lock(trained_repo: Path, tmp_path: Path
     finally:
         os.killpg(first.pid, signal.SIGINT)
         first.communicate(timeout=60)
+
+
+def test_a_run_killed_with_sigkill_is_recovered_by_the_next_run(trained_repo: Path) -> None:
+    from tests.conftest import dvc
+
+    path = trained_repo / "conf" / "pipeline" / "default.yaml"
+    doc = yaml.safe_load(path.read_text())
+    # slow only while `hold` exists, so that the recovering run below finishes at once
+    doc["stages"]["slow"] = {
+        "cmd": "python -c \"import time,pathlib; pathlib.Path('started').touch(); "
+        "pathlib.Path('partial.txt').write_text('half'); "
+        "time.sleep(60 if pathlib.Path('hold').exists() else 0)\"",
+        "deps": ["${paths.model}"],  # runs after train, whenever the model changes
+        "outs": ["partial.txt"],
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert invoke(trained_repo, "run").exit_code == 0
+    before = _files(trained_repo)
+    (trained_repo / "started").unlink()
+    (trained_repo / "hold").touch()
+    proc = _start_run(trained_repo, "train.max_depth=3")
+    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 of everything: no clean-up runs
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    (trained_repo / "hold").unlink()
+
+    # what is left is whole: the new config; dvc.lock records the stages that finished (train)
+    left = _files(trained_repo)
+    assert yaml.safe_load(left["params.yaml"])["train"]["max_depth"] == 3
+    locked = yaml.safe_load(left["dvc.lock"])["stages"]
+    assert locked["train"]["params"]["params.yaml"]["train"]["max_depth"] == 3
+    assert locked["slow"] == yaml.safe_load(before["dvc.lock"])["stages"]["slow"]  # the unfinished one: as before
+    # no stale lock: the next run is not refused, and it puts the config of conf/ back
+    rerun = invoke(trained_repo, "run")
+    assert rerun.exit_code == 0, rerun.output
+    after = _files(trained_repo)
+    assert after["params.yaml"] == before["params.yaml"]
+    assert after["dvc.yaml"] == before["dvc.yaml"]
+    assert "up to date" in dvc(trained_repo, "status")
