@@ -100,6 +100,15 @@ def test_concurrent_requests_get_their_own_answers(server: ServerProcess, model_
          422, "records[0].tenure_months"),
         (b'{"records": [{"tenure_months": 1, "monthly_charges": 1, "plan": "pro", "has_partner": true, "x": 1}]}',
          422, "records[0].x"),
+        # issue 19: once a plain-text 500 with a traceback in the log
+        (b'{"records": [{"tenure_months": ' + b"9" * 400 + b', "monthly_charges": 1, "plan": "pro",'
+         b' "has_partner": true}]}', 422, "records[0].tenure_months"),
+        (b"[" * 2000 + b"]" * 2000, 400, None),
+        (b'{"records": [{"\\ud800": 1, "tenure_months": 1, "monthly_charges": 1, "plan": "pro",'
+         b' "has_partner": true}]}', 422, "records[0].\\ud800"),
+        (b'{"\\ud800": []}', 400, "\\ud800"),
+        (b'{"records": [{"tenure_months": 1, "monthly_charges": 1e300, "plan": "pro", "has_partner": true}]}',
+         422, "records[0].monthly_charges"),
     ],
 )
 def test_bad_requests_are_answered_with_the_field(server: ServerProcess, raw: bytes, status: int, field: str) -> None:
