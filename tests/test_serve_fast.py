@@ -130,6 +130,18 @@ def test_a_worker_killed_mid_load_is_restarted_and_no_request_hangs(server: Serv
     assert [post(server).status_code for _ in range(20)] == [200] * 20
 
 
+def test_health_says_503_while_a_killed_worker_restarts(server: ServerProcess) -> None:
+    victim = workers(server)[0]
+    os.kill(victim, signal.SIGKILL)
+    seen: list[int] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (503 in seen and seen[-1] == 200):
+        seen.append(requests.get(server.url + "/health", timeout=5).status_code)
+        time.sleep(0.01)
+    assert 503 in seen, seen[:20]  # the dead worker is not reported healthy ...
+    assert seen[-1] == 200 and victim not in workers(server)  # ... until its replacement is ready
+
+
 def test_a_killed_http_process_is_started_again(server: ServerProcess) -> None:
     http = children(server, "http")
     assert len(http) == 2
