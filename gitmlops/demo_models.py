@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitmlops.adapters.git_repo import GitRepo, open_repo
+from gitmlops.adapters.git_repo import init_repo, open_repo
 from gitmlops.demo import StepCallback, _ensure_identity, _serve_and_predict
 from gitmlops.errors import GitMLOpsError
 
@@ -62,8 +61,7 @@ def run_models_demo(directory: str | os.PathLike[str] | None = None,
     root.mkdir(parents=True, exist_ok=True)
     if any(root.iterdir()):
         raise GitMLOpsError(f"{root} is not empty", "pass --dir with a new or empty folder")
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True, capture_output=True)
-    git = GitRepo(root)
+    git = init_repo(root)
     _ensure_identity(git)
     result = ModelsDemoResult(directory=str(root))
     step_started = [0.0]

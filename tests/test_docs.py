@@ -121,3 +121,12 @@ def test_status_values_in_json_md_are_the_code_literals() -> None:
         module, name = dotted.rsplit(".", 1)
         literal = getattr(importlib.import_module(module), name)
         assert re.findall(r"`([^`]+)`", values) == list(typing.get_args(literal)), dotted
+
+
+def test_contributing_maps_every_package() -> None:
+    """CONTRIBUTING.md's module map names every package of gitmlops/, so a new one gets a line."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    packages = sorted(p.parent.name for p in (ROOT / "gitmlops").glob("*/__init__.py"))
+    assert "adapters" in packages
+    missing = [name for name in packages if f"`gitmlops/{name}/`" not in text and f"`{name}/`" not in text]
+    assert not missing, f"CONTRIBUTING.md's module map does not name: {missing}"

@@ -1,5 +1,6 @@
-"""The import rule of gitmlops/: no import cycles between its modules, counting the imports inside
-functions too (a function-level import hides a cycle from Python, not from the reader).
+"""The import rules of gitmlops/: no import cycles between its modules, counting the imports inside
+functions too (a function-level import hides a cycle from Python, not from the reader); and only the
+adapters (gitmlops/adapters/) import DVC or GitPython or start the ``git`` program.
 
 Imports under ``if TYPE_CHECKING:`` are left out: they never run.
 """
@@ -111,6 +112,46 @@ def test_gitmlops_has_no_import_cycles() -> None:
     assert "gitmlops.report.sections" in graph["gitmlops.report.collect"]
     assert "gitmlops.stages.dask_train" in graph["gitmlops.stages.train"]
     assert cycles(graph) == [], "import cycles (move the shared part into a module both import)"
+
+
+ENGINES = ("dvc", "git")  # DVC's package, and GitPython's (not a dependency; kept out all the same)
+
+
+def engine_uses(top: Path, package: str) -> list[str]:
+    """``module: what`` for each import of DVC or GitPython and each ``["git", ...]`` command line
+    outside ``package.adapters``."""
+    found = []
+    for name, path in module_names(top, package).items():
+        if name.startswith(f"{package}.adapters"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found += [f"{name}: import {a.name}" for a in node.names if a.name.split(".")[0] in ENGINES]
+            elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in ENGINES:
+                found.append(f"{name}: from {node.module} import")
+            elif isinstance(node, ast.Call):
+                for arg in node.args:
+                    if (isinstance(arg, (ast.List, ast.Tuple)) and arg.elts and isinstance(arg.elts[0], ast.Constant)
+                            and arg.elts[0].value == "git"):
+                        found.append(f"{name}: runs git (line {node.lineno})")
+    return found
+
+
+def test_only_the_adapters_run_git_or_import_dvc() -> None:
+    assert engine_uses(ROOT, "gitmlops") == [], "go through gitmlops.adapters (git_repo, dvc_repo)"
+
+
+def test_the_engine_check_finds_a_direct_call(tmp_path: Path) -> None:
+    pkg = tmp_path / "demo_pkg"
+    (pkg / "adapters").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "adapters" / "__init__.py").write_text("import subprocess\nsubprocess.run(['git', 'status'])\n")
+    (pkg / "a.py").write_text("def f():\n    import subprocess\n    subprocess.run(['git', 'init', '-q'])\n")
+    (pkg / "b.py").write_text("from dvc.repo import Repo\nimport git\n")
+    (pkg / "c.py").write_text("import subprocess\nsubprocess.run(['gitmlops', 'git'])\n")
+    assert engine_uses(tmp_path, "demo_pkg") == [
+        "demo_pkg.a: runs git (line 3)", "demo_pkg.b: from dvc.repo import", "demo_pkg.b: import git",
+    ]
 
 
 def test_the_checker_finds_a_cycle_hidden_in_a_function(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import yaml
 
 from gitmlops.errors import EXIT_INTERRUPTED, EXIT_USAGE
 from tests.conftest import invoke
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,7 @@ def _start_run(repo: Path, *overrides: str) -> subprocess.Popen[str]:
         text=True,
         process_group=0,
     )
-    deadline = time.monotonic() + 90
-    while not (repo / "started").exists():
-        assert time.monotonic() < deadline, "the slow stage never started"
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        time.sleep(0.1)
+    _wait_for(repo / "started", proc, timeout=90)
     return proc
 
 
@@ -86,11 +82,13 @@ def test_sigterm_restores_like_ctrl_c(trained_repo: Path) -> None:
     assert after["params.yaml"] == before["params.yaml"]
     assert after["dvc.yaml"] == before["dvc.yaml"]
     assert "slow" not in yaml.safe_load(after["dvc.lock"])["stages"]
-    time.sleep(0.5)
-    # the stage command was stopped too, not left running
+    # the stage command was stopped too, not left running (its own sleep lasts 60 s)
     import psutil
 
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "partial.txt" in " ".join(p.info["cmdline"] or [])]
+    def stage_gone() -> bool:
+        return not [p for p in psutil.process_iter(["cmdline"]) if "partial.txt" in " ".join(p.info["cmdline"] or [])]
+
+    wait_until(stage_gone, 20, "the slow stage's command stopped")
 
 
 def _add_slow_stage_marking(repo: Path, marker: Path) -> None:
@@ -105,12 +103,12 @@ def _add_slow_stage_marking(repo: Path, marker: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def _wait_for(marker: Path, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the slow stage never started"
+def _wait_for(marker: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    def started() -> bool:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        time.sleep(0.1)
+        return marker.exists()
+
+    wait_until(started, timeout, "the slow stage started")
 
 
 @pytest.mark.parametrize("first_is_sweep", [True, False])

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.serve_fixtures import ServerProcess, free_port, gitmlops_argv, make_bundle, sample_records
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 TIMEOUT = 1.5
@@ -112,7 +113,7 @@ def test_a_worker_killed_mid_load_is_restarted_and_no_request_hangs(server: Serv
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = [pool.submit(load, i) for i in range(8)]
-        time.sleep(0.7)
+        wait_until(lambda: len(results) >= 16, 3, "the load got answers")  # the kill lands mid-load
         os.kill(victim, signal.SIGKILL)
         for f in futures:
             f.result()
@@ -120,10 +121,8 @@ def test_a_worker_killed_mid_load_is_restarted_and_no_request_hangs(server: Serv
     assert statuses <= {200, 504}, statuses
     assert max(t for _, t in results) < TIMEOUT + 2  # nothing hung past its timeout
     assert sum(1 for s, _ in results if s == 200) > len(results) // 2  # the server kept answering
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and requests.get(server.url + "/health", timeout=5).status_code != 200:
-        time.sleep(0.2)
-    assert requests.get(server.url + "/health", timeout=5).status_code == 200
+    wait_until(lambda: requests.get(server.url + "/health", timeout=5).status_code == 200, 30,
+               "the server was healthy again")
     new = workers(server)
     assert len(new) == 2 and victim not in new
     assert metrics(server)["gitmlops_worker_restarts_total"] == 1
@@ -146,13 +145,8 @@ def test_a_killed_http_process_is_started_again(server: ServerProcess) -> None:
     http = children(server, "http")
     assert len(http) == 2
     os.kill(http[0], signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        now = children(server, "http")
-        if len(now) == 2 and http[0] not in now:
-            break
-        time.sleep(0.1)
-    assert len(children(server, "http")) == 2 and http[0] not in children(server, "http")
+    wait_until(lambda: len(now := children(server, "http")) == 2 and http[0] not in now, 20,
+               "a new HTTP process replaced the killed one")
     # every connection lands on a live HTTP process again
     assert [post(server).status_code for _ in range(20)] == [200] * 20
     assert requests.get(server.url + "/health", timeout=5).status_code == 200
@@ -182,11 +176,9 @@ def test_two_models_with_two_workers_each_restart_a_killed_worker(model_dir: Pat
             assert values[f'gitmlops_batch_size_sum{{model="{name}"}}'] == 100
         victim = workers(server)[-1]
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (victim in workers(server) or len(workers(server)) != 4
-                                               or requests.get(server.url + "/health", timeout=5).status_code != 200):
-            time.sleep(0.2)
-        assert requests.get(server.url + "/health", timeout=5).status_code == 200
+        wait_until(lambda: victim not in (now := workers(server)) and len(now) == 4
+                   and requests.get(server.url + "/health", timeout=5).status_code == 200, 30,
+                   "the killed worker was replaced and the server healthy")
         values = metrics(server)
         restarts = {name: values[f'gitmlops_worker_restarts_total{{model="{name}"}}'] for name in ("churn", "revenue")}
         assert sorted(restarts.values()) == [0, 1]
