@@ -79,3 +79,23 @@ def test_deploy_bundle_requirements_resolve_with_wheels_only_without_whylogs(tmp
     # ... and the same packages install on Python 3.13 (a bundle built there pins what resolves here).
     on_313 = _resolve(tmp_path, "3.13", list(REQUIREMENTS))
     assert {"datasketches", "protobuf", "numpy", "pandas"} <= set(on_313) and "whylogs" not in on_313
+
+
+@pytest.mark.registry
+def test_on_python_314_only_datasketches_lacks_a_wheel(tmp_path: Path) -> None:
+    # README and docs/monitoring.md say so: pip builds datasketches from source on 3.14, nothing else
+    wheels = tmp_path / "wheels"
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), *SDIST_ONLY],
+        capture_output=True, text=True, check=False, timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    rest = [d for d in _dependencies() if not d.lower().startswith("datasketches")]
+    installed = _resolve(tmp_path, "3.14", [*rest, f"--find-links={wheels}"])
+    assert int(installed["numpy"].split(".")[0]) >= 2 and "whylogs" not in installed
+    alone = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp_path / "ds"),
+         "--python-version", "3.14", "--only-binary=:all:", "datasketches>=5.1"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )
+    assert alone.returncode != 0, "datasketches has Python 3.14 wheels now: say so in README.md and docs/monitoring.md"

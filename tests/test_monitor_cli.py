@@ -64,6 +64,36 @@ def test_profile_writes_bin_and_summary_in_the_layout(repo: Path) -> None:
             assert again["columns"][col][key] == summary["columns"][col][key]
 
 
+def test_profile_summary_is_byte_identical_on_rerun_whatever_the_workers(repo: Path) -> None:
+    # 60,000 rows in chunks of 5,000: every chunk's KLL sketch compacts (at random) and every chunk's
+    # quantile sample holds 1,024 of its values, so no quantile here is exact
+    write_csv(repo / "big.csv", rows=60_000, seed=5)
+    segmented = repo / "seg.csv"
+    pd.read_csv(repo / "big.csv").to_csv(segmented, index=False)
+    texts, segments = [], []
+    for jobs in ("2", "2", "1"):
+        out = profile(repo, "big.csv", "--name", "big", "--chunk-size", "5000", "--jobs", jobs)
+        texts.append((repo / out["profiles"][0]["summary"]).read_text())
+        out = profile(repo, "seg.csv", "--name", "seg", "--segment", "plan", "--chunk-size", "5000", "--jobs", jobs)
+        segments.append([(repo / p["summary"]).read_text() for p in out["profiles"]])
+        assert len(segments[-1]) == 2
+    assert texts[0] == texts[1] == texts[2]
+    assert segments[0] == segments[1] == segments[2]
+    summary = json.loads(texts[0])
+    assert summary["profile"]["quantiles"].startswith("estimates from fixed samples of each chunk")
+    # the estimates are within their stated rank error of the exact quantiles
+    income = np.sort(pd.read_csv(repo / "big.csv")["income"].to_numpy())
+    for key, q in (("q01", 0.01), ("q50", 0.5), ("q99", 0.99)):
+        rank = np.searchsorted(income, summary["columns"]["income"]["quantiles"][key]) / len(income)
+        assert abs(rank - q) < 0.003, (key, rank)
+    # a small file's chunk samples hold every value: its quantiles are exact
+    small = json.loads((repo / profile(repo, "ref.csv", "--name", "small", "--chunk-size", "500",
+                                       "--jobs", "2")["profiles"][0]["summary"]).read_text())
+    assert small["profile"]["quantiles"] == "exact"
+    ages = pd.read_csv(repo / "ref.csv")["age"]
+    assert small["columns"]["age"]["quantiles"]["q50"] == float(np.quantile(ages, 0.5, method="inverted_cdf"))
+
+
 def test_profile_parquet_folder_and_segments(repo: Path) -> None:
     folder = repo / "batches"
     folder.mkdir()

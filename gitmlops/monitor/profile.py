@@ -17,6 +17,7 @@ from typing import Any
 
 from gitmlops.errors import MonitorError
 from gitmlops.monitor import layout, pair, sketches, source
+from gitmlops.monitor.quantile_sample import Samples, chunk_samples, merge_samples, sampled_quantiles
 from gitmlops.monitor.summary import summarize, summary_json
 from gitmlops.progress import Progress
 
@@ -29,48 +30,51 @@ def profile_dataframe(df: Any) -> Any:
     return sketches.profile_dataframe(df)
 
 
-def _profile_chunk(frame: Any, segment: str | None) -> dict[str, bytes]:
-    """Worker: profile one chunk (per segment value) and return whylogs' bytes, which pickle small."""
-    if segment is None:
-        return {ALL: sketches.view_to_bytes(sketches.profile_dataframe(frame))}
-    out = {}
-    for value, group in frame.groupby(segment, dropna=False, sort=True):
-        key = layout.segment_dirname(segment, value)
-        out[key] = sketches.view_to_bytes(sketches.profile_dataframe(group))
-    return out
+#: Per profile key: the profile (or its bytes, from a worker) and its quantile samples.
+Part = dict[str, tuple[Any, Samples]]
 
 
-def _profile_frame(frame: Any, segment: str | None) -> tuple[dict[str, bytes], int]:
+def _profile_chunk(frame: Any, segment: str | None) -> Part:
+    """Worker: profile one chunk (per segment value); whylogs' bytes and the samples pickle small."""
+    return {key: (sketches.view_to_bytes(view), samples) for key, (view, samples) in _in_process(frame, segment).items()}
+
+
+def _profile_frame(frame: Any, segment: str | None) -> tuple[Part, int]:
     """Worker: profile one chunk the parent read."""
     _check_segment(frame, segment)
     return _profile_chunk(frame, segment), len(frame)
 
 
-def _profile_csv_range(path: Path, header: bytes, start: int, end: int, segment: str | None) -> tuple[dict[str, bytes], int]:
+def _profile_csv_range(path: Path, header: bytes, start: int, end: int, segment: str | None) -> tuple[Part, int]:
     """Worker: parse one byte range of a CSV and profile it (the parent never holds these rows)."""
     frame = source.read_csv_range(path, header, start, end)
     _check_segment(frame, segment)
     return _profile_chunk(frame, segment), len(frame)
 
 
-def _in_process(frame: Any, segment: str | None) -> dict[str, Any]:
+def _in_process(frame: Any, segment: str | None) -> Part:
     if segment is None:
-        return {ALL: sketches.profile_dataframe(frame)}
+        return {ALL: (sketches.profile_dataframe(frame), chunk_samples(frame))}
     return {
-        layout.segment_dirname(segment, value): sketches.profile_dataframe(group)
+        layout.segment_dirname(segment, value): (sketches.profile_dataframe(group), chunk_samples(group))
         for value, group in frame.groupby(segment, dropna=False, sort=True)
     }
 
 
 @dataclass
 class ProfiledData:
-    """Profiles of one data path: ``views[""]`` for the whole data, or one per segment folder name."""
+    """Profiles of one data path: ``views[""]`` for the whole data, or one per segment folder name.
+
+    ``quantiles`` holds, per key, the summary's deterministic quantiles and their rank error
+    (:mod:`gitmlops.monitor.quantile_sample`).
+    """
 
     views: dict[str, Any]
     rows: int
     chunks: int
     jobs: int
     seconds: float
+    quantiles: dict[str, tuple[dict[str, dict[str, float]], float]] = field(default_factory=dict)
 
 
 def available_cores() -> int:
@@ -81,9 +85,22 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _merge_into(acc: dict[str, Any], part: dict[str, Any]) -> None:
-    for key, view in part.items():
-        acc[key] = view if key not in acc else acc[key].merge(view)
+class _Merged:
+    """Profiles and quantile samples merged so far, per key (merged in chunk order)."""
+
+    def __init__(self) -> None:
+        self.views: dict[str, Any] = {}
+        self.samples: dict[str, Samples] = {}
+
+    def add(self, part: Part) -> None:
+        for key, (profiled, samples) in part.items():
+            view = sketches.view_from_bytes(profiled, "worker profile") if isinstance(profiled, bytes) else profiled
+            self.views[key] = view if key not in self.views else self.views[key].merge(view)
+            merge_samples(self.samples.setdefault(key, {}), samples)
+
+    def result(self, rows: int, chunks: int, jobs: int, started: float) -> ProfiledData:
+        quantiles = {key: sampled_quantiles(samples) for key, samples in self.samples.items()}
+        return ProfiledData(self.views, rows, chunks, jobs, time.perf_counter() - started, quantiles)
 
 
 def _check_segment(frame: Any, segment: str | None) -> None:
@@ -106,7 +123,7 @@ def profile_data(
     ``progress`` hears (chunks profiled, chunks in all, when known) as each chunk is merged."""
     started = time.perf_counter()
     workers = jobs or available_cores()
-    acc: dict[str, Any] = {}
+    acc = _Merged()
     if workers > 1 and chunk_size >= 1:
         split = [source.csv_byte_ranges(file, chunk_size) for file in source.data_files(path)]
         if all(split) and sum(len(r.ranges) for r in split if r) > 1:
@@ -117,7 +134,7 @@ def profile_data(
             count, rows = _profile_in_pool(tasks, workers, acc, progress, total)
             if rows == 0:
                 raise MonitorError(f"{path} has no rows to profile", "check the file (only a header, or empty)")
-            return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
+            return acc.result(rows, count, workers, started)
     chunks: Iterator[Any] = source.iter_chunks(path, chunk_size)
     first = next(chunks, None)
     if first is None:
@@ -128,15 +145,15 @@ def profile_data(
     if len(first) < chunk_size or workers <= 1:
         count = rows = 0
         for frame in _chain(first, chunks):
-            _merge_into(acc, _in_process(frame, segment))
+            acc.add(_in_process(frame, segment))
             count += 1
             rows += len(frame)
             if progress:
                 progress(count, None)
-        return ProfiledData(acc, rows, count, 1, time.perf_counter() - started)
+        return acc.result(rows, count, 1, started)
     count, rows = _profile_in_pool(((_profile_frame, (frame, segment)) for frame in _chain(first, chunks)), workers, acc,
                                    progress)
-    return ProfiledData(acc, rows, count, workers, time.perf_counter() - started)
+    return acc.result(rows, count, workers, started)
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
@@ -144,10 +161,10 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
-def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int, acc: dict[str, Any],
+def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int, acc: _Merged,
                      progress: Progress | None = None, total: int | None = None) -> tuple[int, int]:
-    """Run profiling tasks ``(function, args)`` -> ``(profiles as bytes, rows)`` in worker processes,
-    merging as they finish; returns (tasks, rows)."""
+    """Run profiling tasks ``(function, args)`` -> ``(part, rows)`` in worker processes, merging in
+    the order they were submitted; returns (tasks, rows)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -159,7 +176,7 @@ def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int,
     def drain_one() -> int:
         nonlocal merged
         parts, n = pending.popleft().result()
-        _merge_into(acc, {k: sketches.view_from_bytes(v, "worker profile") for k, v in parts.items()})
+        acc.add(parts)
         merged += 1
         if progress:
             progress(merged, total)
@@ -183,8 +200,10 @@ def _profile_in_pool(tasks: Iterator[tuple[Any, tuple[Any, ...]]], workers: int,
 
 
 def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, Any] | None = None,
-                  exact: dict[str, dict[str, float]] | None = None) -> Path:
-    """Write ``view`` in whylogs' binary format to ``path_bin`` and its JSON summary next to it.
+                  exact: dict[str, dict[str, float]] | None = None,
+                  sampled: tuple[dict[str, dict[str, float]], float] | None = None) -> Path:
+    """Write ``view`` in whylogs' binary format to ``path_bin`` and its JSON summary next to it
+    (quantiles ``exact`` or ``sampled``, see :func:`gitmlops.monitor.summary.summarize`).
 
     The pair is atomic for readers and for git (see :mod:`gitmlops.monitor.pair`): a kill at any step
     never leaves a ``.bin`` without its ``.json``, nor a temporary file git would commit. Returns the
@@ -195,7 +214,7 @@ def write_profile(view: Any, path_bin: str | os.PathLike[str], meta: dict[str, A
         raise MonitorError(f"a profile path must end in .bin, got {target}")
     summary_path = target.with_suffix(".json")
     blob = sketches.view_to_bytes(view)
-    text = summary_json(summarize(view, meta, exact))
+    text = summary_json(summarize(view, meta, exact, sampled))
     pair.write_pair(target, blob, summary_path, text)
     return summary_path
 
@@ -238,8 +257,10 @@ def _display(root: Path, path: Path) -> str:
 
 
 def file_views(root: Path, dataset: str, views: dict[str, Any], profiles_dir: str,
-               meta: dict[str, Any]) -> list[FiledProfile]:
-    """Write profiles (whole data or per segment) into the layout; returns what was written."""
+               meta: dict[str, Any],
+               quantiles: dict[str, tuple[dict[str, dict[str, float]], float]] | None = None) -> list[FiledProfile]:
+    """Write profiles (whole data or per segment) into the layout, with the summaries' deterministic
+    ``quantiles`` per key (from :class:`ProfiledData`); returns what was written."""
     filed = []
     for key in sorted(views):
         name = dataset if key == ALL else f"{dataset}/{key}"
@@ -247,7 +268,7 @@ def file_views(root: Path, dataset: str, views: dict[str, Any], profiles_dir: st
         extra = dict(meta, dataset=name)
         if key != ALL:
             extra["segment"] = key
-        summary_path = write_profile(views[key], target, extra)
+        summary_path = write_profile(views[key], target, extra, sampled=(quantiles or {}).get(key))
         columns = views[key].get_columns()
         rows = max((c.count for c in columns.values()), default=0)
         filed.append(FiledProfile(name, _display(root, target), _display(root, summary_path), int(rows),
@@ -275,6 +296,7 @@ def profile(
     dataset = layout.check_dataset_name(name) if name else layout.dataset_name_for(data)
     size = settings.chunk_size if chunk_size is None else chunk_size
     profiled = profile_data(data, size, settings.jobs if jobs is None else jobs, segment, progress)
-    filed = file_views(root, dataset, profiled.views, settings.profiles_dir, {"source": _display(root, data)})
+    filed = file_views(root, dataset, profiled.views, settings.profiles_dir, {"source": _display(root, data)},
+                       profiled.quantiles)
     return ProfileResult(_display(root, data), profiled.rows, profiled.chunks, profiled.jobs,
                          round(profiled.seconds, 3), filed)

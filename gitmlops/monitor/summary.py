@@ -2,9 +2,11 @@
 
 The binary profile does not diff (KLL sketches are randomized and carry timestamps); the summary does:
 fixed key order, columns sorted by name, exact statistics rounded to 6 significant digits, the HLL
-cardinality (deterministic for the same values) to 4. Quantiles are exact where the data is at hand
-(the train stage's reference profile); otherwise they are KLL estimates (randomized, within ~0.3% in
-rank) rounded to 3 significant digits, and the summary's ``profile.quantiles`` says which.
+cardinality (deterministic for the same values) to 4. Quantiles are exact where the data is in
+memory (the train stage's reference profile); where it is profiled in chunks (`monitor profile`)
+they come from deterministic samples of each chunk (:mod:`gitmlops.monitor.quantile_sample`), with
+a bounded rank error, rounded to 3 significant digits; only for profiles whose data is not at hand
+(merged serving windows) are they the KLL sketch's randomized estimates. ``profile.quantiles`` says which.
 """
 
 from __future__ import annotations
@@ -97,8 +99,10 @@ def exact_quantiles(df: Any) -> dict[str, dict[str, float]]:
     return out
 
 
-def summarize_column(column: Any, exact: dict[str, float] | None = None) -> dict[str, Any]:
-    """The summary of one column (see docs/monitoring.md for the shape); ``exact`` quantiles win over the sketch's."""
+def summarize_column(column: Any, exact: dict[str, float] | None = None,
+                     sampled: dict[str, float] | None = None) -> dict[str, Any]:
+    """The summary of one column (see docs/monitoring.md for the shape); ``exact`` quantiles win over
+    ``sampled`` ones (deterministic estimates), which win over the sketch's."""
     n, nulls = counts(column)
     entry: dict[str, Any] = {
         "kind": column_kind(column),
@@ -122,6 +126,8 @@ def summarize_column(column: Any, exact: dict[str, float] | None = None) -> dict
         entry["max"] = sig(sketch.get_max_value())
         if exact is not None:
             entry["quantiles"] = {name: sig(exact[name], 6) for name, _ in QUANTILES}
+        elif sampled is not None:
+            entry["quantiles"] = {name: sig(sampled[name], QUANTILE_DIGITS) for name, _ in QUANTILES}
         else:
             values = sketch.get_quantiles([q for _, q in QUANTILES])
             entry["quantiles"] = {name: sig(v, QUANTILE_DIGITS) for (name, _), v in zip(QUANTILES, values, strict=True)}
@@ -130,21 +136,33 @@ def summarize_column(column: Any, exact: dict[str, float] | None = None) -> dict
 
 
 def summarize(view: Any, meta: dict[str, Any] | None = None,
-              exact: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+              exact: dict[str, dict[str, float]] | None = None,
+              sampled: tuple[dict[str, dict[str, float]], float] | None = None) -> dict[str, Any]:
     """The stable summary of a profile: profile-level facts and one entry per column.
 
-    ``exact`` (from :func:`exact_quantiles`) gives quantiles computed on the data itself; the summary
-    says which quantiles are exact and which are the sketch's estimates.
+    ``exact`` (from :func:`exact_quantiles`) gives quantiles computed on the data itself; ``sampled``
+    (quantiles, rank error) deterministic estimates from samples of its chunks
+    (:func:`gitmlops.monitor.quantile_sample.sampled_quantiles`). The summary says which it used.
     """
     exact = exact or {}
-    columns = {name: summarize_column(col, exact.get(name)) for name, col in sorted(view.get_columns().items())}
+    estimated, rank_error = sampled or ({}, 0.0)
+    if sampled is not None and rank_error == 0:  # every chunk's sample held all its values
+        exact, estimated = {**estimated, **exact}, {}
+    columns = {name: summarize_column(col, exact.get(name), estimated.get(name))
+               for name, col in sorted(view.get_columns().items())}
     rows = max((c["count"] for c in columns.values()), default=0)
     head: dict[str, Any] = {"format": SUMMARY_FORMAT, "rows": rows, "columns": len(columns)}
     numeric = [name for name, c in columns.items() if c["quantiles"] is not None]
     if numeric:
-        head["quantiles"] = ("exact" if all(name in exact for name in numeric) else
-                             f"KLL sketch estimates, {QUANTILE_DIGITS} significant digits (rank error about "
-                             f"{KLL_RANK_ERROR:.1%}); other figures exact")
+        if all(name in exact for name in numeric):
+            head["quantiles"] = "exact"
+        elif all(name in exact or name in estimated for name in numeric):
+            head["quantiles"] = (f"estimates from fixed samples of each chunk (the same data gives the same "
+                                 f"figures), {QUANTILE_DIGITS} significant digits (rank error at most "
+                                 f"{math.ceil(rank_error * 10_000) / 100:.2f}%); other figures exact")
+        else:
+            head["quantiles"] = (f"KLL sketch estimates, {QUANTILE_DIGITS} significant digits (rank error about "
+                                 f"{KLL_RANK_ERROR:.1%}); other figures exact")
     unseen = view.unseen_categories() if hasattr(view, "unseen_categories") else {}
     if unseen:  # a serving profile: values training never saw, scored as missing (nulls in the columns)
         head["unseen_categories"] = unseen
