@@ -42,7 +42,7 @@ test = np.zeros(len(df), dtype=bool)
 test[rng.permutation(len(df))[: round(len(df) * 0.2)]] = True
 y = df.pop("label").to_numpy(dtype=float)
 for name in df.columns:
-    if df[name].dtype == object:
+    if not pd.api.types.is_numeric_dtype(df[name]):  # object on pandas 2, str on pandas 3
         df[name] = df[name].astype("category")
 params = {"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "tree_method": "hist", "max_bin": 256,
           "seed": 0, "nthread": 1}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gitmlops.monitor import profile_dataframe
 from gitmlops.monitor.frame_profile import FrameProfile
@@ -25,9 +26,7 @@ def test_workers_give_the_profile_of_one_process() -> None:
         assert summarize(view, exact=exact) == alone  # the same numbers, whatever the number of workers
 
 
-def test_reference_profile_from_workers_is_byte_identical_on_rerun_and_read_by_whylogs(tmp_path: Path) -> None:
-    from whylogs.core import DatasetProfileView
-
+def test_reference_profile_from_workers_is_byte_identical_on_rerun(tmp_path: Path) -> None:
     from gitmlops.monitor import write_profile
 
     df = _frame(24_000, seed=4)
@@ -37,6 +36,17 @@ def test_reference_profile_from_workers_is_byte_identical_on_rerun_and_read_by_w
         write_profile(view, tmp_path / f"{name}.bin", exact=exact)
         texts.append((tmp_path / f"{name}.json").read_bytes())
     assert texts[0] == texts[1]
+
+
+@pytest.mark.interop
+def test_reference_profile_from_workers_is_read_by_whylogs(tmp_path: Path) -> None:
+    from whylogs.core import DatasetProfileView
+
+    from gitmlops.monitor import write_profile
+
+    df = _frame(24_000, seed=4)
+    view, exact = FrameProfile(df, workers=2, min_rows=1_000).result()
+    write_profile(view, tmp_path / "a.bin", exact=exact)
     theirs = DatasetProfileView.read(str(tmp_path / "a.bin"))
     counts = theirs.get_column("income").get_metric("counts").to_summary_dict()
     assert counts["n"] == 24_000 and counts["null"] == 2

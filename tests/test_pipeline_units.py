@@ -138,6 +138,42 @@ def test_feature_frame_keeps_training_category_codes() -> None:
     assert serving["c"].cat.codes.tolist() == [2, -1, -1]  # unseen category -> missing
 
 
+def test_messy_frame_through_roles_schema_and_features_warns_nothing() -> None:
+    """Every kind of column the stages convert (numbers as text with `?`, whole numbers, floats,
+    booleans with gaps, ISO dates as text and as datetimes, categories) goes through role inference,
+    conversion, the schema and the model's input frame without a warning: on pandas 3.1 a deprecated
+    call (astype(copy=...)) warns, and pandas 4 will break it."""
+    import pandas as pd
+
+    from gitmlops.stages.features import build_schema, feature_frame
+    from gitmlops.stages.roles import apply_roles, infer_roles
+
+    n = 30
+    raw = pd.DataFrame({
+        "income": ["?" if i % 7 == 0 else str(1000 + i) for i in range(n)],
+        "tenure": [i % 5 for i in range(n)],
+        "area": [0.5 * i for i in range(n)],
+        "partner": [None if i % 4 == 0 else ("yes" if i % 2 else "no") for i in range(n)],
+        "flag": [bool(i % 2) for i in range(n)],
+        "signup": [f"2024-01-{1 + i % 28:02d}" for i in range(n)],
+        "seen": pd.to_datetime([f"2024-02-{1 + i % 28:02d}" for i in range(n)]),
+        "plan": ["basic", "pro", "team"] * (n // 3),
+        "y": [i % 2 for i in range(n)],
+    })
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = infer_roles(raw.replace({"?": None}), "y", {})
+        roles = {e.name: e.role for e in table}
+        train = apply_roles(raw.replace({"?": None}), "y", table)
+        schema = build_schema(train, "y")
+        frame = feature_frame(train, schema)
+        from_text = feature_frame(raw.replace({"?": None}), schema)  # raw values, as a client sends them
+    assert roles == {"income": "numeric", "tenure": "numeric", "area": "numeric", "partner": "boolean",
+                     "flag": "boolean", "signup": "datetime", "seen": "datetime", "plan": "categorical"}
+    assert all(str(frame[c].dtype) in ("float64", "category") for c in frame.columns)
+    pd.testing.assert_frame_equal(frame, from_text)
+
+
 def test_git_mlops_works_as_a_git_subcommand(tmp_path: Path) -> None:
     bindir = Path(sys.executable).parent
     if not (bindir / "git-mlops").exists():

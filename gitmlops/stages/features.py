@@ -201,7 +201,10 @@ def feature_frame(df: Any, schema: dict[str, Any]) -> Any:
             numbers = col.astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
             out[name] = pd.Series(numbers, index=col.index)
         else:
-            out[name] = pd.to_numeric(col, errors="coerce").astype("float64", copy=False)
+            numbers = pd.to_numeric(col, errors="coerce")
+            # astype only where the dtype differs: no copy of a float64 column (astype's copy= keyword
+            # is deprecated from pandas 3.1 on)
+            out[name] = numbers if numbers.dtype == "float64" else numbers.astype("float64")
     # No copies of columns that already are what the booster takes (peak memory of the train stage).
     return pd.DataFrame(out, index=df.index, copy=False)
 
