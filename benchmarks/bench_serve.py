@@ -12,7 +12,8 @@ run, measured alternately with wrk (32 connections, one-row POST bodies set by a
 - gitmlops, 2 models: ``gitmlops serve churn revenue`` (the same booster beside a regressor of 100
   trees), load on ``/models/churn/predict``: one model's requests/s served alongside another, vs alone.
 
-Then rows/s with 1,000-row bodies, and the cold start (command to first successful prediction).
+Then rows/s with 1,000-row bodies, and the cold start (command to first successful prediction):
+each server started alone, ``--rounds`` times in alternating order before the load runs, median.
 Usage: python benchmarks/bench_serve.py [--seconds 3] [--rounds 3] [--json] [--two-models-only]
 Needs wrk (Debian: apt-get install wrk).
 """
@@ -209,13 +210,23 @@ def main() -> None:
         ]
         if args.two_models_only:
             specs = [spec for spec in specs if spec[0] in ("gitmlops", TWO_MODELS)]
-        cold: dict[str, float] = {}
-        for name, argv in specs:
+        def server_of(name: str, argv: list[str]) -> Server:
             port = free_port()
             path = "/models/churn/predict" if name == TWO_MODELS else "/predict"
-            server = Server(name, [*argv, str(port)], port, work, path)
-            servers.append(server)
-            cold[name] = server.start(one.encode())
+            return Server(name, [*argv, str(port)], port, work, path)
+
+        starts: dict[str, list[float]] = {name: [] for name, _ in specs}
+        for round_ in range(args.rounds):  # each alone: nothing else runs while one starts
+            for name, argv in specs if round_ % 2 == 0 else list(reversed(specs)):
+                server = server_of(name, argv)
+                try:
+                    starts[name].append(server.start(one.encode()))
+                finally:
+                    server.stop()
+        cold = {name: statistics.median(values) for name, values in starts.items()}
+        for name, argv in specs:
+            servers.append(server_of(name, argv))
+            servers[-1].start(one.encode())
 
         for server in servers:  # warm up: first requests pay lazy imports and allocations
             wrk(server.url + server.path, scripts["one"], 1, 32)
@@ -266,6 +277,7 @@ def main() -> None:
         "litserve_engine_vs_fastapi": round(results["gitmlops --engine litserve"]["requests_per_s"] / base, 2),
         "stock_litserve_vs_fastapi": round(results["LitServe, stock"]["requests_per_s"] / base, 2),
         "gitmlops_p99_vs_fastapi_p99": round(results["gitmlops"]["p99_ms"] / results["fastapi"]["p99_ms"], 2),
+        "gitmlops_cold_start_vs_fastapi": round(cold["gitmlops"] / cold["fastapi"], 2),
     }
     if args.json:
         print(json.dumps({"results": results, "ratios": ratios, "rounds": args.rounds, "seconds": args.seconds},
@@ -278,7 +290,8 @@ def main() -> None:
           f" 2 workers / FastAPI: {ratios['gitmlops_2_workers_vs_fastapi']}x;"
           f" litserve engine / FastAPI: {ratios['litserve_engine_vs_fastapi']}x;"
           f" stock LitServe / FastAPI: {ratios['stock_litserve_vs_fastapi']}x;"
-          f" gitmlops p99 / FastAPI p99: {ratios['gitmlops_p99_vs_fastapi_p99']}x")
+          f" gitmlops p99 / FastAPI p99: {ratios['gitmlops_p99_vs_fastapi_p99']}x;"
+          f" gitmlops cold start / FastAPI's: {ratios['gitmlops_cold_start_vs_fastapi']}x")
 
 
 def print_table(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:

@@ -433,3 +433,21 @@ def test_a_lone_model_also_answers_at_its_models_path(server: ServerProcess) -> 
     assert unknown.status_code == 404 and unknown.json()["detail"].endswith("the models are churn")
     doc = requests.get(server.url + "/openapi.json", headers=AUTH, timeout=5).json()
     assert doc["paths"]["/models/churn/predict"] == doc["paths"]["/predict"]
+
+
+@pytest.mark.parametrize("engine", ["fast", "litserve"])
+def test_sigterm_to_the_server_stops_it_promptly_and_quietly(model_dir: Path, engine: str) -> None:
+    # `docker stop` signals the first process only; its children stop with it, none prints a traceback.
+    port = free_port()
+    proc = ServerProcess(gitmlops_argv("serve", str(model_dir), "--engine", engine, "--port", str(port)), port)
+    with proc.start():
+        assert proc.proc is not None
+        assert requests.post(proc.url + "/predict", json={"records": sample_records(1)}, timeout=10).status_code == 200
+        t0 = time.monotonic()
+        proc.proc.terminate()
+        code = proc.proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        output = proc.output()
+    assert code == 0, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert took < 15, f"{engine} took {took:.1f} s to stop"

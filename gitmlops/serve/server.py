@@ -11,8 +11,10 @@ are the same. Only public LitServe API is used. Runtime module: carried by deplo
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +94,15 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
+#: The process that runs ``run``: only it turns SIGTERM into KeyboardInterrupt (see ``_interrupt``).
+_MAIN_PID = 0
+
+
 def _interrupt(signum: int, frame: Any) -> None:
+    # LitServe forks its API server from this process, which inherits the handler; uvicorn re-raises
+    # the SIGTERM it caught once it has shut down, and a KeyboardInterrupt there prints a traceback.
+    if os.getpid() != _MAIN_PID:
+        sys.exit(0)
     raise KeyboardInterrupt
 
 
@@ -145,6 +155,8 @@ def run(bundles: Bundle | Sequence[Bundle], options: ServeOptions) -> None:
     # each model's category features, whose values unseen in training its /metrics series count
     categories = [[f.name for f in bundle.schema.features if f.type == "category"] for _, bundle in served]
     logging.getLogger("litserve").setLevel(options.log_level.upper())
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if options.engine == "litserve":
