@@ -432,3 +432,19 @@ def test_a_long_metrics_table_folds_under_its_chart() -> None:
     section = render(_report(metrics=diff_metrics(base, now))).split("### Metrics")[1].split("### Data")[0]
     assert section.index("```mermaid") < section.index("<details><summary>11 rows</summary>") < section.index(
         "| m10\\_auc |")
+
+
+def test_a_models_section_charts_its_metrics_by_its_own_directions() -> None:
+    """Several models: each model's section judges and charts its metrics as the root's section does."""
+    from gitmlops.report.diffs import diff_metrics
+    from gitmlops.report.models import ModelReport
+    from gitmlops.report.settings import ReportSettings
+
+    own = ReportSettings(metrics={"score": "down"})
+    metrics = diff_metrics({"score": 2.0, "auc": 0.5}, {"score": 1.0, "auc": 0.6}, own)
+    text = render(_report(models=[ModelReport("plan", "models/plan", "models/plan:plan", ["1 file(s) changed"],
+                                              [], metrics, "models/plan/metrics.json", own)]))
+    assert "### Model `plan`" in text and "#### Metrics (`models/plan/metrics.json`)" in text
+    (chart,) = mermaid_lint.assert_valid(text, expected=1)
+    assert '"auc", "score"' in chart or '"score", "auc"' in chart
+    assert text.count("🟢 better") == 2  # score went down, which this model's settings call better

@@ -138,7 +138,7 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
     metrics = diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)), settings)
     data = diff_data(git, base_sha)
 
-    models = model_reports(git, base_sha, data)
+    models = model_reports(git, base_sha, data, site_url)
     drift_section = (sections.drift_section(git, base_sha, params_base, params_now, data) if drift
                      else Section(False, "skipped (--no-drift)"))
     registry = sections.registry_section(git, base_sha)
