@@ -136,3 +136,29 @@ def test_pages_of_several_models_draw(browser: Browser, site: Path) -> None:
     assert "/drift/models/churn/production/" in browser.url()
     assert browser.errors(seen) == []
     assert all(url.startswith("file://") for url in browser.requested(seen))
+
+
+def test_report_draws_each_models_drift_and_links_its_report_on_the_site(
+        browser: Browser, three: Path, site: Path) -> None:
+    """Several models: a profile committed in churn's folder is in the report's drift section, drawn
+    as a chart, judged against churn's reference profile, and linked to its report on the site."""
+    from tests import mermaid_lint
+
+    url = "https://acme.github.io/shop/"
+    result = invoke(three, "report", "--base", "HEAD~1", "--format", "json", "--site-url", url)
+    assert result.exit_code == 0, result.output
+    drift = json.loads(result.output)["drift"]
+    assert drift["available"], drift
+    (item,) = drift["items"]
+    assert item["model"] == "churn" and item["target"].startswith("models/churn/monitoring/production/")
+    assert item["page"].startswith(url + "drift/models/churn/production/")
+    page = site / item["page"][len(url):]
+    assert page.is_file()
+    markdown = invoke(three, "report", "--base", "HEAD~1", "--site-url", url).output
+    assert f"[on the site]({item['page']})" in markdown
+    assert mermaid_lint.assert_valid(markdown)  # the drift chart (and the metric charts, if any)
+    seen = len(browser.events)
+    browser.goto(page.as_uri())
+    browser.wait_for("document.title.startsWith('Data drift')")
+    assert item["target"] in browser.evaluate("document.body.textContent")
+    assert browser.errors(seen) == []
