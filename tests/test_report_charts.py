@@ -228,16 +228,23 @@ def test_charts_reach_the_sticky_comment(git_repo: Path, tmp_path: Path, monkeyp
 
 def test_site_pages_are_the_site_layout_and_encoded() -> None:
     from gitmlops.report.links import drift_page, markdown_link, version_page
+    from gitmlops.site import addresses
 
     site = "https://acme.github.io/shop/"
-    assert version_page(site, "churn", "v1.2.0") == site + "models/churn/v1.2.0.html"
+    assert version_page(site, "churn", "v1.2.0") == site + "index.html#/version/churn/v1.2.0"
+    assert version_page(site, "models/churn:churn", "v1.2.0") == site + addresses.version_page("models/churn:churn", "v1.2.0")
     assert drift_page(site, "monitoring/production/20260101T000000Z.bin") == (
-        site + "monitoring/production/20260101T000000Z.html")
-    assert drift_page(site, "profiles/prod/x.bin", "profiles/") == site + "monitoring/prod/x.html"
+        site + "drift/production/20260101T000000Z.html")
+    assert drift_page(site, "profiles/prod/x.bin", "profiles/") == site + "drift/prod/x.html"
+    # a model folder's profile: the site keeps its report under drift/<folder>/
+    assert drift_page(site, "models/churn/monitoring/prod/x.bin", "monitoring", "models/churn") == (
+        site + "drift/models/churn/prod/x.html")
+    assert drift_page(site, "monitoring/prod/x.bin", "monitoring", "models/churn") is None
     assert drift_page(site, "data/churn.csv") is None
     assert drift_page(site, "monitoring/a/b/c.bin") is None
+    assert drift_page(site, "monitoring/a b/c#d.bin") == site + "drift/a%20b/c%23d.html"
     hostile = version_page(site, "a/../b", "v1 (x)")
-    assert hostile == site + "models/a%2F..%2Fb/v1%20%28x%29.html"
+    assert hostile == site + "index.html#/version/a%2F..%2Fb/v1%20%28x%29"
     assert markdown_link("t", "https://s/(x)") == "[t](https://s/%28x%29)"
 
 
@@ -253,14 +260,14 @@ def test_report_links_versions_to_the_site(git_repo: Path, monkeypatch: pytest.M
 
     monkeypatch.setenv("GITMLOPS_SITE_URL", "https://acme.github.io/shop")
     md = invoke(repo, "report", "--no-drift").output
-    site = "https://acme.github.io/shop/models/churn/"
-    assert f"Registered at the base: churn [v1.2.0]({site}v1.2.0.html)." in md
-    assert md.count(f"[v1.3.0]({site}v1.3.0.html)") == 2  # the registration and the stage event
+    site = "https://acme.github.io/shop/index.html#/version/churn/"
+    assert f"Registered at the base: churn [v1.2.0]({site}v1.2.0)." in md
+    assert md.count(f"[v1.3.0]({site}v1.3.0)") == 2  # the registration and the stage event
     data = json.loads(invoke(repo, "report", "--no-drift", "--json", "--site-url", "https://docs.acme.io/").output)
     assert data["site_url"] == "https://docs.acme.io/"
     assert data["registry"]["base_versions"] == [
         {"name": "churn", "version": "v1.2.0", "commit": git(repo, "rev-parse", "HEAD~1"), "tag": "churn@v1.2.0",
-         "page": "https://docs.acme.io/models/churn/v1.2.0.html"}]
+         "page": "https://docs.acme.io/index.html#/version/churn/v1.2.0"}]
     assert [(e["tag"], e["version"]) for e in data["registry"]["items"]] == [
         ("churn@v1.3.0", "v1.3.0"), ("churn#staging#1", "v1.3.0")]
 
@@ -279,7 +286,7 @@ def test_drift_rows_link_the_full_report() -> None:
     attach(items, [], [], "https://acme.github.io/shop/", "monitoring")
     text = render(_report(drift=Section(True, None, items, None, "no_drift")))
     assert ("| monitoring/production/20260101T000000Z.bin | 🟢 no drift | 0 drift, 0 possible / 3 | – | "
-            "[on the site](https://acme.github.io/shop/monitoring/production/20260101T000000Z.html) (after merge) |"
+            "[on the site](https://acme.github.io/shop/drift/production/20260101T000000Z.html) (after merge) |"
             ) in text
     assert "| data/churn.csv | 🟢 no drift | 0 drift, 0 possible / 3 | 10 | – |" in text
     attach(items, [], [], None, "monitoring")
@@ -311,7 +318,7 @@ xychart-beta
     bar [6.25]
 ```
 
-[version page](https://acme.github.io/shop/models/churn/v1.2.0.html) and [elsewhere](https://acme.github.io/shopping/x)
+[version page](https://acme.github.io/shop/index.html#/version/churn/v1.2.0) and [elsewhere](https://acme.github.io/shopping/x)
 
 ```mermaid
 xychart-beta
@@ -338,7 +345,7 @@ def test_relay_draws_only_our_charts_and_keeps_site_links(git_repo: Path, tmp_pa
     (drawn,) = mermaid_lint.assert_valid(body, expected=1)
     assert '"auc"' in drawn
     assert body.count("```text") == 2 and "~~~ text" in body  # shown as code, not drawn
-    assert "[version page](https://acme.github.io/shop/models/churn/v1.2.0.html)" in body
+    assert "[version page](https://acme.github.io/shop/index.html#/version/churn/v1.2.0)" in body
     assert "](https://acme.github.io/shopping" not in body and "elsewhere" in body
 
 
@@ -411,12 +418,12 @@ def test_drift_chart_and_link_on_a_trained_project(trained_repo: Path) -> None:
     (item,) = json.loads(result.output)["drift"]["items"]
     stamp = Path(item["target"]).stem
     assert item["target"].startswith("monitoring/production/")
-    assert item["page"] == f"https://acme.github.io/shop/monitoring/production/{stamp}.html"
+    assert item["page"] == f"https://acme.github.io/shop/drift/production/{stamp}.html"
     assert item["effects"][0]["column"] == "monthly_charges" and item["threshold"] == 0.1
     md = invoke(trained_repo, "report", "--site-url", "https://acme.github.io/shop/").output
     (drift,) = mermaid_lint.assert_valid(md, expected=1)  # no metric moved: no metric chart
     assert "Drift of monitoring/production/" in drift and '"monthly_charges"' in drift
-    assert f"[on the site](https://acme.github.io/shop/monitoring/production/{stamp}.html) (after merge)" in md
+    assert f"[on the site](https://acme.github.io/shop/drift/production/{stamp}.html) (after merge)" in md
 
 
 def test_a_long_metrics_table_folds_under_its_chart() -> None:
@@ -425,3 +432,19 @@ def test_a_long_metrics_table_folds_under_its_chart() -> None:
     section = render(_report(metrics=diff_metrics(base, now))).split("### Metrics")[1].split("### Data")[0]
     assert section.index("```mermaid") < section.index("<details><summary>11 rows</summary>") < section.index(
         "| m10\\_auc |")
+
+
+def test_a_models_section_charts_its_metrics_by_its_own_directions() -> None:
+    """Several models: each model's section judges and charts its metrics as the root's section does."""
+    from gitmlops.report.diffs import diff_metrics
+    from gitmlops.report.models import ModelReport
+    from gitmlops.report.settings import ReportSettings
+
+    own = ReportSettings(metrics={"score": "down"})
+    metrics = diff_metrics({"score": 2.0, "auc": 0.5}, {"score": 1.0, "auc": 0.6}, own)
+    text = render(_report(models=[ModelReport("plan", "models/plan", "models/plan:plan", ["1 file(s) changed"],
+                                              [], metrics, "models/plan/metrics.json", own)]))
+    assert "### Model `plan`" in text and "#### Metrics (`models/plan/metrics.json`)" in text
+    (chart,) = mermaid_lint.assert_valid(text, expected=1)
+    assert '"auc", "score"' in chart or '"score", "auc"' in chart
+    assert text.count("🟢 better") == 2  # score went down, which this model's settings call better

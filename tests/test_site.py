@@ -208,3 +208,14 @@ def test_several_model_folders_and_gto_tags(git_repo: Path, tmp_path: Path) -> N
     assert datasets["models/revenue"]["profiles"][0]["verdict"] == "drift"
     report = datasets["models/revenue"]["profiles"][0]["report"]
     assert report == "drift/models/revenue/production/20260101T000000Z.html" and (out / report).is_file()
+
+
+def test_a_broken_model_list_is_refused_and_nothing_is_written(git_repo: Path, tmp_path: Path) -> None:
+    """gitmlops.yaml naming a folder outside the repository: the build says so, writes no site."""
+    two_model_folders(git_repo)
+    (git_repo / "gitmlops.yaml").write_text("models:\n  churn: {dir: models/churn}\n  away: {dir: ../elsewhere}\n")
+    out = tmp_path / "site"
+    result = invoke(git_repo, "site", "build", "-o", str(out))
+    assert result.exit_code == 2, result.output
+    assert "model folder '../elsewhere' of model 'away' is outside the repository" in result.output
+    assert "hint:" in result.output and not out.exists()

@@ -131,6 +131,7 @@ def render_html(report: DriftReport, title: str = "Data drift") -> str:
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<link rel="icon" href="data:,">'  # no favicon request: a standalone page loads nothing
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n"
         f'<h1>{escape(title)} <span class="badge" style="background:{color}">{text}</span></h1>\n'
         f'<p class="sub">reference <code>{escape(report.reference)}</code> vs target '

@@ -237,6 +237,16 @@ def _row(entry: dict[str, Any], baseline: bool, folder: str = "") -> Experiment:
 def show(repo: str | os.PathLike[str] | GitRepo = ".", revs: Sequence[str] = ()) -> list[Experiment]:
     """The baseline (HEAD, else each of ``revs``) and its experiments, with params and metrics
     (`dvc exp show --json`); each baseline row comes right before its experiments."""
+    git = open_repo(repo)
+    folder = _folder(git) if git.head_commit() is not None else ""
+    return show_folders(git, revs, [folder])[folder]
+
+
+def show_folders(repo: str | os.PathLike[str] | GitRepo, revs: Sequence[str], folders: Sequence[str]
+                 ) -> dict[str, list[Experiment]]:
+    """:func:`show` for each model folder of ``folders`` ("" for the root project) from ONE
+    `dvc exp show`: each folder's rows carry its own params and metrics, and an experiment of another
+    model (which leaves this one's params and metrics as its baseline's) is left out."""
     import json
 
     from gitmlops.adapters.dvc_repo import DvcRepo, is_dvc_repo
@@ -244,23 +254,23 @@ def show(repo: str | os.PathLike[str] | GitRepo = ".", revs: Sequence[str] = ())
     git = open_repo(repo)
     if not is_dvc_repo(git.root):
         raise NotADvcRepoError(str(git.root))
+    result: dict[str, list[Experiment]] = {f: [] for f in folders}
     if git.head_commit() is None:
-        return []
-    folder = _folder(git)
+        return result
     with DvcRepo(git.root) as dvc:
         out = dvc.cli("exp", "show", "--json", "--no-fetch", *(a for rev in revs for a in ("--rev", rev))).stdout
-    result = []
     for commit in json.loads(out or "[]"):
         if commit.get("rev") == "workspace":
             continue
-        base = _row(commit, baseline=True, folder=folder)
-        result.append(base)
-        for group in commit.get("experiments") or []:
-            for rev in group.get("revs") or []:
-                row = _row(rev, baseline=False, folder=folder)
-                # in a several-model repository, another model's experiments leave this one's alone
-                if not folder or (row.params, row.metrics) != (base.params, base.metrics):
-                    result.append(row)
+        for folder in folders:
+            base = _row(commit, baseline=True, folder=folder)
+            result[folder].append(base)
+            for group in commit.get("experiments") or []:
+                for rev in group.get("revs") or []:
+                    row = _row(rev, baseline=False, folder=folder)
+                    # in a several-model repository, another model's experiments leave this one's alone
+                    if not folder or (row.params, row.metrics) != (base.params, base.metrics):
+                        result[folder].append(row)
     return result
 
 

@@ -124,6 +124,21 @@ def diff_data(git: GitRepo, base_sha: str) -> list[DataChange]:
 # -- the whole report ---------------------------------------------------------------------------
 
 
+def _models_drift(git: GitRepo, base_sha: str, models: list[Any], data: list[DataChange],
+                  site_url: str | None) -> Section:
+    """Several models: the drift of each touched model's new data against its own reference profile,
+    each profile linked to its report under the model's folder on the site."""
+    parts = []
+    for model in models:
+        params_now = _yaml(_read(git.root, f"{model.dir}/{PARAMS_FILE}"))
+        params_base = _yaml(git.file_at(base_sha, f"{model.dir}/{PARAMS_FILE}"))
+        part = sections.drift_section(git, base_sha, params_base, params_now, data, folder=model.dir)
+        profiles_dir = str((params_now.get("monitor") or {}).get("profiles_dir") or "monitoring")
+        links.attach(part.items, [], [], site_url, profiles_dir, base=model.dir)
+        parts.append((model.name, part))
+    return sections.merge_drift(parts)
+
+
 def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bool = True,
             site_url: str | None = None) -> Report:
     """Build the report of the work tree against ``base`` (default: merge-base with the default branch);
@@ -138,12 +153,17 @@ def collect(repo: str | Path | GitRepo = ".", base: str | None = None, drift: bo
     metrics = diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)), settings)
     data = diff_data(git, base_sha)
 
-    models = model_reports(git, base_sha, data)
-    drift_section = (sections.drift_section(git, base_sha, params_base, params_now, data) if drift
-                     else Section(False, "skipped (--no-drift)"))
+    models = model_reports(git, base_sha, data, site_url)
     registry = sections.registry_section(git, base_sha)
     profiles_dir = str((params_now.get("monitor") or {}).get("profiles_dir") or "monitoring")
-    links.attach(drift_section.items, registry.items, registry.base_versions, settings.site_url, profiles_dir)
+    if not drift:
+        drift_section = Section(False, "skipped (--no-drift)")
+    elif models and not (git.root / PARAMS_FILE).is_file():
+        drift_section = _models_drift(git, base_sha, models, data, settings.site_url)
+    else:
+        drift_section = sections.drift_section(git, base_sha, params_base, params_now, data)
+        links.attach(drift_section.items, [], [], settings.site_url, profiles_dir)
+    links.attach([], registry.items, registry.base_versions, settings.site_url, profiles_dir)
     return Report(
         base_rev=base_rev,
         base_sha=base_sha,

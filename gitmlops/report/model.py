@@ -114,5 +114,5 @@ class Report:
             "drift": asdict(self.drift),
             "registry": asdict(self.registry),
             "site_url": self.settings.site_url,
-            "models": [asdict(m) for m in self.models],
+            "models": [{k: v for k, v in asdict(m).items() if k != "settings"} for m in self.models],
         }

@@ -21,6 +21,7 @@ from gitmlops.report.model import (
     MetricChange,
     ParamChange,
 )
+from gitmlops.report.settings import ReportSettings, load_settings
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ModelReport:
     params: list[ParamChange] = field(default_factory=list)
     metrics: list[MetricChange] = field(default_factory=list)
     metrics_path: str = DEFAULT_METRICS
+    settings: ReportSettings = field(default_factory=ReportSettings)  # the model's own `report` group
 
 
 def model_locks(git: GitRepo, read: Any) -> dict[str, dict[str, Any]]:
@@ -51,8 +53,9 @@ def model_locks(git: GitRepo, read: Any) -> dict[str, dict[str, Any]]:
     return stages
 
 
-def model_reports(git: GitRepo, base_sha: str, data: list[DataChange]) -> list[ModelReport]:
-    """One :class:`ModelReport` per model the work tree changes against ``base_sha``, in gitmlops.yaml's order."""
+def model_reports(git: GitRepo, base_sha: str, data: list[DataChange], site_url: str | None = None) -> list[ModelReport]:
+    """One :class:`ModelReport` per model the work tree changes against ``base_sha``, in gitmlops.yaml's
+    order; each judges its metrics by its own folder's report settings (``site_url`` overrides theirs)."""
     from gitmlops.models import list_models
 
     changed = changed_since(git, base_sha)
@@ -72,6 +75,7 @@ def model_reports(git: GitRepo, base_sha: str, data: list[DataChange]) -> list[M
             reasons.append(f"its input {', '.join(shared)} changed")
         if not reasons:
             continue
+        settings = load_settings(model.path, site_url)
         params_now = _yaml(_read(model.path, PARAMS_FILE))
         params_base = _yaml(git.file_at(base_sha, model.rel(PARAMS_FILE)))
         metrics_path = model.rel(str((params_now.get("paths") or {}).get("metrics")
@@ -79,7 +83,8 @@ def model_reports(git: GitRepo, base_sha: str, data: list[DataChange]) -> list[M
         reports.append(ModelReport(
             name=model.name, dir=model.dir, artifact=model.artifact, reasons=reasons,
             params=diff_params(params_base, params_now),
-            metrics=diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path))),
-            metrics_path=metrics_path,
+            metrics=diff_metrics(_json(git.file_at(base_sha, metrics_path)), _json(_read(git.root, metrics_path)),
+                                 settings),
+            metrics_path=metrics_path, settings=settings,
         ))
     return reports

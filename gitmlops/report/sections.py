@@ -6,6 +6,7 @@ says so (``available`` False and a ``reason``) instead of failing the whole repo
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from gitmlops.adapters import dvc_repo
@@ -36,14 +37,21 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + "/") or folder.startswith(path.rstrip("/") + "/")
 
 
-def _targets(git: GitRepo, base_sha: str, params_now: dict[str, Any], data: list[DataChange]) -> list[tuple[str, str]]:
-    """What to compare with the reference: (kind, path) for changed training data and new profiles."""
+def _in(folder: str, path: str) -> str:
+    """``path`` of the project in ``folder`` ("" for the root), relative to the repository root."""
+    return posixpath.normpath(posixpath.join(folder, path)) if folder and path else path
+
+
+def _targets(git: GitRepo, base_sha: str, params_now: dict[str, Any], data: list[DataChange],
+             folder: str = "") -> list[tuple[str, str]]:
+    """What to compare with the reference: (kind, path) for changed training data and new profiles
+    (paths from the repository root; ``folder`` is the project's, "" for the root)."""
     targets: list[tuple[str, str]] = []
-    data_path = str((params_now.get("data") or {}).get("path") or "")
+    data_path = _in(folder, str((params_now.get("data") or {}).get("path") or ""))
     if data_path and any(c.kind in ("data", "input") and c.status != "removed" and _under(c.path, data_path)
                          for c in data) and (git.root / data_path).exists():
         targets.append(("data", data_path))
-    profiles_dir = str((params_now.get("monitor") or {}).get("profiles_dir") or "monitoring")
+    profiles_dir = _in(folder, str((params_now.get("monitor") or {}).get("profiles_dir") or "monitoring"))
     for path in changed_since(git, base_sha, [profiles_dir]):
         if path.endswith(".bin") and (git.root / path).is_file():
             targets.append(("profile", path))
@@ -51,19 +59,21 @@ def _targets(git: GitRepo, base_sha: str, params_now: dict[str, Any], data: list
 
 
 def drift_section(git: GitRepo, base_sha: str, params_base: dict[str, Any], params_now: dict[str, Any],
-                  data: list[DataChange]) -> Section:
-    """Drift of the new data (changed training data, new profiles) against the base's reference profile."""
+                  data: list[DataChange], folder: str = "") -> Section:
+    """Drift of the new data (changed training data, new profiles) against the base's reference profile,
+    for the project in ``folder`` (a model's folder of gitmlops.yaml; "" for the root)."""
     api = _monitor_api()
     if isinstance(api, str):
         return Section(False, api)
     diff, render_markdown, profile_data = api
-    targets = _targets(git, base_sha, params_now, data)
+    targets = _targets(git, base_sha, params_now, data, folder)
     if not targets:
         return Section(True, "no new data since the base: the training data and the profiles are unchanged")
-    reference = str(_paths(params_base).get("reference_profile") or _paths(params_now).get("reference_profile")
-                     or DEFAULT_REFERENCE)
-    lock = dvc_repo.parse_lock(git.file_at(base_sha, LOCK_FILE))
-    if not any(out["path"] == reference for stage in lock.values() for out in stage["outs"]):
+    own = str(_paths(params_base).get("reference_profile") or _paths(params_now).get("reference_profile")
+              or DEFAULT_REFERENCE)
+    reference = _in(folder, own)
+    lock = dvc_repo.parse_lock(git.file_at(base_sha, _in(folder, LOCK_FILE)))
+    if not any(out["path"] == own for stage in lock.values() for out in stage["outs"]):
         return Section(False, f"the base {base_sha[:12]} has no reference profile ({reference} is not an output "
                               "in its dvc.lock): run the pipeline on the base branch first")
     from gitmlops.monitor import sketches
@@ -106,6 +116,19 @@ def drift_section(git: GitRepo, base_sha: str, params_base: dict[str, Any], para
         return Section(False, f"drift could not be computed: {exc.message}")
     verdict = max((i["verdict"] for i in items), key=lambda v: SEVERITY.get(v, 0))
     return Section(True, None, items, "\n\n".join(parts), verdict)
+
+
+def merge_drift(parts: list[tuple[str, Section]]) -> Section:
+    """One Drift section from each model's (several models): items of all, the worst verdict; a
+    model whose drift could not be computed says why in the reason."""
+    items = [i | {"model": name} for name, part in parts for i in part.items]
+    markdown = "\n\n".join(f"**{name}**\n\n{part.markdown}" for name, part in parts if part.markdown)
+    reasons = [f"{name}: {part.reason}" for name, part in parts if part.reason and not part.items]
+    if not items:
+        return Section(all(p.available for _, p in parts) if parts else True,
+                       "; ".join(reasons) or "no model's data changed since the base")
+    verdict = max((i["verdict"] for i in items), key=lambda v: SEVERITY.get(v, 0))
+    return Section(True, "; ".join(reasons) or None, items, markdown or None, verdict)
 
 
 def _effects(columns: list[Any], limit: int = 12) -> list[dict[str, Any]]:

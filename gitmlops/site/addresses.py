@@ -23,7 +23,8 @@ def version_page(name: str, version: str) -> str:
     return f"index.html#/version/{_part(name)}/{_part(version)}"
 
 
-def drift_report(dataset: str, stamp: str, base: str = "") -> str:
-    """The drift report of the profile ``stamp`` of ``dataset`` (in model folder ``base``)."""
-    folder = f"{base}/{dataset}" if base else dataset
-    return f"drift/{folder}/{stamp}.html"
+def drift_report(dataset: str, stamp: str, base: str = "", encode: bool = False) -> str:
+    """The drift report of the profile ``stamp`` of ``dataset`` (in model folder ``base``): the
+    file's path in the site folder, or with ``encode`` its URL path (every segment percent-encoded)."""
+    parts = [*(base.split("/") if base else []), dataset, f"{stamp}.html"]
+    return "drift/" + "/".join(_part(p) if encode else p for p in parts)

@@ -20,6 +20,7 @@ from typing import Any
 from gitmlops.adapters.git_repo import GitRepo, open_repo
 from gitmlops.config import flatten
 from gitmlops.errors import SiteError
+from gitmlops.models import Model
 from gitmlops.site import models as facts
 from gitmlops.site.monitoring import monitoring
 
@@ -121,7 +122,14 @@ def _lineage(git: GitRepo, commit: str, name: str, cache: dict[str, Any]) -> dic
     return dict(cache[key])
 
 
+def _unregistered(model: Model) -> dict[str, Any]:
+    """A model of gitmlops.yaml with no registry event yet: listed with its folder, no versions."""
+    return {"name": model.artifact, "latest": None, "greatest": None, "stages": {}, "deprecated": False,
+            "versions": [], "counter": 0, "events": [], "timeline": {}}
+
+
 def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    from gitmlops.models import list_models
     from gitmlops.registry.api import load
     from gitmlops.registry.settings import registry_settings
     from gitmlops.registry.tags import REGISTER
@@ -129,9 +137,12 @@ def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, A
     artifacts = load(git, with_messages=True)
     settings = registry_settings(git.root)
     head = git.head_commit()
+    # every model of gitmlops.yaml is on the site, registered or not; HEAD is read in each one's folder
+    declared = {m.artifact: m for m in list_models(git)}
+    bases = sorted({facts.artifact_base(n) for n in [*artifacts, *declared]} | {""})
     wanted = [(v.commit, facts.artifact_base(a.name)) for a in artifacts.values() for v in a.versions.values()]
     if head:
-        wanted.append((head, ""))
+        wanted += [(head, b) for b in bases]
     before = len(cache["commits"])
     facts.commit_facts(git, wanted, cache["commits"])
     read = len(cache["commits"]) - before
@@ -140,6 +151,7 @@ def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, A
     md5s: set[str] = set()
     for artifact in artifacts.values():
         base = facts.artifact_base(artifact.name)
+        model = declared.get(artifact.name)
         registrations = {e.tag: e for e in artifact.events if e.kind == REGISTER}
         versions = []
         for state in sorted(artifact.versions.values(), key=lambda v: v.position, reverse=True):
@@ -167,13 +179,22 @@ def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, A
         summary = artifact.to_dict()
         result.append(summary | {
             "base": base,  # the model's folder: its params.yaml, dvc.yaml and monitoring/
+            "model": model.name if model else None,  # its name in gitmlops.yaml
+            "head": f"{head}:{base}" if head else None,  # what HEAD holds in that folder
             "active_versions": summary["versions"],
             "versions": versions,
             "events": [facts.event_row(e) for e in artifact.events],
             "timeline": facts.stage_timeline(artifact),
         })
+    for name, model in declared.items():
+        if name not in artifacts:
+            base = facts.artifact_base(name)
+            result.append(_unregistered(model) | {"base": base, "model": model.name, "active_versions": 0,
+                                                  "head": f"{head}:{base}" if head else None})
+    result.sort(key=lambda a: a["name"])
     facts.schemas(git, md5s, cache["schemas"])
-    keys = {v["commits_key"] for a in result for v in a["versions"]} | ({f"{head}:"} if head else set())
+    keys = ({v["commits_key"] for a in result for v in a["versions"]}
+            | ({f"{head}:{b}" for b in bases} if head else set()))
     return {
         "stages": list(settings.stages),
         "deploy_stage": settings.deploy_stage,
@@ -185,9 +206,12 @@ def _models(git: GitRepo, cache: dict[str, Any], verified: dict[str, dict[str, A
     }, read
 
 
-def _experiments(git: GitRepo, versions: dict[str, str], cache: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
+def _experiments(git: GitRepo, versions: dict[str, str], cache: dict[str, Any], notes: list[str],
+                 folders: dict[str, str | None]) -> list[dict[str, Any]]:
     """The experiments of HEAD and of each registered version that has any (`dvc exp show`),
-    remembered by HEAD and the experiment refs. ``versions`` maps commits to ``NAME@VERSION``."""
+    remembered by HEAD and the experiment refs. ``versions`` maps commits to ``NAME@VERSION``;
+    ``folders`` maps each model folder ("" for the root) to its artifact (None: rows of the root
+    project of a single-model repository), whose rows name it as ``model``."""
     from gitmlops.adapters.dvc_repo import is_dvc_repo
 
     head = git.head_commit()
@@ -197,26 +221,28 @@ def _experiments(git: GitRepo, versions: dict[str, str], cache: dict[str, Any], 
     # DVC names an experiment refs/exps/<baseline[:2]>/<baseline[2:]>/<name>
     baselines = {"".join(line.split()[0].split("/")[2:4]) for line in refs.splitlines() if line.count("/") >= 4}
     revs = [head, *sorted(c for c in baselines & set(versions) if c != head)]
-    key = "\n".join([*revs, refs])
+    key = "\n".join([*revs, refs, json.dumps(folders, sort_keys=True)])
     if key in cache:
         return list(cache[key])
     from gitmlops.errors import GitMLOpsError
-    from gitmlops.pipeline.experiments import show
+    from gitmlops.pipeline.experiments import show_folders
 
     try:
-        rows = show(git, revs=revs)
+        by_folder = show_folders(git, revs, list(folders))
     except GitMLOpsError as exc:
         notes.append(f"experiments not shown: {exc.message}")
         return []
     found = []
-    baseline = head
-    for e in rows:
-        baseline = e.rev if e.baseline else baseline
-        if e.baseline and baseline != head:
-            continue  # a registered version's own row comes from the registry
-        found.append({"name": e.name, "rev": e.rev, "baseline": e.baseline, "state": e.state, "created": e.created,
-                      "of": "HEAD" if baseline == head else versions.get(baseline, baseline[:8]),
-                      "params": e.params, "metrics": e.metrics})
+    for folder, rows in by_folder.items():
+        baseline = head
+        for e in rows:
+            baseline = e.rev if e.baseline else baseline
+            if e.baseline and baseline != head:
+                continue  # a registered version's own row comes from the registry
+            found.append({"name": e.name, "rev": e.rev, "baseline": e.baseline, "state": e.state,
+                          "created": e.created, "model": folders[folder],
+                          "of": "HEAD" if baseline == head else versions.get(baseline, baseline[:8]),
+                          "params": e.params, "metrics": e.metrics})
     cache.clear()  # only the newest table is worth keeping
     cache[key] = found
     return found
@@ -237,7 +263,9 @@ def build(repo: str | os.PathLike[str] | GitRepo = ".", output: str | os.PathLik
     monitored = monitoring(git, out, cache["drift"], bases=bases, jobs=jobs)
     by_commit = {v["commit"]: f"{a['name']}@{v['version']}" for a in registry["artifacts"] for v in a["versions"]
                  if v["tag"]}
-    experiments = _experiments(git, by_commit, cache["experiments"], notes)
+    declared = [a for a in registry["artifacts"] if a["model"]]
+    folders: dict[str, str | None] = {a["base"]: a["name"] for a in declared} or {"": None}
+    experiments = _experiments(git, by_commit, cache["experiments"], notes, folders)
     site = {
         "title": git.root.name,
         "generated_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),

@@ -108,11 +108,14 @@ def monitoring(git: GitRepo, out: Path, cache: dict[str, Any], bases: list[str] 
 
     ``cache`` maps a digest to its verdict; reports missing from ``out`` are written again.
     """
+    from gitmlops.models import is_multi
     from gitmlops.monitor.layout import STAMP_RE
 
     root = git.root
+    # the root is a project unless gitmlops.yaml lists the models and none of them lives there
+    root_is_project = not is_multi(git) or (root / "params.yaml").is_file()
     projects = [_project(root, b) for b in dict.fromkeys(["", *(bases or [])])
-                if not b or (root / b / "params.yaml").is_file()]
+                if (not b and root_is_project) or (b and (root / b / "params.yaml").is_file())]
     committed = files_at(git, "HEAD", ".bin") if git.head_commit() else []
     todo: list[tuple[Project, Comparison]] = []
     for project in projects:
@@ -162,8 +165,8 @@ def monitoring(git: GitRepo, out: Path, cache: dict[str, Any], bases: list[str] 
     references = {p.base: p.reference.relative_to(root).as_posix() if p.ref_bytes is not None else None
                   for p in projects}
     return {
-        "reference": references[""],
-        "profiles_dir": projects[0].profiles_dir,
+        "reference": references.get(""),
+        "profiles_dir": projects[0].profiles_dir if projects else None,
         "datasets": [{"name": name, "base": base, "reference": references[base],
                       "profiles": sorted(rows, key=lambda r: r["stamp"])}
                      for (base, name), rows in sorted(datasets.items())],

@@ -205,7 +205,8 @@
     if (!REG.artifacts.length) { main.appendChild(empty("No registered models yet: `gitmlops registry register NAME`.")); return; }
     main.appendChild(table([
       { title: "model", key: "name", render: function (a) { return link(a.name, modelHash(a.name)); } },
-      { title: "latest", key: "latest", render: function (a) { return a.latest ? link(a.latest, versionHash(a.name, a.latest)) : "–"; } },
+      { title: "folder", value: function (a) { return a.base || "."; } },
+      { title: "latest", key: "latest", render: function (a) { return a.latest ? link(a.latest, versionHash(a.name, a.latest)) : (a.versions.length ? "–" : el("span", { cls: "muted", text: "not registered yet" })); } },
       { title: "greatest", key: "greatest" },
       { title: "active versions", key: "active_versions" },
       { title: "stages now", value: function (a) { return JSON.stringify(a.stages); }, render: function (a) { return stageChips(a.stages); } },
@@ -252,7 +253,14 @@
     var a = artifact(name);
     if (!a) { main.appendChild(empty("No model named " + name + ".")); return; }
     main.appendChild(el("h1", { text: "Model " + a.name }));
-    main.appendChild(el("p", {}, ["stages now: ", stageChips(a.stages), a.deprecated ? chip("deprecated", true) : null]));
+    main.appendChild(el("p", {}, ["folder ", el("code", { text: a.base || "." }), " · stages now: ", stageChips(a.stages),
+      a.deprecated ? chip("deprecated", true) : null, " · ", link("plots", "#/plots/" + enc(a.name))]));
+    if (!a.versions.length) {
+      main.appendChild(empty("No version registered yet: `gitmlops registry register " + (a.model || a.name) + "`."));
+      main.appendChild(el("h2", { text: "Drift of production data" }));
+      main.appendChild(driftLinks(a));
+      return;
+    }
     main.appendChild(timelineChart(a));
     var metricKeys = {};
     a.versions.forEach(function (v) { Object.keys(v.metrics).forEach(function (k) { metricKeys[k] = true; }); });
@@ -376,7 +384,8 @@
       main.appendChild(el("div", { cls: "controls" }, [select("model", names, a.name, function (n) { location.hash = "#/plots/" + enc(n); })]));
       registered(a).slice(0, 6).forEach(function (v) { runs.push([a.name + "@" + v.version, commitFacts(v)]); });
     }
-    if (REG.head && REG.commits[REG.head]) { runs.push(["HEAD", REG.commits[REG.head]]); }
+    var head = a && a.head ? a.head : REG.head;  // HEAD as the model's own folder holds it
+    if (head && REG.commits[head]) { runs.push(["HEAD", REG.commits[head]]); }
     if (!runs.length) { main.appendChild(empty("no registered versions and no commit yet")); return; }
     main.appendChild(el("p", { cls: "muted", text: "Line plots overlay the newest versions" + (REG.head ? " and HEAD" : "") + "; confusion matrices are per version." }));
     runs.forEach(function (run, i) {
@@ -391,11 +400,11 @@
     var rows = SITE.experiments.map(function (e) {
       var of = e.of || "HEAD";
       return { source: e.baseline ? (of === "HEAD" ? "HEAD" : "baseline of " + of) : "experiment of " + of, kind: e.baseline && of === "HEAD" ? "HEAD" : "experiment",
-        name: e.name, rev: e.rev, params: e.params, metrics: e.metrics, created: e.created };
+        name: e.name, rev: e.rev, params: e.params, metrics: e.metrics, created: e.created, model: e.model || null };
     });
     REG.artifacts.forEach(function (a) {
       registered(a).forEach(function (v) {
-        rows.push({ source: "registered", kind: "registered", name: a.name + "@" + v.version, rev: v.commit, params: commitFacts(v).params, metrics: v.metrics, created: v.registered_at, hash: versionHash(a.name, v.version) });
+        rows.push({ source: "registered", kind: "registered", name: a.name + "@" + v.version, rev: v.commit, params: commitFacts(v).params, metrics: v.metrics, created: v.registered_at, hash: versionHash(a.name, v.version), model: a.model ? a.name : null });
       });
     });
     return rows;
@@ -412,12 +421,20 @@
   function pageExperiments(main, query) {
     main.appendChild(el("h1", { text: "Experiments" }));
     var rows = experimentRows();
+    // Several models (gitmlops.yaml): one model's rows at a time, its params and metrics are its own.
+    var models = REG.artifacts.filter(function (a) { return a.model; }).map(function (a) { return a.name; });
+    var model = null;
+    if (models.length) {
+      model = query.model && models.indexOf(query.model) >= 0 ? query.model : models.filter(function (n) { return rows.some(function (r) { return r.model === n; }); })[0] || models[0];
+      rows = rows.filter(function (r) { return r.model === model; });
+      main.appendChild(el("div", { cls: "controls" }, [select("model", models, model, function (n) { location.hash = "#/experiments///" + enc(n); })]));
+    }
     if (!rows.length) { main.appendChild(empty("no experiments and no registered versions yet")); return; }
     var params = varying(rows, "params"), metrics = varying(rows, "metrics");
     var numericParams = params.filter(function (k) { return rows.some(function (r) { return typeof r.params[k] === "number"; }); });
     var metric = query.metric && metrics.indexOf(query.metric) >= 0 ? query.metric : metrics[0];
     var param = query.param && numericParams.indexOf(query.param) >= 0 ? query.param : numericParams[0];
-    function go(m, p) { location.hash = "#/experiments/" + enc(m || "") + "/" + enc(p || ""); }
+    function go(m, p) { location.hash = "#/experiments/" + enc(m || "") + "/" + enc(p || "") + (model ? "/" + enc(model) : ""); }
     main.appendChild(el("p", { cls: "muted", text: rows.length + " rows: HEAD, every registered version, and their DVC experiments. Params shown are those that vary; click a header to sort." }));
     if (metric && param) {
       main.appendChild(el("div", { cls: "controls" }, [select("metric", metrics, metric, function (m) { go(m, param); }),
@@ -562,7 +579,7 @@
     });
     if (parts[0] === "model") { pageModel(main, parts[1]); }
     else if (parts[0] === "version") { pageVersion(main, parts[1], parts[2]); }
-    else if (parts[0] === "experiments") { pageExperiments(main, { metric: parts[1], param: parts[2] }); }
+    else if (parts[0] === "experiments") { pageExperiments(main, { metric: parts[1], param: parts[2], model: parts[3] }); }
     else if (parts[0] === "plots") { pagePlots(main, parts[1]); }
     else if (parts[0] === "monitoring") { pageMonitoring(main); }
     else if (parts[0] === "lineage") { pageLineage(main, parts[1], parts[2]); }
