@@ -35,8 +35,13 @@ async def app(scope: dict, receive: object, send: object) -> None:  # type: igno
     while more:
         message = await receive()  # type: ignore[operator]
         more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,  # type: ignore[operator]
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": b'{"predictions": [0.5]}'})  # type: ignore[operator]
 
 
@@ -47,8 +52,15 @@ def serve(port: int, guarded: bool) -> None:
     from gitmlops.serve.limits import guarded_protocol
 
     http = guarded_protocol(32 * 1024, 10.0, 10.0) if guarded else "httptools"
-    uvicorn.run(app, host="127.0.0.1", port=port, http=http, loop="uvloop", log_level="warning",  # type: ignore[arg-type]
-                access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=http,
+        loop="uvloop",
+        log_level="warning",  # type: ignore[arg-type]
+        access_log=False,
+    )
 
 
 def free_port() -> int:
@@ -81,8 +93,20 @@ def load(port: int, seconds: float, clients: int) -> float:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_SCRIPT)
         try:
-            out = subprocess.run([wrk, "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "-s", script.name,
-                                  f"http://127.0.0.1:{port}/predict"], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    wrk,
+                    "-t1",
+                    f"-c{clients}",
+                    f"-d{max(1, round(seconds))}s",
+                    "-s",
+                    script.name,
+                    f"http://127.0.0.1:{port}/predict",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
         finally:
             os.unlink(script.name)
         if "Non-2xx" in out.stdout:
@@ -125,8 +149,10 @@ def main() -> None:
     args = parser.parse_args()
     ctx = multiprocessing.get_context("spawn")
     ports = {"stock httptools": free_port(), "guarded (limits)": free_port()}
-    procs = [ctx.Process(target=serve, args=(port, name.startswith("guarded")), daemon=True)
-             for name, port in ports.items()]
+    procs = [
+        ctx.Process(target=serve, args=(port, name.startswith("guarded")), daemon=True)
+        for name, port in ports.items()
+    ]
     for proc in procs:
         proc.start()
     try:
@@ -139,10 +165,14 @@ def main() -> None:
             for name, port in order:
                 rates[name].append(load(port, args.seconds, args.clients))
         client = "wrk" if shutil.which("wrk") else "Python threads"
-        print(f"{args.rounds} alternating rounds of {args.seconds:g} s, {args.clients} keep-alive clients ({client})")
+        print(
+            f"{args.rounds} alternating rounds of {args.seconds:g} s, {args.clients} keep-alive clients ({client})"
+        )
         for name, values in rates.items():
-            print(f"  {name:18} median {statistics.median(values):9,.0f} requests/s "
-                  f"(min {min(values):,.0f}, max {max(values):,.0f})")
+            print(
+                f"  {name:18} median {statistics.median(values):9,.0f} requests/s "
+                f"(min {min(values):,.0f}, max {max(values):,.0f})"
+            )
         stock, guarded = (statistics.median(v) for v in rates.values())
         print(f"guarded / stock: {guarded / stock:.3f}")
     finally:

@@ -37,7 +37,9 @@ def _in_remote(repo: Path, path: str) -> bool:
     return bool(next(t for t in status["tracked"] if t["path"] == path)["in_remote"])
 
 
-def test_a_killed_push_leaves_whole_objects_and_the_rerun_sends_the_rest(example_repo: Path, tmp_path: Path) -> None:
+def test_a_killed_push_leaves_whole_objects_and_the_rerun_sends_the_rest(
+    example_repo: Path, tmp_path: Path
+) -> None:
     folder = example_repo / "data" / "many"
     folder.mkdir()
     for i in range(FILES):
@@ -48,8 +50,13 @@ def test_a_killed_push_leaves_whole_objects_and_the_rerun_sends_the_rest(example
     git(example_repo, "add", "-A")
     git(example_repo, "commit", "-q", "-m", "many files")
 
-    proc = subprocess.Popen([sys.executable, "-m", "gitmlops", "-C", str(example_repo), "data", "push", "-j", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitmlops", "-C", str(example_repo), "data", "push", "-j", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        process_group=0,
+    )
     deadline = time.monotonic() + 120
     while len(_objects(remote)) < 20:
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
@@ -61,7 +68,9 @@ def test_a_killed_push_leaves_whole_objects_and_the_rerun_sends_the_rest(example
 
     # every object on the remote is whole: its content hashes to its name
     for obj in sent:
-        assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name.removesuffix(".dir"), obj
+        assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name.removesuffix(".dir"), (
+            obj
+        )
     # the folder's listing goes last, so the remote does not claim a folder it only partly has
     assert not any(obj.name.endswith(".dir") for obj in sent)
     assert _in_remote(example_repo, "data/many") is False

@@ -12,7 +12,7 @@ from gitmlops.monitor.summary import QUANTILES
 def _merged(values: np.ndarray, chunk: int) -> qs.ColumnSample:
     acc: qs.Samples = {}
     for start in range(0, len(values), chunk):
-        qs.merge_samples(acc, {"x": qs.ColumnSample.of(values[start:start + chunk])})
+        qs.merge_samples(acc, {"x": qs.ColumnSample.of(values[start : start + chunk])})
     return acc["x"]
 
 
@@ -39,10 +39,14 @@ def test_thinned_samples_stay_within_their_rank_error_and_small() -> None:
 
 
 def test_numeric_values_as_the_profile_counts_them() -> None:
-    frame = pd.DataFrame({
-        "n": [1.5, None, 3.0], "b": [True, False, True], "s": ["a", "b", None],
-        "m": pd.Series([1, "a", 2.5], dtype=object),
-    })
+    frame = pd.DataFrame(
+        {
+            "n": [1.5, None, 3.0],
+            "b": [True, False, True],
+            "s": ["a", "b", None],
+            "m": pd.Series([1, "a", 2.5], dtype=object),
+        }
+    )
     assert qs.numeric_values(frame["n"]).tolist() == [1.5, 3.0]
     assert qs.numeric_values(frame["b"]).tolist() == [1.0, 0.0, 1.0]
     assert qs.numeric_values(frame["s"]).tolist() == []

@@ -31,8 +31,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def server(model_dir: Path) -> Iterator[ServerProcess]:
     port = free_port()
-    argv = gitmlops_argv("serve", str(model_dir), "--engine", "litserve", "--port", str(port),
-                         "--timeout", str(TIMEOUT))
+    argv = gitmlops_argv(
+        "serve", str(model_dir), "--engine", "litserve", "--port", str(port), "--timeout", str(TIMEOUT)
+    )
     with ServerProcess(argv, port).start() as proc:
         yield proc
 
@@ -40,7 +41,11 @@ def server(model_dir: Path) -> Iterator[ServerProcess]:
 def _children(server: ServerProcess) -> tuple[int, int]:
     """(HTTP process, inference worker): the worker is spawned, the HTTP process the last one forked."""
     assert server.proc is not None
-    kids = [p for p in psutil.Process(server.proc.pid).children() if "resource_tracker" not in " ".join(p.cmdline())]
+    kids = [
+        p
+        for p in psutil.Process(server.proc.pid).children()
+        if "resource_tracker" not in " ".join(p.cmdline())
+    ]
     workers = [p for p in kids if "spawn_main" in " ".join(p.cmdline())]
     forked = sorted((p for p in kids if p not in workers), key=lambda p: p.create_time())
     assert len(workers) == 1 and len(forked) == 2, kids  # LitServe's manager, then its HTTP process
@@ -86,7 +91,10 @@ def test_a_killed_worker_answers_the_request_in_flight_at_once(server: ServerPro
 @pytest.mark.parametrize("group", [True, False], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_and_sigterm_still_stop_cleanly(server: ServerProcess, group: bool) -> None:
     assert server.proc is not None
-    assert requests.post(server.url + "/predict", json={"records": sample_records(1)}, timeout=10).status_code == 200
+    assert (
+        requests.post(server.url + "/predict", json={"records": sample_records(1)}, timeout=10).status_code
+        == 200
+    )
     if group:
         os.killpg(server.proc.pid, signal.SIGINT)
     else:

@@ -35,7 +35,9 @@ def ok(repo: Path, *args: str) -> str:
 def three(tmp_path_factory: pytest.TempPathFactory, models_ran_template: Path) -> Path:
     """The three trained models: churn registered and in prod with a production profile and one
     experiment, revenue registered, plan never registered."""
-    repo = Path(shutil.copytree(models_ran_template, tmp_path_factory.mktemp("site-models") / "repo", symlinks=True))
+    repo = Path(
+        shutil.copytree(models_ran_template, tmp_path_factory.mktemp("site-models") / "repo", symlinks=True)
+    )
     ok(repo, "data", "push")
     ok(repo, "registry", "register", "churn", "--version", "v1.0.0", "--message", "first churn")
     ok(repo, "registry", "promote", "churn", "v1.0.0", "--stage", "prod")
@@ -69,13 +71,18 @@ def test_every_model_is_on_the_site_with_its_own_folder(site: Path) -> None:
     churn, plan, revenue = artifacts[CHURN], artifacts[PLAN], artifacts[REVENUE]
     assert [a["model"] for a in artifacts.values()] == ["churn", "plan", "revenue"]
     assert [a["base"] for a in artifacts.values()] == ["models/churn", "models/plan", "models/revenue"]
-    assert plan["versions"] == [] and plan["latest"] is None and plan["events"] == []  # listed, not registered
+    assert (
+        plan["versions"] == [] and plan["latest"] is None and plan["events"] == []
+    )  # listed, not registered
     assert churn["stages"]["prod"] == "v1.0.0" and revenue["latest"] == "v0.1.0"
     assert 0.5 < churn["versions"][0]["metrics"]["auc"] <= 1 and "rmse" in revenue["versions"][0]["metrics"]
     # HEAD as each model's folder holds it: its own params (each model predicts its own column) and plots
     heads = {name: registry["commits"][a["head"]] for name, a in artifacts.items()}
     assert {n: h["params"]["data.target"] for n, h in heads.items()} == {
-        CHURN: "churned", PLAN: "plan", REVENUE: "monthly_charges"}
+        CHURN: "churned",
+        PLAN: "plan",
+        REVENUE: "monthly_charges",
+    }
     assert any(p["kind"] == "line" for p in heads[CHURN]["plots"])
     assert all(h["plots"] for h in heads.values()), {n: h["plots"] for n, h in heads.items()}
     # monitoring: the profile committed in churn's folder, judged against churn's reference profile
@@ -94,8 +101,13 @@ def test_experiments_are_each_models_own(site: Path) -> None:
         by_model.setdefault(row["model"], []).append(row)
     assert set(by_model) == {CHURN, PLAN, REVENUE}
     # churn's sweep is churn's alone; the others have their HEAD row only
-    assert [(r["baseline"], r["params"]["train.max_depth"]) for r in by_model[CHURN]] == [(True, 4), (False, 2)]
-    assert [r["baseline"] for r in by_model[PLAN]] == [True] and [r["baseline"] for r in by_model[REVENUE]] == [True]
+    assert [(r["baseline"], r["params"]["train.max_depth"]) for r in by_model[CHURN]] == [
+        (True, 4),
+        (False, 2),
+    ]
+    assert [r["baseline"] for r in by_model[PLAN]] == [True] and [
+        r["baseline"] for r in by_model[REVENUE]
+    ] == [True]
     assert by_model[PLAN][0]["params"]["data.target"] == "plan"
     assert "rmse" in by_model[REVENUE][0]["metrics"] and "auc" not in by_model[REVENUE][0]["metrics"]
 
@@ -139,7 +151,8 @@ def test_pages_of_several_models_draw(browser: Browser, site: Path) -> None:
 
 
 def test_report_draws_each_models_drift_and_links_its_report_on_the_site(
-        browser: Browser, three: Path, site: Path) -> None:
+    browser: Browser, three: Path, site: Path
+) -> None:
     """Several models: a profile committed in churn's folder is in the report's drift section, drawn
     as a chart, judged against churn's reference profile, and linked to its report on the site."""
     from tests import mermaid_lint
@@ -152,7 +165,7 @@ def test_report_draws_each_models_drift_and_links_its_report_on_the_site(
     (item,) = drift["items"]
     assert item["model"] == "churn" and item["target"].startswith("models/churn/monitoring/production/")
     assert item["page"].startswith(url + "drift/models/churn/production/")
-    page = site / item["page"][len(url):]
+    page = site / item["page"][len(url) :]
     assert page.is_file()
     markdown = invoke(three, "report", "--base", "HEAD~1", "--site-url", url).output
     assert f"[on the site]({item['page']})" in markdown

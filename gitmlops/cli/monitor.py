@@ -39,9 +39,13 @@ def _model_of_reference(root: str, target: str | None, reference: str | None) ->
     from pathlib import Path
 
     from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.errors import NotAGitRepoError
     from gitmlops.models import current_model, model_of_ref
 
-    git = open_repo(root)
+    try:
+        git = open_repo(root)
+    except NotAGitRepoError:  # plain profiles compared outside any git work tree: no models there
+        return root, target, reference
     model = model_of_ref(git, reference) if reference and current_model(git) is None else None
     if model is None:
         return root, target, reference

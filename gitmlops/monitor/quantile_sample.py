@@ -40,9 +40,14 @@ def numeric_values(series: Any) -> Any:
     # pandas' str dtype, or objects that are all strings (checked in C): no numbers, no Python loop
     if (pdt.is_string_dtype(series.dtype) and series.dtype != object) or pdt.infer_dtype(series) == "string":
         return np.empty(0, dtype=np.float64)
-    return np.array([float(v) for v in series.tolist()
-                     if isinstance(v, (bool, int, float, np.number)) and not isinstance(v, str)],
-                    dtype=np.float64)
+    return np.array(
+        [
+            float(v)
+            for v in series.tolist()
+            if isinstance(v, (bool, int, float, np.number)) and not isinstance(v, str)
+        ],
+        dtype=np.float64,
+    )
 
 
 @dataclass
@@ -70,8 +75,11 @@ class ColumnSample:
 
     def merge(self, other: ColumnSample) -> ColumnSample:
         """Both samples as one (thinned to ``KEEP`` values when it passes ``CAP``)."""
-        merged = ColumnSample(np.concatenate([self.values, other.values]),
-                              np.concatenate([self.weights, other.weights]), self.error + other.error)
+        merged = ColumnSample(
+            np.concatenate([self.values, other.values]),
+            np.concatenate([self.weights, other.weights]),
+            self.error + other.error,
+        )
         return merged if len(merged.values) <= CAP else merged.thinned()
 
     def thinned(self) -> ColumnSample:
@@ -80,8 +88,9 @@ class ColumnSample:
         values, cum = self.values[order], np.cumsum(self.weights[order])
         total = float(cum[-1])
         picks = np.searchsorted(cum, (np.arange(KEEP) + 0.5) * (total / KEEP), side="left")
-        return ColumnSample(values[np.minimum(picks, len(values) - 1)], np.full(KEEP, total / KEEP),
-                            self.error + total / KEEP)
+        return ColumnSample(
+            values[np.minimum(picks, len(values) - 1)], np.full(KEEP, total / KEEP), self.error + total / KEEP
+        )
 
     def quantiles(self) -> dict[str, float]:
         """The summary's quantiles (``inverted_cdf``: the smallest value whose rank reaches q)."""
@@ -91,7 +100,10 @@ class ColumnSample:
         order = np.argsort(self.values, kind="stable")
         values, cum = self.values[order], np.cumsum(self.weights[order])
         picks = np.searchsorted(cum, [q * cum[-1] for _, q in QUANTILES], side="left")
-        return {key: float(values[min(int(i), len(values) - 1)]) for (key, _), i in zip(QUANTILES, picks, strict=True)}
+        return {
+            key: float(values[min(int(i), len(values) - 1)])
+            for (key, _), i in zip(QUANTILES, picks, strict=True)
+        }
 
 
 Samples = dict[str, ColumnSample]
