@@ -130,6 +130,52 @@ def test_bad_manifest_is_a_clear_error(models_repo: Path) -> None:
     assert "model folder '../out' of model 'a' is outside the repository" in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--model", "nope", "run"],
+        ["--model", "nope", "run", "--sweep", "train.max_depth=2,3"],
+        ["--model", "nope", "registry", "register"],
+        ["registry", "register", "--model", "nope"],
+        ["--model", "nope", "monitor", "profile", "data/churn.csv"],
+        ["--model", "nope", "exp", "show"],
+        ["--model", "nope", "report", "--base", "HEAD"],
+        ["--model", "nope", "serve", "churn#prod"],
+        ["--model", "nope", "status"],
+    ],
+)
+def test_an_unknown_model_lists_the_known_ones_and_writes_nothing(models_repo: Path, args: list[str]) -> None:
+    before = _tree(models_repo)
+    result = invoke(models_repo, *args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "unknown model 'nope' (models: churn, plan, revenue)" in result.output
+    assert _tree(models_repo) == before and git(models_repo, "tag") == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["registry", "register", "empty", "--version", "v1.0.0"],
+        ["registry", "promote", "empty", "v1.0.0", "--stage", "prod"],
+        ["registry", "history", "empty"],
+        ["serve", "empty#prod"],
+        ["deploy", "bundle", "empty#prod", "-o", "out"],
+        ["monitor", "diff", "-r", "empty#prod", "-t", "data/churn.csv"],
+        ["lineage", "empty@v1.0.0"],
+        ["verify", "empty@v1.0.0"],
+    ],
+)
+def test_a_reference_to_a_model_without_pipeline_is_refused(models_repo: Path, args: list[str]) -> None:
+    manifest = models_repo / "gitmlops.yaml"
+    manifest.write_text(manifest.read_text() + "  empty: {dir: models/empty}\n")
+    (models_repo / "models" / "empty").mkdir()
+    before = _tree(models_repo)
+    result = invoke(models_repo, *args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "model 'empty' has no pipeline: models/empty/dvc.yaml is missing" in result.output
+    assert _tree(models_repo) == before and git(models_repo, "tag") == ""
+
+
 def test_run_all_models_one_table_each_then_nothing(models_ran: Path) -> None:
     for name in ("churn", "plan", "revenue"):
         assert (models_ran / "models" / name / "dvc.lock").is_file()
@@ -166,8 +212,10 @@ def test_run_all_refuses_two_models_writing_one_path(models_repo: Path) -> None:
 def test_run_all_refuses_two_models_declaring_one_artifact(models_repo: Path) -> None:
     xgb = models_repo / "models" / "revenue" / "conf" / "model" / "xgb.yaml"
     xgb.write_text(xgb.read_text().replace("name: revenue", "name: churn"))
+    before = _tree(models_repo)
     result = invoke(models_repo, "run")
     assert result.exit_code == EXIT_USAGE, result.output
+    assert _tree(models_repo) == before
     assert "models 'churn' and 'revenue' both declare the artifact name 'churn'" in result.output
     overrides = invoke(models_repo, "run", "train.max_depth=3")
     assert overrides.exit_code == EXIT_USAGE and "pass --model NAME" in overrides.output
