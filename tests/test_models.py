@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -129,6 +130,52 @@ def test_bad_manifest_is_a_clear_error(models_repo: Path) -> None:
     assert "model folder '../out' of model 'a' is outside the repository" in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--model", "nope", "run"],
+        ["--model", "nope", "run", "--sweep", "train.max_depth=2,3"],
+        ["--model", "nope", "registry", "register"],
+        ["registry", "register", "--model", "nope"],
+        ["--model", "nope", "monitor", "profile", "data/churn.csv"],
+        ["--model", "nope", "exp", "show"],
+        ["--model", "nope", "report", "--base", "HEAD"],
+        ["--model", "nope", "serve", "churn#prod"],
+        ["--model", "nope", "status"],
+    ],
+)
+def test_an_unknown_model_lists_the_known_ones_and_writes_nothing(models_repo: Path, args: list[str]) -> None:
+    before = _tree(models_repo)
+    result = invoke(models_repo, *args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "unknown model 'nope' (models: churn, plan, revenue)" in result.output
+    assert _tree(models_repo) == before and git(models_repo, "tag") == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["registry", "register", "empty", "--version", "v1.0.0"],
+        ["registry", "promote", "empty", "v1.0.0", "--stage", "prod"],
+        ["registry", "history", "empty"],
+        ["serve", "empty#prod"],
+        ["deploy", "bundle", "empty#prod", "-o", "out"],
+        ["monitor", "diff", "-r", "empty#prod", "-t", "data/churn.csv"],
+        ["lineage", "empty@v1.0.0"],
+        ["verify", "empty@v1.0.0"],
+    ],
+)
+def test_a_reference_to_a_model_without_pipeline_is_refused(models_repo: Path, args: list[str]) -> None:
+    manifest = models_repo / "gitmlops.yaml"
+    manifest.write_text(manifest.read_text() + "  empty: {dir: models/empty}\n")
+    (models_repo / "models" / "empty").mkdir()
+    before = _tree(models_repo)
+    result = invoke(models_repo, *args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "model 'empty' has no pipeline: models/empty/dvc.yaml is missing" in result.output
+    assert _tree(models_repo) == before and git(models_repo, "tag") == ""
+
+
 def test_run_all_models_one_table_each_then_nothing(models_ran: Path) -> None:
     for name in ("churn", "plan", "revenue"):
         assert (models_ran / "models" / name / "dvc.lock").is_file()
@@ -165,8 +212,10 @@ def test_run_all_refuses_two_models_writing_one_path(models_repo: Path) -> None:
 def test_run_all_refuses_two_models_declaring_one_artifact(models_repo: Path) -> None:
     xgb = models_repo / "models" / "revenue" / "conf" / "model" / "xgb.yaml"
     xgb.write_text(xgb.read_text().replace("name: revenue", "name: churn"))
+    before = _tree(models_repo)
     result = invoke(models_repo, "run")
     assert result.exit_code == EXIT_USAGE, result.output
+    assert _tree(models_repo) == before
     assert "models 'churn' and 'revenue' both declare the artifact name 'churn'" in result.output
     overrides = invoke(models_repo, "run", "train.max_depth=3")
     assert overrides.exit_code == EXIT_USAGE and "pass --model NAME" in overrides.output
@@ -315,3 +364,75 @@ def test_demo_models_shows_three_models(tmp_path: Path) -> None:
     assert result["verified"] is True
     tags = subprocess.run(["git", "tag"], cwd=target, capture_output=True, text=True).stdout.split()
     assert "models/revenue=revenue#prod#1" in tags and "models/plan=plan@v0.1.0" in tags
+
+
+def _record(repo: Path, model: str) -> dict[str, Any]:
+    """A valid request record for ``model`` (from its schema.json)."""
+    schema = json.loads((repo / "models" / model / "models" / "schema.json").read_text())
+    values = {"int": 1, "float": 0.5, "bool": True}
+    return {f["name"]: f["categories"][0] if f["type"] == "category" else values[f["type"]] for f in schema["features"]}
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_three_models_served_from_one_process_bundled_and_collected(models_ran: Path, tmp_path: Path) -> None:
+    """The classifier, the multi-class model and the regressor of one repository, registered and
+    promoted by their short names, served by one process started in a model's subfolder; each profiles
+    its requests apart and `monitor collect --model` files them in that model's monitoring/."""
+    import requests
+
+    from tests.serve_fixtures import ServerProcess, free_port, gitmlops_argv
+
+    assert invoke(models_ran, "data", "push").exit_code == 0
+    for name in ("churn", "plan", "revenue"):
+        for args in (("register", name, "--version", "v1.0.0"), ("promote", name, "v1.0.0", "--stage", "prod")):
+            result = invoke(models_ran, "registry", *args)
+            assert result.exit_code == 0, result.output
+    refs = ["churn#prod", "plan#prod", "revenue#prod"]
+    port, profiles = free_port(), tmp_path / "profiles"
+    argv = gitmlops_argv("-C", str(models_ran / "models" / "plan" / "conf"), "serve", *refs, "--port", str(port),
+                         "--profile-dir", str(profiles), "--profile-rows", "2", "--profile-seconds", "0.2")
+    with ServerProcess(argv, port, cwd=tmp_path).start() as server:
+        answers = {name: requests.post(f"{server.url}/models/{name}/predict",
+                                       json={"records": [_record(models_ran, name)] * 3}, timeout=10)
+                   for name in ("churn", "plan", "revenue")}
+        info = requests.get(server.url + "/info", timeout=5).json()
+        bare = requests.post(server.url + "/predict", json={"records": [_record(models_ran, "churn")]}, timeout=5)
+    for name, answer in answers.items():
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"] == f"models/{name}:{name}@v1.0.0"
+    assert 0 <= answers["churn"].json()["predictions"][0]["probability"] <= 1
+    assert answers["plan"].json()["predictions"][0]["label"] in ("basic", "premium", "pro")
+    assert isinstance(answers["revenue"].json()["predictions"][0]["value"], float)
+    assert bare.status_code == 404  # several models: no bare /predict
+    listed = {m["route"]: m for m in info["models"]}
+    assert list(listed) == [f"/models/{n}/predict" for n in ("churn", "plan", "revenue")]
+    assert [m["schema"]["task"] for m in listed.values()] == ["binary", "multiclass", "regression"]
+    assert all(m["stage"] == "prod" and m["version"] == "v1.0.0" for m in listed.values())
+
+    # one model alone keeps the bare /predict
+    port = free_port()
+    with ServerProcess(gitmlops_argv("-C", str(models_ran), "serve", "revenue#prod", "--port", str(port)), port,
+                       cwd=tmp_path).start() as alone:
+        single = requests.post(alone.url + "/predict", json={"records": [_record(models_ran, "revenue")]}, timeout=10)
+    assert single.status_code == 200 and single.json()["model"] == "models/revenue:revenue@v1.0.0", single.text
+
+    assert sorted(p.name for p in profiles.iterdir()) == ["churn", "plan", "revenue"]
+    collected = invoke(models_ran, "--model", "plan", "monitor", "collect", str(profiles / "plan"), "--name", "requests",
+                       "--json")
+    assert collected.exit_code == 0, collected.output
+    shape = json.loads(collected.output)
+    assert shape["rows"] == 3 and list((models_ran / "models" / "plan" / "monitoring" / "requests").glob("*.bin"))
+    assert not (models_ran / "monitoring" / "requests").exists()  # (monitoring/churn: the shared table's profile)
+    drift = json.loads(invoke(models_ran, "monitor", "diff", "-r", "plan#prod", "-t", "requests", "--json").output)
+    assert "models/plan/models/reference_profile.bin" in drift["reference"]
+
+    out = tmp_path / "bundle"
+    bundled = invoke(models_ran / "models", "deploy", "bundle", *refs, "-o", str(out), "--json")
+    assert bundled.exit_code == 0, bundled.output
+    assert [(m["name"], m["model"]) for m in json.loads(bundled.output)["models"]] == [
+        (n, f"models/{n}:{n}@v1.0.0") for n in ("churn", "plan", "revenue")]
+    for name in ("churn", "plan", "revenue"):
+        meta = json.loads((out / "models" / name / "metadata.json").read_text())
+        assert meta["stage"] == "prod" and meta["tag"] == f"models/{name}={name}@v1.0.0"
+        assert meta["metrics"] == json.loads((models_ran / "models" / name / "metrics.json").read_text())

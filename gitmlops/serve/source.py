@@ -88,7 +88,9 @@ def open_bundles(repo: str, ref: str, workdir: Path | None = None) -> list[Bundl
 
 def _fetch(repo: str, ref: str, workdir: Path | None) -> Bundle:
     from gitmlops import registry
+    from gitmlops.models import expand_ref
 
+    ref = expand_ref(repo, ref)  # a model's short name (churn#prod) in a repository of several
     resolved = registry.resolve(repo, ref)
     if not resolved.path or not resolved.md5:
         raise ServeError(
@@ -108,7 +110,7 @@ def _fetch(repo: str, ref: str, workdir: Path | None) -> Bundle:
         "stage": resolved.stage,
         "md5": resolved.md5,
         "source_path": resolved.path,
-        "metrics": _metrics_at(repo, resolved.commit, resolved.metadata),
+        "metrics": _metrics_at(repo, resolved.commit, resolved.metadata, resolved.name),
     }
     (target / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     return load_bundle(target, expected_md5=resolved.md5)
@@ -134,13 +136,15 @@ def _read_at(repo: str, relpath: str, commit: str) -> bytes:
         ) from None
 
 
-def _metrics_at(repo: str, commit: str, metadata: dict[str, Any]) -> dict[str, Any]:
+def _metrics_at(repo: str, commit: str, metadata: dict[str, Any], name: str) -> dict[str, Any]:
     found = metadata.get("metrics")
     if isinstance(found, dict):
         return found
     from gitmlops.adapters.git_repo import open_repo
+    from gitmlops.models import model_of_artifact
 
-    text = open_repo(repo).file_at(commit, METRICS_PATH)
+    model = model_of_artifact(repo, name)  # a model of several keeps its metrics in its folder
+    text = open_repo(repo).file_at(commit, model.rel(METRICS_PATH) if model else METRICS_PATH)
     if text is None:
         return {}
     try:
