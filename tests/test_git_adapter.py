@@ -35,7 +35,7 @@ def test_user_paths_start_at_the_given_folder(git_repo: Path) -> None:
     sub.mkdir()
     assert user_path(sub, "a.csv") == sub / "a.csv"
     assert user_path(sub, "/abs/a.csv") == Path("/abs/a.csv")
-    assert user_path(GitRepo(sub), "a.csv") == git_repo.resolve() / "a.csv"
+    assert user_path(GitRepo(sub), "a.csv") == sub.resolve() / "a.csv"  # where it was opened, not its top
 
 
 def test_init_repo_creates_a_repository_on_main(tmp_path: Path) -> None:

@@ -381,7 +381,7 @@ def user_path(repo: str | os.PathLike[str] | GitRepo, path: str | os.PathLike[st
     given = Path(path)
     if given.is_absolute():
         return given
-    base = repo.root if isinstance(repo, GitRepo) else Path(repo)
+    base = repo.start if isinstance(repo, GitRepo) else Path(repo)
     return base / given
 
 
