@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ def add_regressor(repo: Path) -> str:
     """``forecast:revenue``: a regressor trained with XGBoost, DVC-tracked, registered v1.0.0 and in prod."""
     folder = make_bundle(repo / "forecast", task="regression")
     (folder / "dvc.yaml").write_text("artifacts:\n  revenue:\n    path: model.ubj\n    type: model\n")
-    subprocess.run(["dvc", "add", "forecast/model.ubj"], cwd=repo, check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "dvc", "add", "forecast/model.ubj"], cwd=repo, check=True, capture_output=True,
+                   timeout=120)
     git(repo, "add", "forecast")
     git(repo, "commit", "-q", "-m", "forecast: a revenue regressor")
     assert invoke(repo, "data", "push").exit_code == 0

@@ -131,7 +131,8 @@ def test_check_step_can_ship_every_model_of_the_deploy_stage_together(model_repo
     sub.mkdir(parents=True)
     (sub / "dvc.yaml").write_text("artifacts:\n  bert:\n    path: bert.bin\n    type: model\n")
     (sub / "bert.bin").write_bytes(b"bert weights")
-    subprocess.run(["dvc", "add", "nlp/models/bert.bin"], cwd=model_repo, check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "dvc", "add", "nlp/models/bert.bin"], cwd=model_repo, check=True,
+                   capture_output=True, timeout=120)
     git(model_repo, "add", "nlp")
     git(model_repo, "commit", "-q", "-m", "nlp")
     assert invoke(model_repo, "data", "push").exit_code == 0

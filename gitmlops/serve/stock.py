@@ -107,7 +107,13 @@ def run_litserve(
                                 lambda status: server_metrics.request("other", status))
     watchdog = Watchdog()
 
+    main_pid = os.getpid()
+
     def interrupted(signum: int, frame: Any) -> None:
+        # LitServe forks its API server from this process, which inherits the handler; uvicorn re-raises
+        # the signal it caught once it has shut down, and a KeyboardInterrupt there prints a traceback.
+        if os.getpid() != main_pid:
+            sys.exit(0)
         watchdog.signalled.set()
         raise KeyboardInterrupt
 
