@@ -175,10 +175,10 @@ def test_each_model_profiles_its_requests_into_its_own_folder(server: ServerProc
     folders = [server.profile_dir / "churn", server.profile_dir / "revenue"]
     while time.monotonic() < deadline and not all(list(f.glob("*.bin")) for f in folders):
         time.sleep(0.2)
-    from whylogs.core import DatasetProfileView
+    from gitmlops.monitor import read_view  # gitmlops' own reader of whylogs' format (no whylogs needed)
 
-    churn = DatasetProfileView.read(str(sorted(folders[0].glob("*.bin"))[0]))
-    revenue = DatasetProfileView.read(str(sorted(folders[1].glob("*.bin"))[0]))
+    churn = read_view(sorted(folders[0].glob("*.bin"))[0])
+    revenue = read_view(sorted(folders[1].glob("*.bin"))[0])
     assert "prediction_probability" in churn.get_columns()  # the classifier's
     assert "prediction" in revenue.get_columns() and "prediction_probability" not in revenue.get_columns()
     assert not list(server.profile_dir.glob("*.bin"))  # nothing mixed at the top
