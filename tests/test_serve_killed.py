@@ -60,7 +60,9 @@ def _exit_code(server: ServerProcess, within: float) -> int:
 def test_a_killed_http_process_stops_the_server_at_once(server: ServerProcess) -> None:
     http, _ = _children(server)
     os.kill(http, signal.SIGKILL)
-    assert _exit_code(server, within=10) == 3
+    # Before the watchdog it never exited; LitServe's workers can take seconds to stop on a loaded CI
+    # machine (a 10 s bound failed once on the numpy 2 leg), still well inside the 30 s --timeout.
+    assert _exit_code(server, within=25) == 3
     output = server.output()
     assert f"LitServe's HTTP process (pid {http}) died (exit code -9)" in output
     with pytest.raises(requests.ConnectionError):  # the port no longer takes connections
