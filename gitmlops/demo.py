@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,34 @@ def _ensure_identity(git: GitRepo) -> None:
         git.set_config("user.name", "gitmlops demo")
 
 
+def new_demo_repo(directory: str | os.PathLike[str] | None, prefix: str) -> GitRepo:
+    """A new git repository for a demo: ``directory`` (new or empty), else a fresh temporary folder."""
+    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix=prefix))
+    root.mkdir(parents=True, exist_ok=True)
+    if any(root.iterdir()):
+        raise GitMLOpsError(f"{root} is not empty", "pass --dir with a new or empty folder")
+    git = init_repo(root)
+    _ensure_identity(git)
+    return git
+
+
+def step_timer(steps: Sequence[str], step_seconds: list[float], on_step: StepCallback | None) -> Callable[[int], None]:
+    """``step(n)``: step ``n`` starts (and step ``n - 1`` is done, its seconds appended to ``step_seconds``)."""
+    step_started = [0.0]
+
+    def step(number: int) -> None:
+        now = time.perf_counter()
+        if number > 1:
+            step_seconds.append(round(now - step_started[0], 2))
+            if on_step:
+                on_step(number - 1, len(steps), steps[number - 2], "done")
+        step_started[0] = now
+        if number <= len(steps) and on_step:
+            on_step(number, len(steps), steps[number - 1], "start")
+
+    return step
+
+
 def _best(experiments: list[Any], metric: str = "auc") -> Any:
     scored = [e for e in experiments if not e.baseline and isinstance(e.metrics.get(metric), (int, float))]
     if not scored:
@@ -130,24 +158,10 @@ def run_demo(directory: str | os.PathLike[str] | None = None, on_step: StepCallb
     from gitmlops.report.markdown import render as render_report
 
     started = time.perf_counter()
-    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="gitmlops-demo-"))
-    root.mkdir(parents=True, exist_ok=True)
-    if any(root.iterdir()):
-        raise GitMLOpsError(f"{root} is not empty", "pass --dir with a new or empty folder")
-    git = init_repo(root)
-    _ensure_identity(git)
+    git = new_demo_repo(directory, "gitmlops-demo-")
+    root = git.root
     result = DemoResult(directory=str(root))
-    step_started = [0.0]
-
-    def step(number: int) -> None:
-        now = time.perf_counter()
-        if number > 1:
-            result.step_seconds.append(round(now - step_started[0], 2))
-            if on_step:
-                on_step(number - 1, len(STEPS), STEPS[number - 2], "done")
-        step_started[0] = now
-        if number <= len(STEPS) and on_step:
-            on_step(number, len(STEPS), STEPS[number - 1], "start")
+    step = step_timer(STEPS, result.step_seconds, on_step)
 
     step(1)
     project.init(git, example=True)

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitmlops.adapters.git_repo import init_repo, open_repo
-from gitmlops.demo import StepCallback, _ensure_identity, _serve_and_predict
-from gitmlops.errors import GitMLOpsError
+from gitmlops.adapters.git_repo import open_repo
+from gitmlops.demo import StepCallback, _serve_and_predict, new_demo_repo, step_timer
 
 STEPS = (
     "set up three models sharing one table (gitmlops init --example models)",
@@ -57,24 +56,10 @@ def run_models_demo(directory: str | os.PathLike[str] | None = None,
     from gitmlops.pipeline.run import run_all
 
     started = time.perf_counter()
-    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="gitmlops-demo-models-"))
-    root.mkdir(parents=True, exist_ok=True)
-    if any(root.iterdir()):
-        raise GitMLOpsError(f"{root} is not empty", "pass --dir with a new or empty folder")
-    git = init_repo(root)
-    _ensure_identity(git)
+    git = new_demo_repo(directory, "gitmlops-demo-models-")
+    root = git.root
     result = ModelsDemoResult(directory=str(root))
-    step_started = [0.0]
-
-    def step(number: int) -> None:
-        now = time.perf_counter()
-        if number > 1:
-            result.step_seconds.append(round(now - step_started[0], 2))
-            if on_step:
-                on_step(number - 1, len(STEPS), STEPS[number - 2], "done")
-        step_started[0] = now
-        if number <= len(STEPS) and on_step:
-            on_step(number, len(STEPS), STEPS[number - 1], "start")
+    step = step_timer(STEPS, result.step_seconds, on_step)
 
     step(1)
     project.init(git, example_models=True)
